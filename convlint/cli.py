@@ -1,0 +1,222 @@
+"""The `convlint` command line: parses flags, calls the engine, prints. Nothing else.
+
+Exit codes follow Ruff: 0 clean, 1 findings, 2 usage, configuration or internal error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import traceback
+
+import click
+
+from convlint import __version__
+from convlint.config import ConfigError, check_selectors, find_config, load_settings, merge_cli
+from convlint.diagnostics import Applicability, format_concise, format_github, format_json
+from convlint.engine import FileResult, Options, run
+from convlint.rules import KNOWN_CODES, RULE_DOCS
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="convlint")
+def main() -> None:
+    """Find and fix whole-model channels_last conversions in PyTorch code."""
+
+
+def _codes(ctx, param, value) -> list[str]:
+    """`--select CL101,CL102 --select CL9` -> ["CL101", "CL102", "CL9"]."""
+    codes = [c.strip().upper() for v in value for c in v.split(",") if c.strip()]
+    try:
+        check_selectors(codes, KNOWN_CODES, f"--{param.name.replace('_', '-')}")
+    except ConfigError as e:
+        raise click.BadParameter(str(e).split(": ", 1)[-1]) from None
+    return codes
+
+
+def _patterns(ctx, param, value) -> list[str]:
+    return [p.strip() for v in value for p in v.split(",") if p.strip()]
+
+
+def lint_options(f):
+    """The options `check` and `fix` share: what to look at and which rules."""
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path()),
+        click.option("--select", multiple=True, callback=_codes, metavar="CODES",
+                     help="Rule codes or prefixes to enable (replaces the configured set)."),
+        click.option("--extend-select", multiple=True, callback=_codes, metavar="CODES",
+                     help="Rule codes or prefixes to enable in addition."),
+        click.option("--ignore", multiple=True, callback=_codes, metavar="CODES",
+                     help="Rule codes or prefixes to disable."),
+        click.option("--exclude", multiple=True, callback=_patterns, metavar="GLOBS",
+                     help="Patterns to exclude (replaces the defaults and the configured set)."),
+        click.option("--extend-exclude", multiple=True, callback=_patterns, metavar="GLOBS",
+                     help="Patterns to exclude in addition."),
+        click.option("--force-exclude", is_flag=True,
+                     help="Apply excludes to files named on the command line too."),
+        click.option("--no-respect-gitignore", is_flag=True, help="Walk into paths .gitignore ignores."),
+        click.option("--fix-target", type=click.Choice(["torch", "convlint"]),
+                     help="Rewrite to torch.nn.utils (default) or to convlint.runtime."),
+        click.option("--unsafe-fixes", is_flag=True, help="Treat unsafe fixes as fixable."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="A pyproject.toml to read [tool.convlint] from."),
+        click.option("--isolated", is_flag=True, help="Ignore any configuration file."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Worker processes (default: one per CPU)."),
+        click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _settings(paths: list[str], kw: dict):
+    if kw["isolated"]:
+        config_path = None
+    elif kw["config_path"]:
+        config_path = kw["config_path"]
+    else:
+        config_path = find_config(paths[0])
+    settings = load_settings(config_path, KNOWN_CODES)
+    return merge_cli(settings, **kw)
+
+
+def _guarded(body):
+    """Run a command body: config errors and internal errors exit 2 with one line."""
+
+    def wrapper(**kw):
+        try:
+            code = body(**kw)
+        except ConfigError as e:
+            click.echo(f"error: {e}", err=True)
+            code = EXIT_ERROR
+        except click.exceptions.Exit:
+            raise
+        except Exception as e:  # pragma: no cover - the last line of defence
+            if kw.get("verbose"):
+                traceback.print_exc()
+            click.echo(f"error: internal error: {type(e).__name__}: {e}", err=True)
+            code = EXIT_ERROR
+        sys.exit(code)
+
+    wrapper.__name__ = body.__name__
+    wrapper.__doc__ = body.__doc__
+    return wrapper
+
+
+def _report_errors(results: list[FileResult]) -> bool:
+    any_error = False
+    for result in results:
+        for error in result.errors:
+            any_error = True
+            click.echo(f"error: {error.path}: {error.message}", err=True)
+        for note in result.notes:
+            click.echo(f"warning: {note}", err=True)
+    return any_error
+
+
+def _footer(diagnostics, unsafe_fixes: bool) -> str:
+    if not diagnostics:
+        return "All checks passed!\n"
+    n = len(diagnostics)
+    lines = [f"Found {n} error{'s' if n != 1 else ''}."]
+    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability is Applicability.SAFE)
+    unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability is Applicability.UNSAFE)
+    if unsafe_fixes and safe + unsafe:
+        lines.append(f"[*] {safe + unsafe} fixable with `convlint fix --write --unsafe-fixes`.")
+    elif safe:
+        more = f" ({unsafe} more with `--unsafe-fixes`)" if unsafe else ""
+        lines.append(f"[*] {safe} fixable with `convlint fix --write`{more}.")
+    elif unsafe:
+        lines.append(f"No fixes available ({unsafe} fixable with `convlint fix --write --unsafe-fixes`).")
+    return "".join(line + "\n" for line in lines)
+
+
+@main.command()
+@lint_options
+@click.option("--output-format", type=click.Choice(["concise", "json", "github"]), default="concise",
+              show_default=True, help="How to print findings.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@_guarded
+def check(paths, output_format, exit_zero, **kw) -> int:
+    """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
+    paths = list(paths) or ["."]
+    settings = _settings(paths, kw)
+    options = Options(unsafe_fixes=kw["unsafe_fixes"], edits=output_format == "json")
+    results = run(paths, settings, options, kw["jobs"])
+    any_error = _report_errors(results)
+    diagnostics = [d for r in results for d in r.diagnostics]
+    if output_format == "json":
+        click.echo(format_json(diagnostics), nl=False)
+    elif output_format == "github":
+        click.echo(format_github(diagnostics), nl=False)
+    else:
+        click.echo(format_concise(diagnostics, kw["unsafe_fixes"]), nl=False)
+        click.echo(_footer(diagnostics, kw["unsafe_fixes"]), nl=False)
+    if any_error:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN
+
+
+@main.command()
+@lint_options
+@click.option("--write", is_flag=True, help="Write the fixes to the files.")
+@click.option("--diff", is_flag=True, help="Print a diff of the fixes without writing (the default).")
+@_guarded
+def fix(paths, write, diff, **kw) -> int:
+    """Rewrite whole-model conversions under PATHS to the targeted conv-weight converter.
+
+    Without --write, prints the diff and exits 1 if any file would change.
+    """
+    if write and diff:
+        raise click.UsageError("--write and --diff cannot be used together")
+    paths = list(paths) or ["."]
+    settings = _settings(paths, kw)
+    options = Options(fix=True, write=write, unsafe_fixes=kw["unsafe_fixes"])
+    results = run(paths, settings, options, kw["jobs"])
+    any_error = _report_errors(results)
+    changed = [r for r in results if r.fixed_source is not None]
+    fixed = sum(r.fixed for r in results)
+    remaining = [d for r in results for d in r.diagnostics]
+    files = f"{len(changed)} file{'s' if len(changed) != 1 else ''}"
+    errors = f"{fixed} error{'s' if fixed != 1 else ''}"
+    if write:
+        click.echo(format_concise(remaining, kw["unsafe_fixes"]), nl=False)
+        click.echo(f"Fixed {errors} in {files} ({len(remaining)} remaining).")
+        if any_error:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if remaining else EXIT_CLEAN
+    for result in changed:
+        click.echo(_unified_diff(result), nl=False)
+    click.echo(f"Would fix {errors} in {files} ({len(remaining)} remaining).", err=True)
+    if any_error:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if changed else EXIT_CLEAN
+
+
+def _unified_diff(result: FileResult) -> str:
+    lines = difflib.unified_diff(
+        result.original.splitlines(keepends=True),
+        result.fixed_source.splitlines(keepends=True),
+        fromfile=f"a/{result.path}",
+        tofile=f"b/{result.path}",
+    )
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Print the documentation of every rule.")
+def rule(code, show_all) -> None:
+    """Explain a rule: what it does, why, an example, and how safe its fix is."""
+    if show_all:
+        click.echo("\n".join(RULE_DOCS[c] for c in KNOWN_CODES), nl=False)
+        return
+    if not code:
+        raise click.UsageError("give a rule code (e.g. CL101) or --all")
+    doc = RULE_DOCS.get(code.upper())
+    if doc is None:
+        raise click.BadParameter(f"unknown rule `{code}`; known: {', '.join(KNOWN_CODES)}", param_hint="CODE")
+    click.echo(doc, nl=False)

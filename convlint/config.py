@@ -1,0 +1,221 @@
+"""Settings: `[tool.convlint]` from the nearest pyproject.toml, merged with command-line flags."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+# What a directory walk never enters unless the user replaces `exclude`.
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints",
+    ".mypy_cache", ".nox", ".pants.d", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv",
+    "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages",
+    "venv",
+)
+FIX_TARGETS = ("torch", "convlint")
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; the CLI prints it and exits 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: tuple[str, ...] = ("CL",)
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fix_target: str = "torch"
+    respect_gitignore: bool = True
+    force_exclude: bool = False
+    # Where relative patterns (exclude, per-file-ignores) are anchored.
+    project_root: str = field(default_factory=os.getcwd)
+    config_path: str | None = None
+
+    def is_enabled(self, code: str, path: str | None = None) -> bool:
+        ignored = list(self.ignore)
+        if path is not None:
+            ignored += self.ignored_for_path(path)
+        return rule_enabled(code, self.select + self.extend_select, ignored)
+
+    def ignored_for_path(self, path: str) -> list[str]:
+        rel = relative_posix(path, self.project_root)
+        codes: list[str] = []
+        for pattern, pattern_codes in self.per_file_ignores:
+            if path_matches(pattern, rel):
+                codes.extend(pattern_codes)
+        return codes
+
+    def is_excluded(self, path: str) -> bool:
+        """True when a pattern of `exclude`/`extend-exclude` matches the path or a parent."""
+        rel = relative_posix(path, self.project_root)
+        return any(path_matches(p, rel) for p in self.exclude + self.extend_exclude)
+
+
+def rule_enabled(code: str, select: tuple[str, ...] | list[str], ignore: list[str]) -> bool:
+    """The most specific matching selector wins (as in Ruff); on a tie, ignore wins."""
+    best_select = max((len(s) for s in select if _selects(s, code)), default=-1)
+    best_ignore = max((len(s) for s in ignore if _selects(s, code)), default=-1)
+    return best_select >= 0 and best_select > best_ignore
+
+
+def _selects(selector: str, code: str) -> bool:
+    return selector == "ALL" or code.startswith(selector)
+
+
+def relative_posix(path: str, root: str) -> str:
+    absolute = os.path.abspath(path)
+    try:
+        rel = os.path.relpath(absolute, root)
+    except ValueError:  # another drive on Windows
+        return Path(absolute).as_posix()
+    if rel.startswith(".."):
+        return Path(absolute).as_posix()
+    return Path(rel).as_posix()
+
+
+def path_matches(pattern: str, rel_path: str) -> bool:
+    """Ruff-style exclude matching.
+
+    A pattern without a slash matches any single path component (`build`, `*_pb2.py`);
+    one with a slash matches the path relative to the project root, or any of its parents
+    (`src/generated`, `tests/*.py`).
+    """
+    pattern = pattern.rstrip("/")
+    parts = rel_path.split("/")
+    if "/" not in pattern:
+        return any(fnmatch.fnmatchcase(part, pattern) for part in parts)
+    pattern = pattern.removeprefix("./")
+    return any(
+        fnmatch.fnmatchcase("/".join(parts[:i]), pattern) for i in range(1, len(parts) + 1)
+    )
+
+
+_KEYS = {
+    "select": "codes",
+    "extend-select": "codes",
+    "ignore": "codes",
+    "exclude": "strings",
+    "extend-exclude": "strings",
+    "per-file-ignores": "mapping",
+    "fix-target": "fix-target",
+    "respect-gitignore": "bool",
+    "force-exclude": "bool",
+}
+
+
+def find_config(start: str) -> str | None:
+    """The nearest pyproject.toml with a [tool.convlint] table, from `start` upwards."""
+    directory = Path(os.path.abspath(start))
+    if not directory.is_dir():
+        directory = directory.parent
+    for candidate_dir in (directory, *directory.parents):
+        candidate = candidate_dir / "pyproject.toml"
+        if candidate.is_file() and _has_convlint_table(candidate):
+            return str(candidate)
+    return None
+
+
+def _has_convlint_table(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    # A cheap textual test first: most pyproject files have no such table.
+    return "tool.convlint" in text and "convlint" in _load_toml(path).get("tool", {})
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def load_settings(config_path: str | None, known_codes: list[str]) -> Settings:
+    """Settings from a pyproject.toml (or defaults when there is none)."""
+    if config_path is None:
+        return Settings()
+    path = Path(config_path)
+    table = _load_toml(path).get("tool", {}).get("convlint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.convlint] must be a table")
+    values: dict = {}
+    for key, raw in table.items():
+        kind = _KEYS.get(key)
+        if kind is None:
+            raise ConfigError(f"{path}: unknown key `{key}` in [tool.convlint]")
+        values[key.replace("-", "_")] = _validate(path, key, kind, raw, known_codes)
+    return Settings(
+        **values, project_root=str(path.parent.resolve()), config_path=str(path)
+    )
+
+
+def _validate(path: Path, key: str, kind: str, raw: object, known_codes: list[str]):
+    where = f"{path}: [tool.convlint] {key}"
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return raw
+    if kind == "fix-target":
+        if raw not in FIX_TARGETS:
+            raise ConfigError(f"{where} must be one of {', '.join(map(repr, FIX_TARGETS))}")
+        return raw
+    if kind == "mapping":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a table of glob = [codes]")
+        return tuple(
+            (pattern, _string_list(f"{where}.{pattern}", codes, known_codes, True))
+            for pattern, codes in raw.items()
+        )
+    return _string_list(where, raw, known_codes, kind == "codes")
+
+
+def _string_list(where: str, raw: object, known_codes: list[str], are_codes: bool):
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise ConfigError(f"{where} must be a list of strings")
+    if are_codes:
+        check_selectors(raw, known_codes, where)
+    return tuple(raw)
+
+
+def check_selectors(selectors, known_codes: list[str], where: str) -> None:
+    for selector in selectors:
+        if selector != "ALL" and not any(code.startswith(selector) for code in known_codes):
+            raise ConfigError(f"{where}: unknown rule selector `{selector}`")
+
+
+def merge_cli(settings: Settings, **overrides) -> Settings:
+    """Command-line flags win over the file: `select` replaces, `ignore` adds."""
+    changes = {}
+    if overrides.get("select"):
+        changes["select"] = tuple(overrides["select"])
+        changes["extend_select"] = ()
+    if overrides.get("extend_select"):
+        changes["extend_select"] = settings.extend_select + tuple(overrides["extend_select"])
+    if overrides.get("ignore"):
+        changes["ignore"] = settings.ignore + tuple(overrides["ignore"])
+    if overrides.get("extend_exclude"):
+        changes["extend_exclude"] = settings.extend_exclude + tuple(overrides["extend_exclude"])
+    if overrides.get("exclude"):
+        changes["exclude"] = tuple(overrides["exclude"])
+    if overrides.get("fix_target"):
+        changes["fix_target"] = overrides["fix_target"]
+    if overrides.get("force_exclude"):
+        changes["force_exclude"] = True
+    if overrides.get("no_respect_gitignore"):
+        changes["respect_gitignore"] = False
+    return replace(settings, **changes)

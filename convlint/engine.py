@@ -1,0 +1,346 @@
+"""Lint and fix: one file's source -> diagnostics (+ fixed source); many files in a pool.
+
+The pipeline: read bytes -> byte prefilter (most files stop here, unparsed) -> decode ->
+`ast.parse` -> rules -> noqa -> selection. Fixing re-runs that analysis after each round of
+edits, so one analysis drives both `check` and `fix`. The engine never prints.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from convlint.config import Settings
+from convlint.diagnostics import Diagnostic, Edit, Fix, Location
+from convlint.files import FileError, decode_source, discover_files, error_message, read_bytes
+from convlint.inference import FileIndex
+from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context
+from convlint.source import SourceText, apply_edits
+from convlint.suppress import file_exemption, is_suppressed, line_directives
+
+MAX_FIX_PASSES = 10
+# Below this many candidate files a process pool costs more than it saves.
+MIN_FILES_PER_WORKER = 4
+
+
+@dataclass
+class Options:
+    """What to do with each file, beyond the settings."""
+
+    fix: bool = False  # compute fixed sources
+    write: bool = False  # write fixed sources back
+    unsafe_fixes: bool = False
+    edits: bool = False  # materialize fix edits for output (JSON)
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    fixed: int = 0  # findings fixed
+    original: str | None = None  # set when a fix changed the source
+    fixed_source: str | None = None
+    notes: list[str] = field(default_factory=list)  # fixes that could not be applied
+
+
+# --------------------------------------------------------------------------- one source
+
+
+def rules_for(path: str, settings: Settings):
+    return [r for r in ALL_RULES if any(settings.is_enabled(c, path) for c in r.codes)]
+
+
+def prefilter(data: bytes, rules) -> bool:
+    """True when the file may have a finding and must be parsed."""
+    return any(rule.triggered(data) for rule in rules)
+
+
+def lint_source(text: str, path: str, settings: Settings) -> list[Diagnostic]:
+    """All findings of one decoded source, suppressions and selection applied, sorted."""
+    source = SourceText(text)
+    return _lint(source, path, settings)
+
+
+def _lint(source: SourceText, path: str, settings: Settings) -> list[Diagnostic]:
+    exemption = file_exemption(source)
+    if exemption is None:
+        return []
+    try:
+        tree = ast.parse(source.text, filename=path)
+    except SyntaxError as e:
+        return [syntax_error(path, source, e)]
+    except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
+        return [syntax_error(path, source, SyntaxError(_parse_failure(e)))]
+    ctx = Context(path, source, tree, settings, project_resolver(path, settings))
+    diagnostics = []
+    for rule in rules_for(path, settings):
+        diagnostics.extend(rule.check(ctx))
+    directives = line_directives(source) if diagnostics else {}
+    kept = [
+        d
+        for d in diagnostics
+        if settings.is_enabled(d.code, path)
+        and not is_suppressed(d, directives)
+        and not (exemption and d.code in exemption)
+    ]
+    return sorted(kept, key=lambda d: d.sort_key)
+
+
+def _parse_failure(error: Exception) -> str:
+    if isinstance(error, ValueError):
+        return "source contains null bytes" if "null" in str(error) else str(error)
+    return "too deeply nested to parse"
+
+
+def syntax_error(path: str, source: SourceText | None, error: SyntaxError) -> Diagnostic:
+    row = error.lineno or 1
+    column = error.offset or 1
+    if source is not None and row > len(source.lines):
+        row, column = max(len(source.lines), 1), 1
+    at = Location(row, max(column, 1))
+    message = (error.msg or str(error)).splitlines()[0] if (error.msg or str(error)) else "invalid syntax"
+    return Diagnostic(path, SYNTAX_ERROR, f"syntax error: {message}", at, at)
+
+
+def materialize_fixes(diagnostics: list[Diagnostic], source: SourceText) -> tuple[list[Diagnostic], list[str]]:
+    """Compute the edits of planned fixes. A fix that cannot be done is dropped, with a note."""
+    out, notes = [], []
+    for d in diagnostics:
+        if d.fix is None or d.fix.plan is None:
+            out.append(d)
+            continue
+        from convlint import codemod  # LibCST is imported only when a fix is computed
+
+        try:
+            edits = codemod.materialize(d.fix.plan, source)
+        except codemod.FixError as e:
+            notes.append(f"{d.path}:{d.start.row}:{d.start.column}: {d.code} not fixed: {e}")
+            out.append(replace(d, fix=None))
+            continue
+        out.append(replace(d, fix=Fix(d.fix.applicability, d.fix.message, edits)))
+    return out, notes
+
+
+def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> tuple[str, int, list[Diagnostic], list[str]]:
+    """Apply every applicable fix until none is left (or MAX_FIX_PASSES).
+
+    Returns (new text, findings fixed, remaining findings, notes on fixes not applied).
+    Overlapping fixes (nested calls) are applied in later passes; a pass whose result does
+    not parse is discarded.
+    """
+    fixed = 0
+    for _ in range(MAX_FIX_PASSES):
+        source = SourceText(text)
+        fixable = [d for d in _lint(source, path, settings) if d.fixable(unsafe)]
+        resolved, _ = materialize_fixes(fixable, source)
+        edits, applied = _non_overlapping(resolved)
+        if not applied:
+            break
+        new_text = apply_edits(text, source, edits)
+        if not _parses(new_text, path):
+            return text, fixed, _lint(source, path, settings), [f"{path}: fixes not applied: the result would not parse"]
+        text = new_text
+        fixed += applied
+    # What is left, with the fixes that failed marked as not fixable (and said why).
+    source = SourceText(text)
+    remaining = _lint(source, path, settings)
+    wanted = [d for d in remaining if d.fixable(unsafe)]
+    resolved, notes = materialize_fixes(wanted, source)
+    unfixable = {(d.code, d.start) for d in resolved if d.fix is None}
+    remaining = [replace(d, fix=None) if (d.code, d.start) in unfixable else d for d in remaining]
+    return text, fixed, remaining, notes
+
+
+def _non_overlapping(diagnostics: list[Diagnostic]) -> tuple[list[Edit], int]:
+    """The edits of the fixes that do not overlap an earlier one; identical edits merge."""
+    chosen: list[Edit] = []
+    applied = 0
+    for d in sorted(diagnostics, key=lambda d: d.sort_key):
+        if d.fix is None or not d.fix.edits:
+            continue
+        new = [e for e in d.fix.edits if e not in chosen]
+        if any(_overlaps(e, c) for e in new for c in chosen):
+            continue
+        chosen.extend(new)
+        applied += 1
+    chosen.sort(key=lambda e: (e.start, e.end))
+    return chosen, applied
+
+
+def _overlaps(a: Edit, b: Edit) -> bool:
+    if a.start == a.end or b.start == b.end:  # insertions only clash strictly inside a range
+        point, other = (a, b) if a.start == a.end else (b, a)
+        return other.start < point.start < other.end
+    return a.start < b.end and b.start < a.end
+
+
+def _parses(text: str, path: str) -> bool:
+    try:
+        ast.parse(text, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- project imports
+
+_PROJECT_CACHE: dict[str, FileIndex | None] = {}
+
+
+def project_resolver(path: str, settings: Settings):
+    """Resolve `pkg.mod` (or `.mod`) imported by `path` to a FileIndex of a project file."""
+    here = Path(os.path.abspath(path)).parent
+    package_root = here
+    while (package_root / "__init__.py").exists() and package_root.parent != package_root:
+        package_root = package_root.parent
+    roots = list(dict.fromkeys([package_root, Path(settings.project_root), here]))
+
+    def resolve(module: str) -> FileIndex | None:
+        if module.startswith("."):
+            level = len(module) - len(module.lstrip("."))
+            base = here
+            for _ in range(level - 1):
+                base = base.parent
+            candidates = [_module_file(base, module.lstrip("."))]
+        else:
+            candidates = [_module_file(root, module) for root in roots]
+        for candidate in candidates:
+            if candidate is not None:
+                return _load_index(str(candidate))
+        return None
+
+    return resolve
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    if not module:
+        init = root / "__init__.py"
+        return init if init.is_file() else None
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_index(path: str) -> FileIndex | None:
+    if path not in _PROJECT_CACHE:
+        _PROJECT_CACHE[path] = None  # a cycle of imports resolves to "unknown"
+        try:
+            text = decode_source(read_bytes(path)[0]).text
+            _PROJECT_CACHE[path] = FileIndex(ast.parse(text), project_resolver(path, Settings()))
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+    return _PROJECT_CACHE[path]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def process_file(path: str, data: bytes, stat_result: os.stat_result | None, settings: Settings, options: Options) -> FileResult:
+    """Lint (and fix) one file whose bytes passed the prefilter. Never raises."""
+    result = FileResult(path)
+    try:
+        decoded = decode_source(data)
+    except SyntaxError as e:
+        result.diagnostics.append(syntax_error(path, None, e))
+        return result
+    try:
+        if options.fix:
+            _fix_file(path, decoded, stat_result, settings, options, result)
+        else:
+            source = SourceText(decoded.text)
+            diagnostics = _lint(source, path, settings)
+            if options.edits:
+                diagnostics, result.notes = materialize_fixes(diagnostics, source)
+            result.diagnostics = diagnostics
+    except RecursionError:
+        result.errors.append(FileError(path, "too deeply nested to analyze"))
+    except Exception as e:  # one bad file must never stop the run
+        result.errors.append(FileError(path, f"internal error: {type(e).__name__}: {e}"))
+    return result
+
+
+def _fix_file(path, decoded, stat_result, settings, options, result: FileResult) -> None:
+    new_text, fixed, remaining, notes = fix_source(decoded.text, path, settings, options.unsafe_fixes)
+    result.diagnostics, result.notes = remaining, notes
+    if new_text == decoded.text:
+        return
+    if options.write:
+        try:
+            write_atomic(path, new_text.encode(decoded.encoding), stat_result)
+        except OSError as e:
+            result.errors.append(FileError(path, f"not written: {error_message(e)}"))
+            result.diagnostics = _lint(SourceText(decoded.text), path, settings)
+            return
+    result.fixed = fixed
+    result.original, result.fixed_source = decoded.text, new_text
+
+
+def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> None:
+    """Write through a temporary file and a rename, keeping the mode.
+
+    Refuses a file that is read-only, or that changed on disk since it was read.
+    """
+    target = os.path.realpath(path)  # write through a symlink, keep the link
+    current = os.stat(target)
+    if not (current.st_mode & 0o222) or not os.access(target, os.W_OK):
+        raise PermissionError(13, "the file is read-only")
+    if expected is not None and (current.st_mtime_ns, current.st_size, current.st_ino) != (
+        expected.st_mtime_ns, expected.st_size, expected.st_ino
+    ):
+        raise OSError(0, "the file changed on disk since it was read")
+    directory, name = os.path.split(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".convlint-tmp", dir=directory or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(current.st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _worker(args) -> FileResult:
+    path, data, stat_result, settings, options = args
+    return process_file(path, data, stat_result, settings, options)
+
+
+def run(paths: list[str], settings: Settings, options: Options, jobs: int | None = None) -> list[FileResult]:
+    """Lint (or fix) every file under `paths`. Results sorted by path; errors per file."""
+    files, missing = discover_files(paths, settings)
+    results = [FileResult(e.path, errors=[e]) for e in missing]
+    candidates = []
+    for path in files:
+        rules = rules_for(path, settings)
+        try:
+            data, stat_result = read_bytes(path)
+        except OSError as e:
+            results.append(FileResult(path, errors=[FileError(path, error_message(e))]))
+            continue
+        if rules and prefilter(data, rules):
+            candidates.append((path, data, stat_result, settings, options))
+    results.extend(_map(candidates, jobs))
+    return sorted(results, key=lambda r: r.path)
+
+
+def _map(candidates: list, jobs: int | None) -> list[FileResult]:
+    jobs = jobs or os.cpu_count() or 1
+    workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
+    if workers <= 1:
+        return [_worker(c) for c in candidates]
+    chunksize = max(1, len(candidates) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_worker, candidates, chunksize=chunksize))

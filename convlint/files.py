@@ -1,0 +1,235 @@
+"""Which files to lint, and reading them: directory walks with excludes and .gitignore,
+reads that never hang on special files, and the decoding Python itself would apply.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import re
+import stat
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+from convlint.config import Settings
+
+SOURCE_SUFFIXES = (".py",)
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be read or decoded: reported as one line, the run goes on."""
+
+    path: str
+    message: str
+
+
+def discover_files(paths: list[str], settings: Settings) -> tuple[list[str], list[FileError]]:
+    """The files to lint under `paths`, sorted, and the paths that do not exist.
+
+    A file named explicitly is always linted (whatever its suffix) unless `force_exclude`
+    is set and an exclude pattern matches it.
+    """
+    found: dict[str, None] = {}
+    errors: list[FileError] = []
+    for path in paths:
+        if not os.path.lexists(path):
+            errors.append(FileError(path, "No such file or directory"))
+        elif os.path.isdir(path):
+            if settings.force_exclude and settings.is_excluded(path):
+                continue
+            for file in _walk(path, settings):
+                found.setdefault(file, None)
+        elif not (settings.force_exclude and settings.is_excluded(path)):
+            found.setdefault(path, None)
+    return sorted(found, key=_path_sort_key), errors
+
+
+def _path_sort_key(path: str) -> tuple:
+    return tuple(Path(path).parts)
+
+
+def _walk(top: str, settings: Settings):
+    ignore = GitIgnore.for_directory(top) if settings.respect_gitignore else None
+    stack = [(top, ignore)]
+    while stack:
+        directory, ignore = stack.pop()
+        if ignore is not None:
+            ignore = ignore.enter(directory)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        for entry in entries:
+            path = entry.path if directory != "." else entry.name
+            try:
+                # Symlinked directories are not followed: they lead to loops and to trees
+                # outside the project.
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if settings.is_excluded(path):
+                continue
+            if ignore is not None and ignore.ignores(entry.path, is_dir):
+                continue
+            if is_dir:
+                stack.append((path, ignore))
+            elif entry.name.endswith(SOURCE_SUFFIXES):
+                yield path
+
+
+class GitIgnore:
+    """The .gitignore files that apply to a directory, from the repository root down.
+
+    Implements the patterns of gitignore(5): anchoring by a slash, `**`, `!` negation,
+    trailing `/` for directories only. The last matching pattern wins.
+    """
+
+    def __init__(self, rules: tuple = (), seen: frozenset = frozenset()):
+        self._rules = rules  # (base_dir, regex, negated, dir_only)
+        self._seen = seen
+
+    @classmethod
+    def for_directory(cls, top: str) -> "GitIgnore":
+        """The ignore rules of the repository around `top` (its root up to `top`'s parent)."""
+        top_abs = Path(os.path.abspath(top))
+        chain = [top_abs.parent] if top_abs.parent != top_abs else []
+        for parent in top_abs.parent.parents:
+            chain.append(parent)
+        root = next((d for d in chain if (d / ".git").exists()), None)
+        ignore = cls()
+        if root is None:
+            return ignore
+        for directory in reversed(chain[: chain.index(root) + 1]):
+            ignore = ignore.enter(str(directory))
+        return ignore
+
+    def enter(self, directory: str) -> "GitIgnore":
+        directory = os.path.abspath(directory)
+        if directory in self._seen:
+            return self
+        rules = self._rules
+        try:
+            with open(os.path.join(directory, ".gitignore"), encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        parsed = tuple(r for r in (_parse_gitignore_line(directory, ln) for ln in lines) if r)
+        return GitIgnore(rules + parsed, self._seen | {directory})
+
+    def ignores(self, path: str, is_dir: bool) -> bool:
+        path = os.path.abspath(path)
+        ignored = False
+        for base, regex, negated, dir_only in self._rules:
+            if dir_only and not is_dir:
+                continue
+            rel = os.path.relpath(path, base)
+            if rel.startswith(".."):
+                continue
+            if regex.fullmatch(Path(rel).as_posix()):
+                ignored = not negated
+        return ignored
+
+
+def _parse_gitignore_line(base: str, line: str):
+    if not line.strip() or line.startswith("#"):
+        return None
+    if not line.endswith("\\ "):
+        line = line.rstrip(" ")
+    negated = line.startswith("!")
+    if negated:
+        line = line[1:]
+    if line.startswith("\\"):
+        line = line[1:]
+    dir_only = line.endswith("/")
+    line = line.rstrip("/")
+    if not line:
+        return None
+    anchored = "/" in line
+    line = line.lstrip("/")
+    regex = _gitignore_regex(line)
+    if not anchored:
+        regex = "(?:.*/)?" + regex
+    return base, re.compile(regex, re.DOTALL), negated, dir_only
+
+
+def _gitignore_regex(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 2)
+            if end == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    # A matched directory also ignores everything below it.
+    return "".join(out) + "(?:/.*)?"
+
+
+def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its stat. Raises OSError, with a clear strerror, for anything
+    but a regular file.
+
+    O_NONBLOCK keeps a FIFO named `x.py` from blocking the run; fstat then rejects it.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        status = os.fstat(fd)
+        mode = status.st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory")
+        if not stat.S_ISREG(mode):
+            raise OSError(0, "Not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), status
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class DecodedSource:
+    text: str
+    encoding: str  # the codec to write the text back with ("utf-8-sig" keeps a BOM)
+
+
+def decode_source(data: bytes) -> DecodedSource:
+    """Decode like the interpreter: a BOM or a PEP 263 cookie, else UTF-8.
+
+    Raises SyntaxError (as Python would) for an unknown codec or undecodable bytes.
+    """
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    try:
+        codecs.lookup(encoding)
+        text = data.decode(encoding)
+    except (LookupError, UnicodeDecodeError) as e:
+        raise SyntaxError(f"cannot decode the file as {encoding}: {e}") from None
+    return DecodedSource(text, encoding)
+
+
+def error_message(error: OSError) -> str:
+    return error.strerror or str(error)

@@ -1,0 +1,27 @@
+"""The registry of rules. Each rule is a class in its own module, documented in `codes`."""
+
+from __future__ import annotations
+
+from convlint.rules.base import Context, Rule
+from convlint.rules.module_to_channels_last import ModuleToChannelsLast
+
+ALL_RULES: tuple[Rule, ...] = (ModuleToChannelsLast(),)
+
+SYNTAX_ERROR = "CL000"
+SYNTAX_ERROR_DOC = """\
+# syntax-error (CL000)
+
+## What it does
+Reports a file that cannot be parsed (or decoded) as Python. It is always reported, and it
+counts as a finding: a file convlint cannot read is a file it cannot vouch for.
+"""
+
+RULE_DOCS: dict[str, str] = {SYNTAX_ERROR: SYNTAX_ERROR_DOC}
+RULE_NAMES: dict[str, str] = {SYNTAX_ERROR: "syntax-error"}
+for _rule in ALL_RULES:
+    RULE_DOCS.update(_rule.codes)
+    RULE_NAMES.update(_rule.names)
+
+KNOWN_CODES: list[str] = sorted(RULE_DOCS)
+
+__all__ = ["ALL_RULES", "Context", "KNOWN_CODES", "RULE_DOCS", "RULE_NAMES", "Rule", "SYNTAX_ERROR"]
