@@ -91,11 +91,11 @@ def _without_argument(call, index: int):
         )
         return call.with_changes(args=args)
     prev = args[index - 1]
-    if isinstance(removed.comma, cst.Comma):  # f(a, removed,) -> f(a,) keeps the trailing comma
+    if isinstance(after_removed, cst.ParenthesizedWhitespace):  # f(a, removed,\n) -> f(a,\n)
         args[index - 1] = prev.with_changes(
             comma=prev.comma.with_changes(whitespace_after=_merge(prev.comma.whitespace_after, after_removed))
         )
-    else:  # f(a, removed) -> f(a)
+    else:  # f(a, removed) and f(a, removed,) -> f(a)
         gap = _merge(prev.whitespace_after_arg, prev.comma.whitespace_before)
         gap = _merge(gap, prev.comma.whitespace_after)
         args[index - 1] = prev.with_changes(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Callable
 
@@ -31,6 +31,8 @@ class Inference:
     cls: object = field(default=None, compare=False)
     # True when the expression is a class (not an instance) that subclasses nn.Module.
     is_class: bool = False
+    # True when some binding makes it a tensor: never upgraded to LIKELY_MODULE by name.
+    maybe_tensor: bool = False
 
 
 def unknown(reason: str) -> Inference:
@@ -595,14 +597,39 @@ class Inferrer:
         bindings = scope.lookup(name)
         if bindings is None:
             return self._likely(name, unknown(f"`{name}` is not bound in this file"))
-        results = [self._binding(name, b) for b in bindings]
-        return self._likely(name, join(results, f"the bindings of `{name}`"))
+        # Every use of a name in a scope shares one answer (and one cycle guard): this keeps
+        # `m = m.cuda()` repeated a thousand times linear, not a thousand frames deep.
+        key = ("name", name, id(bindings))
+        cached = self._memo.get(key)
+        if cached is _IN_PROGRESS:
+            return None
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        self._memo[key] = _IN_PROGRESS
+        try:
+            result = self._join_bindings(name, bindings)
+        finally:
+            del self._memo[key]
+        if result is not None:
+            self._memo[key] = result
+        return result
+
+    def _join_bindings(self, name: str, bindings: list[Binding]) -> Inference | None:
+        results = [self._binding(name, b) for b in bindings if not _is_none(b)]
+        joined = join(results, f"the bindings of `{name}`")
+        if any(b.kind in ("import", "def", "class") for b in bindings):
+            return joined  # a function or class named `build_model` is not a model
+        return self._likely(name, joined)
 
     def _likely(self, name: str, result: Inference | None) -> Inference | None:
-        if result is not None and result.kind is Receiver.UNKNOWN and not result.is_class and is_module_like_name(name):
-            if not result.reason.startswith("conflicting"):
-                return Inference(Receiver.LIKELY_MODULE,
-                                 f"`{name}` is a module-like name; {result.reason}")
+        if (
+            result is not None
+            and result.kind is Receiver.UNKNOWN
+            and not result.is_class
+            and not result.maybe_tensor
+            and is_module_like_name(name)
+        ):
+            return Inference(Receiver.LIKELY_MODULE, f"`{name}` is a module-like name; {result.reason}")
         return result
 
     def _binding(self, name: str, b: Binding) -> Inference | None:
@@ -612,7 +639,7 @@ class Inferrer:
             info = self._class_info(b.node)
             reason = self.module_class(info) if info else None
             if reason:
-                return Inference(Receiver.UNKNOWN, f"`{name}` is a module class", cls=info, is_class=True)
+                return Inference(Receiver.UNKNOWN, reason, cls=info, is_class=True)
             return unknown(f"`{name}` is a class")
         if b.kind == "def":
             return unknown(f"`{name}` is a function")
@@ -633,8 +660,7 @@ class Inferrer:
             if value is None:
                 return None
             line = getattr(b.node, "lineno", "?")
-            return Inference(value.kind, f"`{name}` = `{_short(b.node)}` (line {line}): {value.reason}",
-                             cls=value.cls, is_class=value.is_class)
+            return replace(value, reason=f"`{name}` = `{_short(b.node)}` (line {line}): {value.reason}")
         return unknown(f"`{name}` has a value this analysis does not follow")
 
     def _unpacked(self, name: str, b: Binding) -> Inference | None:
@@ -656,11 +682,6 @@ class Inferrer:
 
     def _annotation(self, annotation: ast.expr, scope: Scope) -> Inference | None:
         """A module or tensor type annotation (also Optional[...] and X | None)."""
-        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-            try:
-                annotation = ast.parse(annotation.value, mode="eval").body
-            except SyntaxError:
-                return None
         members: list[ast.expr] = []
         _union_members(annotation, members, self, scope)
         kinds = []
@@ -866,7 +887,23 @@ class Inferrer:
         project = self._project_symbol(qualified)
         if project is not None and project.is_class:
             return Inference(Receiver.MODULE, f"an instance of {qualified}: {project.reason}", cls=project.cls)
-        return None
+        return self._project_function_result(qualified)
+
+    def _project_function_result(self, qualified: str) -> Inference | None:
+        """A call of a function defined in another project file: what it returns."""
+        module, _, attr = qualified.rpartition(".")
+        other = self.index.resolve_project_module(module) if module and self._depth <= 3 else None
+        if other is None or attr not in other.module_scope.bindings:
+            return None
+        bindings = other.module_scope.bindings[attr]
+        if all(b.kind == "import" for b in bindings) and len({b.qualified for b in bindings}) == 1:
+            return Inferrer(other, self._depth + 1)._project_function_result(bindings[0].qualified)
+        if not any(b.kind == "def" for b in bindings):
+            return None
+        result = Inferrer(other, self._depth + 1)._function_result(attr, other.module_scope)
+        if result is None or result.kind is Receiver.UNKNOWN:
+            return result
+        return Inference(result.kind, f"{qualified}(): {result.reason}", cls=result.cls)
 
     def _method_call(self, node: ast.Call, func: ast.Attribute, scope: Scope) -> Inference | None:
         owner = self._infer(func.value, scope)
@@ -910,7 +947,18 @@ class Inferrer:
         return self.index.scopes.get(id(node))
 
 
+def _is_none(binding: Binding) -> bool:
+    """`model = None` placeholders say nothing about what the name holds later."""
+    return binding.kind == "assign" and isinstance(binding.node, ast.Constant) and binding.node.value is None
+
+
 def _union_members(annotation: ast.expr, out: list, inferrer: Inferrer, scope: Scope) -> None:
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            out.append(annotation)
+            return
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
         _union_members(annotation.left, out, inferrer, scope)
         _union_members(annotation.right, out, inferrer, scope)
@@ -943,10 +991,12 @@ def join(results: list[Inference | None], what: str) -> Inference | None:
         return Inference(Receiver.MODULE, _first_reason(known, Receiver.MODULE), cls=cls, is_class=is_class)
     if kinds == {Receiver.TENSOR}:
         return Inference(Receiver.TENSOR, _first_reason(known, Receiver.TENSOR))
-    if Receiver.TENSOR in kinds:
+    if Receiver.TENSOR in kinds or any(r.maybe_tensor for r in known):
         if Receiver.MODULE in kinds or Receiver.LIKELY_MODULE in kinds:
-            return unknown(f"conflicting: {what} are a module in one place and a tensor in another")
-        return unknown(f"conflicting: {what} include a tensor ({_first_reason(known, Receiver.TENSOR)})")
+            reason = f"{what} are a module in one place and a tensor in another"
+        else:
+            reason = f"{what} include a tensor ({_first_reason(known, Receiver.TENSOR)})"
+        return Inference(Receiver.UNKNOWN, reason, maybe_tensor=True)
     if kinds <= {Receiver.MODULE, Receiver.LIKELY_MODULE}:
         return Inference(Receiver.LIKELY_MODULE, _first_reason(known, Receiver.LIKELY_MODULE))
     if len(known) == 1:

@@ -149,12 +149,19 @@ class ModuleToChannelsLast(Rule):
         rank = Format.CL3D if channel_formats == {Format.CL3D} else Format.CL2D
         code = "CL102" if rank is Format.CL3D else "CL101"
         who = "a module" if f.receiver.kind is Receiver.MODULE else "what is likely a module"
-        maybe = "" if f.literal else " (the format may be channels_last)"
-        dims = "5-D" if rank is Format.CL3D else "4-D"
-        message = (
-            f"`.to(memory_format={rank.value})` on {who} restrides every {dims} parameter and "
-            f"buffer{maybe}; use `{CONVERTERS[rank]}` to convert only the conv weights"
-        )
+        if len(channel_formats) == 2:
+            message = (
+                f"`.to(memory_format=...)` on {who} restrides every 4-D or 5-D parameter and buffer "
+                "(the format may be channels_last or channels_last_3d); use the conv-weight "
+                "converter of the format's rank"
+            )
+        else:
+            maybe = "" if f.literal else f" (the format may be {rank.value})"
+            dims = "5-D" if rank is Format.CL3D else "4-D"
+            message = (
+                f"`.to(memory_format={rank.value})` on {who} restrides every {dims} parameter and "
+                f"buffer{maybe}; use `{CONVERTERS[rank]}` to convert only the conv weights"
+            )
         fix = None
         if len(channel_formats) == 1:
             fix = self._fix(ctx, f, rank, first_row)
@@ -166,7 +173,7 @@ class ModuleToChannelsLast(Rule):
         if spelling is None:
             return None
         text, needs_import = spelling
-        import_edit = import_insertion(ctx, needs_import, first_row) if needs_import else None
+        import_edit = import_insertion(ctx, converter, first_row) if needs_import else None
         safe = f.receiver.kind is Receiver.MODULE and f.literal
         start, end = ctx.location(f.call)
         return Fix(

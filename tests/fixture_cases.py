@@ -1,0 +1,100 @@
+"""The fixture cases under fixtures/: each `X.py` with its expected outputs beside it.
+
+- `X.txt`: the stdout of `convlint check X.py`, run in X.py's directory;
+- `X.fixed`: X.py after `convlint fix --write` (absent: the fix changes nothing);
+- `X.unsafe-fixed`: after `fix --write --unsafe-fixes`, where that differs from `X.fixed`.
+
+`python tests/fixture_cases.py` rewrites the expected files from the current output: review
+the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+# Verify targets (convlint verify), not lint cases.
+NOT_LINT_CASES = {"models"}
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.relative_to(FIXTURES).as_posix()
+
+    def expected(self, suffix: str) -> Path:
+        return self.path.with_suffix(suffix)
+
+    def expected_fixed(self, unsafe: bool) -> bytes:
+        candidates = [".unsafe-fixed", ".fixed"] if unsafe else [".fixed"]
+        for suffix in candidates:
+            if self.expected(suffix).exists():
+                return self.expected(suffix).read_bytes()
+        return self.path.read_bytes()
+
+
+def all_cases() -> list[Case]:
+    cases = []
+    for path in sorted(FIXTURES.rglob("*.py")):
+        if path.relative_to(FIXTURES).parts[0] in NOT_LINT_CASES:
+            continue
+        cases.append(Case(path))
+    return cases
+
+
+def run_cli(args: list[str], cwd: Path):
+    """Run the CLI in-process in `cwd`; returns click's Result."""
+    from convlint.cli import main
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, args, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def check_output(case: Case) -> tuple[str, int]:
+    result = run_cli(["check", case.path.name], case.path.parent)
+    return result.stdout, result.exit_code
+
+
+def fixed_bytes(case: Case, unsafe: bool) -> bytes:
+    """The case file after `fix --write`, run on a copy in a copy of its directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "case"
+        shutil.copytree(case.path.parent, work)
+        args = ["fix", "--write", case.path.name] + (["--unsafe-fixes"] if unsafe else [])
+        run_cli(args, work)
+        return (work / case.path.name).read_bytes()
+
+
+def update() -> None:
+    for case in all_cases():
+        case.expected(".txt").write_text(check_output(case)[0])
+        original = case.path.read_bytes()
+        safe = fixed_bytes(case, unsafe=False)
+        unsafe = fixed_bytes(case, unsafe=True)
+        for suffix, content, baseline in ((".fixed", safe, original), (".unsafe-fixed", unsafe, safe)):
+            target = case.expected(suffix)
+            if content != baseline:
+                target.write_bytes(content)
+            elif target.exists():
+                target.unlink()
+        print(case.id)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    update()
