@@ -56,10 +56,11 @@ class Settings:
                 codes.extend(pattern_codes)
         return codes
 
-    def is_excluded(self, path: str) -> bool:
-        """True when a pattern of `exclude`/`extend-exclude` matches the path or a parent."""
+    def is_excluded(self, path: str, parents: bool = True) -> bool:
+        """True when a pattern of `exclude`/`extend-exclude` matches the path (or, with
+        `parents`, one of its parent directories: a walk checks each entry as it goes)."""
         rel = relative_posix(path, self.project_root)
-        return any(path_matches(p, rel) for p in self.exclude + self.extend_exclude)
+        return any(path_matches(p, rel, parents) for p in self.exclude + self.extend_exclude)
 
 
 def rule_enabled(code: str, select: tuple[str, ...] | list[str], ignore: list[str]) -> bool:
@@ -84,21 +85,19 @@ def relative_posix(path: str, root: str) -> str:
     return Path(rel).as_posix()
 
 
-def path_matches(pattern: str, rel_path: str) -> bool:
+def path_matches(pattern: str, rel_path: str, parents: bool = True) -> bool:
     """Ruff-style exclude matching.
 
-    A pattern without a slash matches any single path component (`build`, `*_pb2.py`);
-    one with a slash matches the path relative to the project root, or any of its parents
-    (`src/generated`, `tests/*.py`).
+    A pattern without a slash matches a path's name (`build`, `*_pb2.py`); one with a slash
+    matches the path relative to the project root (`src/generated`, `tests/*.py`). With
+    `parents`, a match of any parent directory counts too.
     """
-    pattern = pattern.rstrip("/")
+    pattern = pattern.rstrip("/").removeprefix("./")
     parts = rel_path.split("/")
+    prefixes = range(1, len(parts) + 1) if parents else [len(parts)]
     if "/" not in pattern:
-        return any(fnmatch.fnmatchcase(part, pattern) for part in parts)
-    pattern = pattern.removeprefix("./")
-    return any(
-        fnmatch.fnmatchcase("/".join(parts[:i]), pattern) for i in range(1, len(parts) + 1)
-    )
+        return any(fnmatch.fnmatchcase(parts[i - 1], pattern) for i in prefixes)
+    return any(fnmatch.fnmatchcase("/".join(parts[:i]), pattern) for i in prefixes)
 
 
 _KEYS = {

@@ -93,8 +93,8 @@ def _lint(source: SourceText, path: str, settings: Settings) -> list[Diagnostic]
 
 
 def _parse_failure(error: Exception) -> str:
-    if isinstance(error, ValueError):
-        return "source contains null bytes" if "null" in str(error) else str(error)
+    if isinstance(error, ValueError):  # Python < 3.12 on NUL bytes
+        return str(error)
     return "too deeply nested to parse"
 
 

@@ -70,7 +70,7 @@ def _walk(top: str, settings: Settings):
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
-            if settings.is_excluded(path):
+            if settings.is_excluded(path, parents=False):
                 continue
             if ignore is not None and ignore.ignores(entry.path, is_dir):
                 continue
@@ -222,7 +222,19 @@ def decode_source(data: bytes) -> DecodedSource:
 
     Raises SyntaxError (as Python would) for an unknown codec or undecodable bytes.
     """
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as e:
+        # tokenize says "invalid or missing encoding declaration": say which byte is wrong.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            row = data[: bad.start].count(b"\n") + 1
+            raise SyntaxError(
+                f"cannot decode the file as utf-8: byte 0x{data[bad.start]:02x} on line {row} "
+                "is not valid UTF-8 and there is no encoding declaration"
+            ) from None
+        raise SyntaxError(str(e)) from None
     try:
         codecs.lookup(encoding)
         text = data.decode(encoding)
