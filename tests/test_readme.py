@@ -1,0 +1,34 @@
+"""The README's promises: a Quickstart of exactly two commands, the second run by CI."""
+
+from __future__ import annotations
+
+import re
+
+from tests.fixture_cases import ROOT
+
+
+def quickstart_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_quickstart_has_two_commands_checking_fixtures_and_running_tests():
+    check, tests = quickstart_commands()
+    assert "convlint check fixtures/" in check
+    assert "[test]" in tests and "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command():
+    _, tests = quickstart_commands()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests in ci
+
+
+def test_readme_rule_table_lists_every_rule():
+    from convlint.rules import KNOWN_CODES, RULE_NAMES
+
+    readme = (ROOT / "README.md").read_text()
+    for code in KNOWN_CODES:
+        assert f"| {code} | {RULE_NAMES[code]} |" in readme
