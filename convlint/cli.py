@@ -14,7 +14,7 @@ import click
 from convlint import __version__
 from convlint.config import ConfigError, check_selectors, find_config, load_settings, merge_cli
 from convlint.diagnostics import Applicability, format_concise, format_github, format_json
-from convlint.engine import FileResult, Options, run
+from convlint.engine import FileResult, Options, run, run_source
 from convlint.rules import KNOWN_CODES, RULE_DOCS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -66,10 +66,21 @@ def lint_options(f):
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes (default: one per CPU)."),
         click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors."),
+        click.option("--stdin-filename", metavar="PATH",
+                     help="Read the source from standard input (PATH `-`), named PATH in "
+                          "reports and for configuration."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _paths(paths: tuple[str, ...], kw: dict) -> list[str]:
+    if not paths:
+        return ["-"] if kw["stdin_filename"] else ["."]
+    if "-" in paths and len(paths) > 1:
+        raise click.UsageError("`-` (standard input) cannot be combined with other paths")
+    return list(paths)
 
 
 def _settings(paths: list[str], kw: dict):
@@ -77,6 +88,8 @@ def _settings(paths: list[str], kw: dict):
         config_path = None
     elif kw["config_path"]:
         config_path = kw["config_path"]
+    elif paths == ["-"]:
+        config_path = find_config(kw["stdin_filename"] or ".")
     else:
         config_path = find_config(paths[0])
     settings = load_settings(config_path, KNOWN_CODES)
@@ -104,6 +117,17 @@ def _guarded(body):
     wrapper.__name__ = body.__name__
     wrapper.__doc__ = body.__doc__
     return wrapper
+
+
+def _results(paths: list[str], settings, options: Options, kw: dict) -> tuple[list[FileResult], bytes | None]:
+    """Run the engine on the paths, or on standard input (then also return its bytes)."""
+    if paths != ["-"]:
+        return run(paths, settings, options, kw["jobs"]), None
+    name = kw["stdin_filename"] or "-"
+    data = sys.stdin.buffer.read()
+    if settings.force_exclude and kw["stdin_filename"] and settings.is_excluded(name):
+        return [FileResult(name)], data
+    return [run_source(name, data, settings, options)], data
 
 
 def _report_errors(results: list[FileResult]) -> bool:
@@ -142,10 +166,10 @@ def _footer(diagnostics, unsafe_fixes: bool) -> str:
 @_guarded
 def check(paths, output_format, exit_zero, **kw) -> int:
     """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
-    paths = list(paths) or ["."]
+    paths = _paths(paths, kw)
     settings = _settings(paths, kw)
     options = Options(unsafe_fixes=kw["unsafe_fixes"], edits=output_format == "json")
-    results = run(paths, settings, options, kw["jobs"])
+    results, _ = _results(paths, settings, options, kw)
     any_error = _report_errors(results)
     diagnostics = [d for r in results for d in r.diagnostics]
     if output_format == "json":
@@ -168,15 +192,18 @@ def check(paths, output_format, exit_zero, **kw) -> int:
 def fix(paths, write, diff, **kw) -> int:
     """Rewrite whole-model conversions under PATHS to the targeted conv-weight converter.
 
-    Without --write, prints the diff and exits 1 if any file would change.
+    Without --write, prints the diff and exits 1 if any file would change. With `-`, reads
+    standard input and prints the fixed source (or, with --diff, the diff).
     """
     if write and diff:
         raise click.UsageError("--write and --diff cannot be used together")
-    paths = list(paths) or ["."]
+    paths = _paths(paths, kw)
     settings = _settings(paths, kw)
     options = Options(fix=True, write=write, unsafe_fixes=kw["unsafe_fixes"])
-    results = run(paths, settings, options, kw["jobs"])
+    results, stdin_data = _results(paths, settings, options, kw)
     any_error = _report_errors(results)
+    if stdin_data is not None and not diff:
+        return _print_fixed_stdin(results[0], stdin_data, kw["unsafe_fixes"], any_error)
     changed = [r for r in results if r.fixed_source is not None]
     fixed = sum(r.fixed for r in results)
     remaining = [d for r in results for d in r.diagnostics]
@@ -194,6 +221,19 @@ def fix(paths, write, diff, **kw) -> int:
     if any_error:
         return EXIT_ERROR
     return EXIT_FINDINGS if changed else EXIT_CLEAN
+
+
+def _print_fixed_stdin(result: FileResult, data: bytes, unsafe_fixes: bool, any_error: bool) -> int:
+    """Editors pipe a buffer through `fix -`: the source goes to stdout, the rest to stderr."""
+    if result.fixed_source is None:
+        sys.stdout.buffer.write(data)
+    else:
+        sys.stdout.buffer.write(result.fixed_source.encode(result.encoding))
+    sys.stdout.buffer.flush()
+    click.echo(format_concise(result.diagnostics, unsafe_fixes), nl=False, err=True)
+    if any_error:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if result.diagnostics else EXIT_CLEAN
 
 
 def _unified_diff(result: FileResult) -> str:

@@ -28,6 +28,7 @@ class Edit:
     start: Location
     end: Location
     content: str
+    cell: int | None = None  # in a notebook: the 1-based cell the locations are in
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,17 @@ class Diagnostic:
     start: Location
     end: Location
     fix: Fix | None = None
+    cell: int | None = None  # in a notebook: the 1-based cell the locations are in
 
     @property
     def sort_key(self) -> tuple:
-        return (self.path, self.start.row, self.start.column, self.code)
+        return (self.path, self.cell or 0, self.start.row, self.start.column, self.code)
+
+    @property
+    def where(self) -> str:
+        """`path:row:col`, or `path:cell N:row:col` in a notebook."""
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.start.row}:{self.start.column}"
 
     def fixable(self, unsafe: bool) -> bool:
         if self.fix is None:
@@ -63,7 +71,7 @@ def format_concise(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> str:
     lines = []
     for d in diagnostics:
         marker = " [*]" if d.fixable(unsafe_fixes) else ""
-        lines.append(f"{d.path}:{d.start.row}:{d.start.column}: {d.code}{marker} {d.message}")
+        lines.append(f"{d.where}: {d.code}{marker} {d.message}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -82,6 +90,7 @@ def diagnostic_json(d: Diagnostic) -> dict:
                     "content": e.content,
                     "location": _location_json(e.start),
                     "end_location": _location_json(e.end),
+                    **({"cell": e.cell} if e.cell is not None else {}),
                 }
                 for e in d.fix.edits
             ],
@@ -94,6 +103,7 @@ def diagnostic_json(d: Diagnostic) -> dict:
         "end_location": _location_json(d.end),
         "fix": fix,
         "url": None,
+        **({"cell": d.cell} if d.cell is not None else {}),
     }
 
 
@@ -122,5 +132,6 @@ def format_github(diagnostics: list[Diagnostic]) -> str:
                 f"title={_github_escape(d.code, True)}",
             ]
         )
-        out.append(f"::error {props}::{_github_escape(f'{d.code} {d.message}')}\n")
+        cell = f"cell {d.cell}: " if d.cell is not None else ""
+        out.append(f"::error {props}::{_github_escape(f'{cell}{d.code} {d.message}')}\n")
     return "".join(out)

@@ -19,6 +19,7 @@ from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
 from convlint.files import FileError, decode_source, discover_files, error_message, read_bytes
 from convlint.inference import FileIndex
+from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context
 from convlint.source import SourceText, apply_edits
 from convlint.suppress import file_exemption, is_suppressed, line_directives
@@ -46,6 +47,7 @@ class FileResult:
     fixed: int = 0  # findings fixed
     original: str | None = None  # set when a fix changed the source
     fixed_source: str | None = None
+    encoding: str = "utf-8"  # to write `fixed_source` back as the file was
     notes: list[str] = field(default_factory=list)  # fixes that could not be applied
 
 
@@ -108,9 +110,10 @@ def syntax_error(path: str, source: SourceText | None, error: SyntaxError) -> Di
     return Diagnostic(path, SYNTAX_ERROR, f"syntax error: {message}", at, at)
 
 
-def materialize_fixes(diagnostics: list[Diagnostic], source: SourceText) -> tuple[list[Diagnostic], list[str]]:
-    """Compute the edits of planned fixes. A fix that cannot be done is dropped, with a note."""
-    out, notes = [], []
+def materialize_fixes(diagnostics: list[Diagnostic], source: SourceText) -> tuple[list[Diagnostic], list[tuple[Diagnostic, str]]]:
+    """Compute the edits of planned fixes. A fix that cannot be done safely is dropped, and
+    returned with the reason among the failures."""
+    out, failures = [], []
     for d in diagnostics:
         if d.fix is None or d.fix.plan is None:
             out.append(d)
@@ -120,17 +123,25 @@ def materialize_fixes(diagnostics: list[Diagnostic], source: SourceText) -> tupl
         try:
             edits = codemod.materialize(d.fix.plan, source)
         except codemod.FixError as e:
-            notes.append(f"{d.path}:{d.start.row}:{d.start.column}: {d.code} not fixed: {e}")
+            failures.append((d, str(e)))
             out.append(replace(d, fix=None))
             continue
         out.append(replace(d, fix=Fix(d.fix.applicability, d.fix.message, edits)))
-    return out, notes
+    return out, failures
 
 
-def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> tuple[str, int, list[Diagnostic], list[str]]:
+@dataclass
+class FixOutcome:
+    text: str
+    fixed: int  # findings fixed
+    remaining: list[Diagnostic]
+    failures: list[tuple[Diagnostic, str]]  # fixes that could not be applied, and why
+    error: str | None = None  # why no fix at all was applied
+
+
+def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOutcome:
     """Apply every applicable fix until none is left (or MAX_FIX_PASSES).
 
-    Returns (new text, findings fixed, remaining findings, notes on fixes not applied).
     Overlapping fixes (nested calls) are applied in later passes; a pass whose result does
     not parse is discarded.
     """
@@ -144,17 +155,17 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> tuple[
             break
         new_text = apply_edits(text, source, edits)
         if not _parses(new_text, path):
-            return text, fixed, _lint(source, path, settings), [f"{path}: fixes not applied: the result would not parse"]
+            error = "fixes not applied: the result would not parse"
+            return FixOutcome(text, fixed, _lint(source, path, settings), [], error)
         text = new_text
         fixed += applied
     # What is left, with the fixes that failed marked as not fixable (and said why).
     source = SourceText(text)
     remaining = _lint(source, path, settings)
-    wanted = [d for d in remaining if d.fixable(unsafe)]
-    resolved, notes = materialize_fixes(wanted, source)
-    unfixable = {(d.code, d.start) for d in resolved if d.fix is None}
+    resolved, failures = materialize_fixes([d for d in remaining if d.fixable(unsafe)], source)
+    unfixable = {(d.code, d.start) for d, _ in failures}
     remaining = [replace(d, fix=None) if (d.code, d.start) in unfixable else d for d in remaining]
-    return text, fixed, remaining, notes
+    return FixOutcome(text, fixed, remaining, failures)
 
 
 def _non_overlapping(diagnostics: list[Diagnostic]) -> tuple[list[Edit], int]:
@@ -243,23 +254,49 @@ def _load_index(path: str) -> FileIndex | None:
 # --------------------------------------------------------------------------- files
 
 
+class PythonDocument:
+    """A .py file: analysed as it is."""
+
+    def __init__(self, text: str):
+        self.source = text
+
+    def locate(self, diagnostic: Diagnostic) -> Diagnostic:
+        return diagnostic
+
+    def render(self, fixed_source: str) -> str:
+        return fixed_source
+
+
+def open_document(path: str, text: str) -> PythonDocument | Notebook:
+    """The analysable form of a file's text. Raises NotebookError for a broken notebook."""
+    if path.endswith(".ipynb"):
+        return load_notebook(text)
+    return PythonDocument(text)
+
+
 def process_file(path: str, data: bytes, stat_result: os.stat_result | None, settings: Settings, options: Options) -> FileResult:
     """Lint (and fix) one file whose bytes passed the prefilter. Never raises."""
     result = FileResult(path)
     try:
         decoded = decode_source(data)
+        result.encoding = decoded.encoding
+        document = open_document(path, decoded.text)
     except SyntaxError as e:
         result.diagnostics.append(syntax_error(path, None, e))
         return result
+    except NotebookError as e:
+        result.diagnostics.append(syntax_error(path, None, SyntaxError(str(e))))
+        return result
     try:
         if options.fix:
-            _fix_file(path, decoded, stat_result, settings, options, result)
+            _fix_file(path, decoded, document, stat_result, settings, options, result)
         else:
-            source = SourceText(decoded.text)
+            source = SourceText(document.source)
             diagnostics = _lint(source, path, settings)
             if options.edits:
-                diagnostics, result.notes = materialize_fixes(diagnostics, source)
-            result.diagnostics = diagnostics
+                diagnostics, failures = materialize_fixes(diagnostics, source)
+                result.notes = _failure_notes(failures, document)
+            result.diagnostics = [document.locate(d) for d in diagnostics]
     except RecursionError:
         result.errors.append(FileError(path, "too deeply nested to analyze"))
     except Exception as e:  # one bad file must never stop the run
@@ -267,19 +304,32 @@ def process_file(path: str, data: bytes, stat_result: os.stat_result | None, set
     return result
 
 
-def _fix_file(path, decoded, stat_result, settings, options, result: FileResult) -> None:
-    new_text, fixed, remaining, notes = fix_source(decoded.text, path, settings, options.unsafe_fixes)
-    result.diagnostics, result.notes = remaining, notes
-    if new_text == decoded.text:
+def _failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
+    return [f"{document.locate(d).where}: {d.code} not fixed: {reason}" for d, reason in failures]
+
+
+def _fix_file(path, decoded, document, stat_result, settings, options, result: FileResult) -> None:
+    outcome = fix_source(document.source, path, settings, options.unsafe_fixes)
+    result.diagnostics = [document.locate(d) for d in outcome.remaining]
+    result.notes = _failure_notes(outcome.failures, document)
+    if outcome.error:
+        result.notes.append(f"{path}: {outcome.error}")
+    if outcome.text == document.source:
+        return
+    try:
+        new_text = document.render(outcome.text)
+    except NotebookError as e:
+        result.errors.append(FileError(path, str(e)))
         return
     if options.write:
         try:
             write_atomic(path, new_text.encode(decoded.encoding), stat_result)
         except OSError as e:
             result.errors.append(FileError(path, f"not written: {error_message(e)}"))
-            result.diagnostics = _lint(SourceText(decoded.text), path, settings)
+            source = SourceText(document.source)
+            result.diagnostics = [document.locate(d) for d in _lint(source, path, settings)]
             return
-    result.fixed = fixed
+    result.fixed = outcome.fixed
     result.original, result.fixed_source = decoded.text, new_text
 
 
@@ -334,6 +384,14 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
             candidates.append((path, data, stat_result, settings, options))
     results.extend(_map(candidates, jobs))
     return sorted(results, key=lambda r: r.path)
+
+
+def run_source(path: str, data: bytes, settings: Settings, options: Options) -> FileResult:
+    """Lint (or fix, never write) one source that did not come from a file: stdin."""
+    rules = rules_for(path, settings)
+    if not (rules and prefilter(data, rules)):
+        return FileResult(path)
+    return process_file(path, data, None, settings, replace(options, write=False))
 
 
 def _map(candidates: list, jobs: int | None) -> list[FileResult]:

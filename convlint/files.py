@@ -15,7 +15,7 @@ from pathlib import Path
 
 from convlint.config import Settings
 
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""Jupyter notebooks: their code cells as one Python source, and fixed cells written back.
+
+The cells are joined with a boundary comment between them, so that names bound in one cell
+are known in the next, and so that a fixed source splits back into its cells. IPython
+magics and shell lines become `pass` placeholders that are restored on the way back. Only
+the sources of changed code cells change: outputs, metadata, key order, the JSON indentation
+and the trailing newline are kept, or the notebook is not rewritten at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+
+from convlint.diagnostics import Diagnostic, Edit, Location
+
+BOUNDARY = "# convlint-cell-boundary-6d1f0c"
+_PLACEHOLDER = re.compile(r"^(\s*)pass  # convlint-magic-(\d+)$")
+# Cell magics whose body is Python; any other (%%bash, %%html, %%writefile...) is not.
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "autoreload"}
+# Lines IPython rewrites before Python sees them: magics, shell escapes, help, and
+# assignments from either (`files = !ls`).
+_MAGIC_LINE = re.compile(r"^\s*(?:[%!]|\?|[\w.]+\?\??\s*$|[\w.,\s]+=\s*[%!])")
+
+
+class NotebookError(Exception):
+    """The file is not a notebook convlint can read (or write back without reformatting)."""
+
+
+@dataclass
+class _Cell:
+    index: int  # in nb["cells"]
+    was_list: bool  # source stored as a list of lines (nbformat's usual form)
+    ended_with_newline: bool
+    magics: list[str] = field(default_factory=list)  # original lines behind placeholders
+
+
+@dataclass
+class Notebook:
+    data: dict
+    layout: tuple  # (indent, ensure_ascii, trailing newline) of the original JSON
+    cells: list[_Cell]
+    source: str  # the analysable Python source: every code cell, joined
+    starts: list[int]  # the row in `source` where each cell's first line is
+
+    def locate(self, diagnostic: Diagnostic) -> Diagnostic:
+        """Move a diagnostic (and its fix edits) from `source` rows to cell rows."""
+        cell, start = self._cell_location(diagnostic.start)
+        _, end = self._cell_location(diagnostic.end)
+        fix = diagnostic.fix
+        if fix is not None and fix.edits:
+            fix = replace(fix, edits=tuple(self._locate_edit(e) for e in fix.edits))
+        return replace(diagnostic, start=start, end=end, cell=cell, fix=fix)
+
+    def _locate_edit(self, edit: Edit) -> Edit:
+        cell, start = self._cell_location(edit.start)
+        _, end = self._cell_location(edit.end)
+        return replace(edit, start=start, end=end, cell=cell)
+
+    def _cell_location(self, loc: Location) -> tuple[int, Location]:
+        i = max(bisect_right(self.starts, loc.row) - 1, 0)
+        return self.cells[i].index + 1, Location(loc.row - self.starts[i] + 1, loc.column)
+
+    def render(self, fixed_source: str) -> str:
+        """The notebook's JSON with the code cells taken from a fixed `source`."""
+        chunks = fixed_source.split(BOUNDARY + "\n")[1:]
+        if len(chunks) != len(self.cells):
+            raise NotebookError("the fix moved code across cell boundaries; not written")
+        data = json.loads(json.dumps(self.data))  # a deep copy
+        for cell, chunk in zip(self.cells, chunks):
+            text = _restore_magics(chunk, cell.magics)
+            if not cell.ended_with_newline and text.endswith("\n"):
+                text = text[:-1]
+            data["cells"][cell.index]["source"] = text.splitlines(keepends=True) if cell.was_list else text
+        return _dump(data, self.layout)
+
+
+def load_notebook(text: str) -> Notebook:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NotebookError(f"invalid notebook JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookError("invalid notebook: no list of cells")
+    layout = _layout(text)
+    cells: list[_Cell] = []
+    parts: list[str] = []
+    starts: list[int] = []
+    row = 1
+    if _is_python(data):
+        for index, raw in enumerate(data["cells"]):
+            if not isinstance(raw, dict) or raw.get("cell_type") != "code":
+                continue
+            source = raw.get("source", "")
+            text_source = "".join(source) if isinstance(source, list) else str(source)
+            cell = _Cell(index, isinstance(source, list), text_source.endswith("\n"))
+            python = _python_of(text_source, cell.magics)
+            if python is None:
+                continue
+            if not python.endswith("\n"):
+                python += "\n"
+            cells.append(cell)
+            parts.append(BOUNDARY + "\n" + python)
+            starts.append(row + 1)
+            row += 1 + python.count("\n")
+    return Notebook(data, layout, cells, "".join(parts), starts)
+
+
+def _is_python(data: dict) -> bool:
+    metadata = data.get("metadata") or {}
+    language = (metadata.get("kernelspec") or {}).get("language") or (
+        metadata.get("language_info") or {}
+    ).get("name")
+    return language in (None, "python", "python3")
+
+
+def _python_of(source: str, magics: list[str]) -> str | None:
+    """The cell's source as Python, or None for a cell in another language (%%bash...)."""
+    lines = source.splitlines(keepends=True)
+    first = next((ln for ln in lines if ln.strip()), "")
+    if first.lstrip().startswith("%%"):
+        name = first.lstrip()[2:].split()[0] if first.lstrip()[2:].split() else ""
+        if name not in _PYTHON_CELL_MAGICS:
+            return None
+    out = []
+    for line in lines:
+        if _MAGIC_LINE.match(line):
+            body = line.rstrip("\r\n")
+            indent = body[: len(body) - len(body.lstrip())]
+            out.append(f"{indent}pass  # convlint-magic-{len(magics)}" + line[len(body):])
+            magics.append(body)
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def _restore_magics(text: str, magics: list[str]) -> str:
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        match = _PLACEHOLDER.match(body)
+        if match and int(match.group(2)) < len(magics):
+            lines[i] = magics[int(match.group(2))] + line[len(body):]
+    return "".join(lines)
+
+
+def _layout(text: str) -> tuple:
+    """How the JSON was written; rewriting is refused unless it round-trips exactly."""
+    indent_match = re.match(r"\{\r?\n( +)\"", text)
+    indent = len(indent_match.group(1)) if indent_match else None
+    layout = (indent, text.isascii(), text.endswith("\n"))
+    if _dump(json.loads(text), layout) != text:
+        return None  # type: ignore[return-value]
+    return layout
+
+
+def _dump(data: dict, layout: tuple | None) -> str:
+    if layout is None:
+        raise NotebookError("the notebook's JSON layout cannot be kept; not rewritten")
+    indent, ensure_ascii, trailing = layout
+    return json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + ("\n" if trailing else "")
