@@ -48,7 +48,7 @@ SELF_RETURNING_METHODS = frozenset(
 TENSOR_ATTRIBUTES = frozenset({"weight", "bias", "running_mean", "running_var", "data",
                                "grad", "T", "mT", "H", "mH", "real", "imag"})
 _MODULE_NAME = re.compile(
-    r"(?i)^(?:\w+_)?(model|models?_\w+|net|network|module|backbone|encoder|decoder|unet|vae|"
+    r"(?i)^(?:\w+_)?(model|net|network|module|backbone|encoder|decoder|unet|vae|"
     r"generator|discriminator|teacher|student|classifier|detector|transformer|"
     r"controlnet|policy|critic|actor|ema|ema_model|resnet|vit|convnet|cnn)\d*$"
 )

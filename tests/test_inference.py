@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from convlint.inference import FileIndex, Inferrer, Receiver
+from convlint.inference import FileIndex, Inferrer, Receiver, is_module_like_name
 
 
 def infer_receiver(source: str, marker: str = "TARGET"):
@@ -289,3 +289,13 @@ def test_tensor_reason_names_the_factory():
 def test_deep_self_reference_terminates():
     source = "import torch.nn as nn\nm = nn.Linear(2, 2)\n" + "m = m.cuda()\n" * 300 + "m.to()  # TARGET\n"
     assert infer_receiver(source).kind is Receiver.MODULE
+
+
+@pytest.mark.parametrize("name", ["model", "net", "unet", "ema_model", "text_encoder", "backbone", "model2", "Model"])
+def test_module_like_names(name):
+    assert is_module_like_name(name)
+
+
+@pytest.mark.parametrize("name", ["model_inputs", "model_output", "models_dir", "images", "inputs", "x", "modelx", "network_input"])
+def test_names_that_are_not_module_like(name):
+    assert not is_module_like_name(name)
