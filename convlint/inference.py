@@ -546,15 +546,19 @@ class Inferrer:
         return result if isinstance(result, Inference) else unknown("no binding reaches it")
 
     def _infer(self, node: ast.expr, scope: Scope) -> Inference | None:
-        key = (id(node), id(scope))
+        return self._memoized((id(node), id(scope)), lambda: self._dispatch(node, scope))
+
+    def _memoized(self, key: tuple, compute) -> Inference | None:
+        """Compute once per key; a key met again while it is computed is a cycle, which
+        contributes nothing (None) to the join that reached it."""
         cached = self._memo.get(key)
         if cached is _IN_PROGRESS:
-            return None  # a cycle: contributes nothing to the join
+            return None
         if cached is not None:
             return cached  # type: ignore[return-value]
         self._memo[key] = _IN_PROGRESS
         try:
-            result = self._dispatch(node, scope)
+            result = compute()
         finally:
             del self._memo[key]
         if result is not None:
@@ -599,20 +603,7 @@ class Inferrer:
             return self._likely(name, unknown(f"`{name}` is not bound in this file"))
         # Every use of a name in a scope shares one answer (and one cycle guard): this keeps
         # `m = m.cuda()` repeated a thousand times linear, not a thousand frames deep.
-        key = ("name", name, id(bindings))
-        cached = self._memo.get(key)
-        if cached is _IN_PROGRESS:
-            return None
-        if cached is not None:
-            return cached  # type: ignore[return-value]
-        self._memo[key] = _IN_PROGRESS
-        try:
-            result = self._join_bindings(name, bindings)
-        finally:
-            del self._memo[key]
-        if result is not None:
-            self._memo[key] = result
-        return result
+        return self._memoized(("name", name, id(bindings)), lambda: self._join_bindings(name, bindings))
 
     def _join_bindings(self, name: str, bindings: list[Binding]) -> Inference | None:
         results = [self._binding(name, b) for b in bindings if not _is_none(b)]

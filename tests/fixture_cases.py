@@ -53,14 +53,14 @@ def all_cases() -> list[Case]:
     return cases
 
 
-def run_cli(args: list[str], cwd: Path):
-    """Run the CLI in-process in `cwd`; returns click's Result."""
+def run_cli(args: list[str], cwd: Path, input: str | None = None):
+    """Run the CLI in-process in `cwd` (with `input` on stdin); returns click's Result."""
     from convlint.cli import main
 
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        return CliRunner().invoke(main, args, catch_exceptions=False)
+        return CliRunner().invoke(main, args, input=input, catch_exceptions=False)
     finally:
         os.chdir(old)
 

@@ -333,46 +333,33 @@ def test_check_imports_neither_libcst_nor_torch(tmp_path, files, args, expected)
     assert proc.stdout.strip() == expected.strip(), proc.stderr
 
 
-def run_stdin(args: list[str], text: str, cwd: Path):
-    from click.testing import CliRunner
-
-    from convlint.cli import main
-
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(main, args, input=text)
-    finally:
-        os.chdir(old)
-
-
 def test_check_stdin_uses_the_filename_and_its_config(tmp_path):
     write(tmp_path, {"proj/pyproject.toml": "[tool.convlint]\nper-file-ignores = { 'legacy/*' = ['CL1'] }\n"})
-    result = run_stdin(["check", "--stdin-filename", "proj/src/m.py", "-"], BAD, tmp_path)
+    result = run_cli(["check", "--stdin-filename", "proj/src/m.py", "-"], tmp_path, input=BAD)
     assert result.exit_code == 1
     assert result.stdout.startswith("proj/src/m.py:5:9: CL101 [*]")
-    ignored = run_stdin(["check", "--stdin-filename", "proj/legacy/m.py"], BAD, tmp_path)
+    ignored = run_cli(["check", "--stdin-filename", "proj/legacy/m.py"], tmp_path, input=BAD)
     assert ignored.exit_code == 0
 
 
 def test_fix_stdin_prints_the_fixed_source(tmp_path):
-    result = run_stdin(["fix", "--stdin-filename", "m.py", "-"], BAD, tmp_path)
+    result = run_cli(["fix", "--stdin-filename", "m.py", "-"], tmp_path, input=BAD)
     assert result.exit_code == 0
     assert result.stdout == BAD.replace(
         "model.to(memory_format=torch.channels_last)",
         "torch.nn.utils.convert_conv2d_weight_memory_format(model, torch.channels_last)",
     )
-    untouched = run_stdin(["fix", "--stdin-filename", "m.py", "-"], UNSAFE, tmp_path)
+    untouched = run_cli(["fix", "--stdin-filename", "m.py", "-"], tmp_path, input=UNSAFE)
     assert untouched.stdout == UNSAFE and untouched.exit_code == 1
     assert "m.py:4:5: CL101" in untouched.stderr
-    diff = run_stdin(["fix", "--diff", "--stdin-filename", "m.py", "-"], BAD, tmp_path)
+    diff = run_cli(["fix", "--diff", "--stdin-filename", "m.py", "-"], tmp_path, input=BAD)
     assert diff.stdout.startswith("--- a/m.py\n+++ b/m.py\n") and diff.exit_code == 1
 
 
 def test_stdin_cannot_be_mixed_with_paths(tmp_path):
-    assert run_stdin(["check", "-", "a.py"], BAD, tmp_path).exit_code == 2
+    assert run_cli(["check", "-", "a.py"], tmp_path, input=BAD).exit_code == 2
 
 
 def test_force_exclude_applies_to_the_stdin_filename(tmp_path):
-    result = run_stdin(["fix", "--force-exclude", "--stdin-filename", "build/m.py", "-"], BAD, tmp_path)
+    result = run_cli(["fix", "--force-exclude", "--stdin-filename", "build/m.py", "-"], tmp_path, input=BAD)
     assert result.stdout == BAD and result.exit_code == 0

@@ -158,9 +158,5 @@ def test_load_notebook_rejects_non_notebooks():
 
 def test_stdin_notebook(tmp_path):
     text = json.dumps(TRAIN, indent=1, ensure_ascii=False) + "\n"
-    from click.testing import CliRunner
-
-    from convlint.cli import main
-
-    result = CliRunner().invoke(main, ["check", "--stdin-filename", "nb.ipynb", "-"], input=text)
+    result = run_cli(["check", "--stdin-filename", "nb.ipynb", "-"], tmp_path, input=text)
     assert result.stdout.startswith("nb.ipynb:cell 4:2:9: CL101")
