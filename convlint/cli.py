@@ -6,6 +6,7 @@ Exit codes follow Ruff: 0 clean, 1 findings, 2 usage, configuration or internal 
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 import traceback
 
@@ -15,6 +16,14 @@ from convlint import __version__
 from convlint.config import ConfigError, check_selectors, find_config, load_settings, merge_cli
 from convlint.diagnostics import Applicability, format_concise, format_github, format_json
 from convlint.engine import FileResult, Options, run, run_source
+from convlint.formats import (
+    format_available_fixes,
+    format_fix_summary,
+    format_junit,
+    format_sarif,
+    format_statistics,
+    format_statistics_json,
+)
 from convlint.rules import KNOWN_CODES, RULE_DOCS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -105,7 +114,7 @@ def _guarded(body):
         except ConfigError as e:
             click.echo(f"error: {e}", err=True)
             code = EXIT_ERROR
-        except click.exceptions.Exit:
+        except (click.exceptions.Exit, click.ClickException):  # usage errors: click prints them
             raise
         except Exception as e:  # pragma: no cover - the last line of defence
             if kw.get("verbose"):
@@ -158,38 +167,85 @@ def _footer(diagnostics, unsafe_fixes: bool) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+_FORMATS = {"json": format_json, "github": format_github, "sarif": format_sarif, "junit": format_junit}
+
+
 @main.command()
 @lint_options
-@click.option("--output-format", type=click.Choice(["concise", "json", "github"]), default="concise",
+@click.option("--output-format", type=click.Choice(["concise", *_FORMATS]), default="concise",
               show_default=True, help="How to print findings.")
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False),
+              help="Write the report to this file instead of standard output.")
+@click.option("--statistics", is_flag=True,
+              help="Print the number of findings per rule instead of the findings (concise or json).")
+@click.option("--show-fixes", is_flag=True, help="List the fixes `convlint fix --write` would apply.")
+@click.option("--add-noqa", is_flag=True,
+              help="Add a `# noqa: CODE` to every line with a finding (the files are rewritten).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @_guarded
-def check(paths, output_format, exit_zero, **kw) -> int:
+def check(paths, output_format, output_file, statistics, show_fixes, add_noqa, exit_zero, **kw) -> int:
     """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
     paths = _paths(paths, kw)
+    if statistics and output_format not in ("concise", "json"):
+        raise click.UsageError(f"--statistics prints concise or json, not {output_format}")
+    if add_noqa and paths == ["-"]:
+        raise click.UsageError("--add-noqa rewrites files; it cannot take standard input")
     settings = _settings(paths, kw)
-    options = Options(unsafe_fixes=kw["unsafe_fixes"], edits=output_format == "json")
+    if add_noqa:
+        return _add_noqa(paths, settings, kw)
+    edits = output_format in ("json", "sarif") and not statistics
+    options = Options(unsafe_fixes=kw["unsafe_fixes"], edits=edits)
     results, _ = _results(paths, settings, options, kw)
     any_error = _report_errors(results)
     diagnostics = [d for r in results for d in r.diagnostics]
-    if output_format == "json":
-        click.echo(format_json(diagnostics), nl=False)
-    elif output_format == "github":
-        click.echo(format_github(diagnostics), nl=False)
-    else:
-        click.echo(format_concise(diagnostics, kw["unsafe_fixes"]), nl=False)
-        click.echo(_footer(diagnostics, kw["unsafe_fixes"]), nl=False)
-    if any_error:
+    report = _check_report(diagnostics, output_format, statistics, show_fixes, kw["unsafe_fixes"])
+    if not _emit(report, output_file) or any_error:
         return EXIT_ERROR
     return EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN
+
+
+def _check_report(diagnostics, output_format: str, statistics: bool, show_fixes: bool, unsafe_fixes: bool) -> str:
+    if statistics and output_format == "json":
+        return format_statistics_json(diagnostics, unsafe_fixes)
+    if statistics:
+        return format_statistics(diagnostics, unsafe_fixes) + _footer(diagnostics, unsafe_fixes)
+    if output_format != "concise":
+        return _FORMATS[output_format](diagnostics)
+    fixes = format_available_fixes(diagnostics, unsafe_fixes) if show_fixes else ""
+    return format_concise(diagnostics, unsafe_fixes) + fixes + _footer(diagnostics, unsafe_fixes)
+
+
+def _emit(report: str, output_file: str | None) -> bool:
+    """Print the report, or write it to `output_file` (its directory is created). False
+    when it cannot be written (said on stderr)."""
+    if output_file is None:
+        click.echo(report, nl=False)
+        return True
+    try:
+        os.makedirs(os.path.dirname(output_file) or ".", exist_ok=True)
+        with open(output_file, "w", encoding="utf-8", newline="") as f:
+            f.write(report)
+    except OSError as e:
+        click.echo(f"error: {output_file}: cannot write the report: {e.strerror or e}", err=True)
+        return False
+    return True
+
+
+def _add_noqa(paths: list[str], settings, kw: dict) -> int:
+    results = run(paths, settings, Options(add_noqa=True), kw["jobs"])
+    any_error = _report_errors(results)
+    added = sum(r.noqa_added for r in results)
+    click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.")
+    return EXIT_ERROR if any_error else EXIT_CLEAN
 
 
 @main.command()
 @lint_options
 @click.option("--write", is_flag=True, help="Write the fixes to the files.")
 @click.option("--diff", is_flag=True, help="Print a diff of the fixes without writing (the default).")
+@click.option("--show-fixes", is_flag=True, help="Count the fixes applied (or to apply) per file and rule.")
 @_guarded
-def fix(paths, write, diff, **kw) -> int:
+def fix(paths, write, diff, show_fixes, **kw) -> int:
     """Rewrite whole-model conversions under PATHS to the targeted conv-weight converter.
 
     Without --write, prints the diff and exits 1 if any file would change. With `-`, reads
@@ -209,14 +265,16 @@ def fix(paths, write, diff, **kw) -> int:
     remaining = [d for r in results for d in r.diagnostics]
     files = f"{len(changed)} file{'s' if len(changed) != 1 else ''}"
     errors = f"{fixed} error{'s' if fixed != 1 else ''}"
+    summary = format_fix_summary({r.path: r.fixed_codes for r in changed}, write) if show_fixes else ""
     if write:
-        click.echo(format_concise(remaining, kw["unsafe_fixes"]), nl=False)
+        click.echo(format_concise(remaining, kw["unsafe_fixes"]) + summary, nl=False)
         click.echo(f"Fixed {errors} in {files} ({len(remaining)} remaining).")
         if any_error:
             return EXIT_ERROR
         return EXIT_FINDINGS if remaining else EXIT_CLEAN
     for result in changed:
         click.echo(_unified_diff(result), nl=False)
+    click.echo(summary, nl=False, err=True)
     click.echo(f"Would fix {errors} in {files} ({len(remaining)} remaining).", err=True)
     if any_error:
         return EXIT_ERROR
@@ -260,3 +318,16 @@ def rule(code, show_all) -> None:
     if doc is None:
         raise click.BadParameter(f"unknown rule `{code}`; known: {', '.join(KNOWN_CODES)}", param_hint="CODE")
     click.echo(doc, nl=False)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over standard input and output) for editors."""
+    try:
+        import pygls  # noqa: F401  (an optional extra: only this command needs it)
+    except ImportError:
+        click.echo("error: `convlint server` needs pygls: pip install 'convlint[lsp]'", err=True)
+        sys.exit(EXIT_ERROR)
+    from convlint.server import serve
+
+    serve()

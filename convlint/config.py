@@ -29,7 +29,9 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    select: tuple[str, ...] = ("CL",)
+    # Every rule but CL9xx, the rules about suppressions (CL900), which are opt-in like
+    # Ruff's RUF100: see CL900's docs. A new group of rules (CL2xx) must be added here.
+    select: tuple[str, ...] = ("CL0", "CL1")
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE

@@ -8,9 +8,11 @@ edits, so one analysis drives both `check` and `fix`. The engine never prints.
 from __future__ import annotations
 
 import ast
+import bisect
 import os
 import stat
 import tempfile
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +24,7 @@ from convlint.inference import FileIndex
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context
 from convlint.source import SourceText, apply_edits
-from convlint.suppress import file_exemption, is_suppressed, line_directives
+from convlint.suppress import add_noqa_edits, file_exemption, is_suppressed
 
 MAX_FIX_PASSES = 10
 # Below this many candidate files a process pool costs more than it saves.
@@ -36,7 +38,8 @@ class Options:
     fix: bool = False  # compute fixed sources
     write: bool = False  # write fixed sources back
     unsafe_fixes: bool = False
-    edits: bool = False  # materialize fix edits for output (JSON)
+    edits: bool = False  # materialize fix edits for output (JSON, SARIF)
+    add_noqa: bool = False  # write a `# noqa` for every finding instead
 
 
 @dataclass
@@ -44,11 +47,16 @@ class FileResult:
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
-    fixed: int = 0  # findings fixed
+    fixed_codes: Counter[str] = field(default_factory=Counter)  # findings fixed, by code
     original: str | None = None  # set when a fix changed the source
     fixed_source: str | None = None
     encoding: str = "utf-8"  # to write `fixed_source` back as the file was
     notes: list[str] = field(default_factory=list)  # fixes that could not be applied
+    noqa_added: int = 0  # rows given a `# noqa` (`check --add-noqa`)
+
+    @property
+    def fixed(self) -> int:
+        return sum(self.fixed_codes.values())
 
 
 # --------------------------------------------------------------------------- one source
@@ -63,13 +71,25 @@ def prefilter(data: bytes, rules) -> bool:
     return any(rule.triggered(data) for rule in rules)
 
 
-def lint_source(text: str, path: str, settings: Settings) -> list[Diagnostic]:
-    """All findings of one decoded source, suppressions and selection applied, sorted."""
+def lint_source(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+    """All findings of one decoded source, suppressions and selection applied, sorted.
+
+    `noqa=False` leaves `# noqa` comments to a host that applies its own (flake8).
+    """
     source = SourceText(text)
-    return _lint(source, path, settings)
+    return _lint(source, path, settings, noqa)
 
 
-def _lint(source: SourceText, path: str, settings: Settings) -> list[Diagnostic]:
+def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+    """`lint_source` behind the byte prefilter, as `run` lints a file: for integrations that
+    hold the text themselves (flake8, the language server), so they report what `check` does."""
+    rules = rules_for(path, settings)
+    if not rules or not prefilter(text.encode("utf-8", "surrogatepass"), rules):
+        return []
+    return lint_source(text, path, settings, noqa)
+
+
+def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
     exemption = file_exemption(source)
     if exemption is None:
         return []
@@ -80,10 +100,16 @@ def _lint(source: SourceText, path: str, settings: Settings) -> list[Diagnostic]
     except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
         return [syntax_error(path, source, SyntaxError(_parse_failure(e)))]
     ctx = Context(path, source, tree, settings, project_resolver(path, settings))
-    diagnostics = []
-    for rule in rules_for(path, settings):
-        diagnostics.extend(rule.check(ctx))
-    directives = line_directives(source) if diagnostics else {}
+    rules = rules_for(path, settings)
+    diagnostics = [d for rule in rules if not rule.after_findings for d in rule.check(ctx)]
+    judges = [rule for rule in rules if rule.after_findings]
+    if judges:  # CL900 judges the suppressions by what the other rules found
+        ctx.findings = list(diagnostics)
+        codes = {SYNTAX_ERROR}.union(*(rule.codes for rule in rules if not rule.after_findings))
+        ctx.checked_codes = frozenset(c for c in codes if settings.is_enabled(c, path))
+        for rule in judges:
+            diagnostics.extend(rule.check(ctx))
+    directives = ctx.directives if diagnostics and noqa else {}
     kept = [
         d
         for d in diagnostics
@@ -133,10 +159,14 @@ def materialize_fixes(diagnostics: list[Diagnostic], source: SourceText) -> tupl
 @dataclass
 class FixOutcome:
     text: str
-    fixed: int  # findings fixed
+    fixed_codes: Counter[str]  # findings fixed, by code
     remaining: list[Diagnostic]
     failures: list[tuple[Diagnostic, str]]  # fixes that could not be applied, and why
     error: str | None = None  # why no fix at all was applied
+
+    @property
+    def fixed(self) -> int:
+        return sum(self.fixed_codes.values())
 
 
 def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOutcome:
@@ -145,50 +175,77 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOut
     Overlapping fixes (nested calls) are applied in later passes; a pass whose result does
     not parse is discarded.
     """
-    fixed = 0
-    for _ in range(MAX_FIX_PASSES):
+    fixed: Counter[str] = Counter()
+    # The analysis that finds nothing more to apply is also the report of what is left: one
+    # analysis a pass, not a second one of the same text at the end.
+    for passes in range(MAX_FIX_PASSES + 1):
         source = SourceText(text)
-        fixable = [d for d in _lint(source, path, settings) if d.fixable(unsafe)]
-        resolved, _ = materialize_fixes(fixable, source)
+        remaining = _lint(source, path, settings)
+        resolved, failures = materialize_fixes([d for d in remaining if d.fixable(unsafe)], source)
         edits, applied = _non_overlapping(resolved)
-        if not applied:
+        if not applied or passes == MAX_FIX_PASSES:
             break
         new_text = apply_edits(text, source, edits)
         if not _parses(new_text, path):
             error = "fixes not applied: the result would not parse"
-            return FixOutcome(text, fixed, _lint(source, path, settings), [], error)
+            return FixOutcome(text, fixed, remaining, [], error)
         text = new_text
-        fixed += applied
+        fixed.update(applied)
     # What is left, with the fixes that failed marked as not fixable (and said why).
-    source = SourceText(text)
-    remaining = _lint(source, path, settings)
-    resolved, failures = materialize_fixes([d for d in remaining if d.fixable(unsafe)], source)
     unfixable = {(d.code, d.start) for d, _ in failures}
     remaining = [replace(d, fix=None) if (d.code, d.start) in unfixable else d for d in remaining]
     return FixOutcome(text, fixed, remaining, failures)
 
 
-def _non_overlapping(diagnostics: list[Diagnostic]) -> tuple[list[Edit], int]:
-    """The edits of the fixes that do not overlap an earlier one; identical edits merge."""
-    chosen: list[Edit] = []
-    applied = 0
+def _non_overlapping(diagnostics: list[Diagnostic]) -> tuple[list[Edit], list[str]]:
+    """The edits of the fixes that do not overlap an earlier one, and the codes of those
+    fixes; identical edits merge."""
+    chosen = _ChosenEdits()
+    applied = []
     for d in sorted(diagnostics, key=lambda d: d.sort_key):
         if d.fix is None or not d.fix.edits:
             continue
-        new = [e for e in d.fix.edits if e not in chosen]
-        if any(_overlaps(e, c) for e in new for c in chosen):
+        new = [e for e in d.fix.edits if e not in chosen.edits]
+        if any(chosen.overlaps(e) for e in new):
             continue
-        chosen.extend(new)
-        applied += 1
-    chosen.sort(key=lambda e: (e.start, e.end))
-    return chosen, applied
+        for e in new:
+            chosen.add(e)
+        applied.append(d.code)
+    return sorted(chosen.edits, key=lambda e: (e.start, e.end, e.content)), applied
 
 
-def _overlaps(a: Edit, b: Edit) -> bool:
-    if a.start == a.end or b.start == b.end:  # insertions only clash strictly inside a range
-        point, other = (a, b) if a.start == a.end else (b, a)
-        return other.start < point.start < other.end
-    return a.start < b.end and b.start < a.end
+class _ChosenEdits:
+    """Edits that do not overlap, kept sorted so that testing a new one is a bisection: a
+    file with tens of thousands of fixes must not take quadratic time.
+
+    Insertions (empty ranges) clash only strictly inside a range; ranges clash when they
+    share any character.
+    """
+
+    def __init__(self):
+        self.edits: set[Edit] = set()
+        self._starts: list[Location] = []  # of the non-empty ranges, which never overlap,
+        self._ends: list[Location] = []  # so their ends are sorted too
+        self._points: list[Location] = []  # the insertions
+
+    def overlaps(self, edit: Edit) -> bool:
+        if edit.start == edit.end:
+            i = bisect.bisect_left(self._starts, edit.start)
+            return i > 0 and self._ends[i - 1] > edit.start
+        i = bisect.bisect_left(self._starts, edit.end)
+        if i > 0 and self._ends[i - 1] > edit.start:
+            return True
+        j = bisect.bisect_right(self._points, edit.start)
+        return j < len(self._points) and self._points[j] < edit.end
+
+    def add(self, edit: Edit) -> None:
+        self.edits.add(edit)
+        if edit.start == edit.end:
+            bisect.insort(self._points, edit.start)
+        else:
+            i = bisect.bisect_left(self._starts, edit.start)
+            self._starts.insert(i, edit.start)
+            self._ends.insert(i, edit.end)
 
 
 def _parses(text: str, path: str) -> bool:
@@ -290,6 +347,8 @@ def process_file(path: str, data: bytes, stat_result: os.stat_result | None, set
     try:
         if options.fix:
             _fix_file(path, decoded, document, stat_result, settings, options, result)
+        elif options.add_noqa:
+            _add_noqa_file(path, decoded, document, stat_result, settings, result)
         else:
             source = SourceText(document.source)
             diagnostics = _lint(source, path, settings)
@@ -329,8 +388,31 @@ def _fix_file(path, decoded, document, stat_result, settings, options, result: F
             source = SourceText(document.source)
             result.diagnostics = [document.locate(d) for d in _lint(source, path, settings)]
             return
-    result.fixed = outcome.fixed
+    result.fixed_codes = outcome.fixed_codes
     result.original, result.fixed_source = decoded.text, new_text
+
+
+# A `# noqa` for a finding about suppressions (CL900) would only suppress that.
+_NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
+
+
+def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileResult) -> None:
+    source = SourceText(document.source)
+    findings = [d for d in _lint(source, path, settings) if d.code not in _NOT_SUPPRESSIBLE]
+    edits = add_noqa_edits(source, findings)
+    if not edits:
+        return
+    new_text = apply_edits(document.source, source, edits)
+    if not _parses(new_text, path):
+        result.errors.append(FileError(path, "noqa directives not added: the result would not parse"))
+        return
+    try:
+        write_atomic(path, document.render(new_text).encode(decoded.encoding), stat_result)
+    except (OSError, NotebookError) as e:
+        reason = error_message(e) if isinstance(e, OSError) else str(e)
+        result.errors.append(FileError(path, f"not written: {reason}"))
+        return
+    result.noqa_added = len(edits)
 
 
 def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> None:

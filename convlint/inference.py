@@ -262,6 +262,7 @@ class FileIndex:
         self.module_scope = Scope("module", tree, None)
         self.calls: list[tuple[ast.Call, Scope]] = []
         self.imports: list[tuple[ast.stmt, Scope]] = []
+        self.imported_names: set[str] = set()  # every name an import binds, in any scope
         # The scope each def, class, lambda and comprehension opens, by id(node).
         self.scopes: dict[int, Scope] = {id(tree): self.module_scope}
         self._resolve_import = resolve_import
@@ -311,6 +312,7 @@ class _Binder:
             self.index.imports.append((node, scope))
             for alias in node.names:
                 for name, qualified in _import_bindings(node, alias):
+                    self.index.imported_names.add(name)
                     scope.add(name, Binding("import", alias, scope, qualified=qualified))
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             if isinstance(node, ast.Global):
@@ -341,6 +343,16 @@ class _Binder:
             if node.value is not None:
                 self.expr(node.value, scope)
                 scope.returns.append(node.value)
+        elif isinstance(node, ast.If):
+            # Each `elif` nests in the previous `if`'s orelse: a loop, so that a chain of
+            # thousands of branches does not recurse thousands deep.
+            while True:
+                self.expr(node.test, scope)
+                self.body(node.body, scope)
+                if len(node.orelse) != 1 or not isinstance(node.orelse[0], ast.If):
+                    self.body(node.orelse, scope)
+                    break
+                node = node.orelse[0]
         else:
             self.generic(node, scope)
 
@@ -429,33 +441,37 @@ class _Binder:
             info.attributes.setdefault(target.attr, []).append((ast.Constant(None), scope))
 
     def expr(self, node: ast.expr, scope: Scope) -> None:
-        if isinstance(node, ast.Call):
-            self.index.calls.append((node, scope))
-            self._registration(node, scope)
-        if isinstance(node, ast.Lambda):
-            for default in _defaults(node.args):
-                self.expr(default, scope)
-            self.function(node, scope)
-            return
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            inner = self.index.new_scope("function", node, scope)
-            for i, gen in enumerate(node.generators):
-                self.expr(gen.iter, scope if i == 0 else inner)
-                self.target(gen.target, gen.iter, inner, kind="for")
-                for cond in gen.ifs:
-                    self.expr(cond, inner)
-            elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-            for elt in elements:
-                self.expr(elt, inner)
-            return
-        if isinstance(node, ast.NamedExpr):
-            self.expr(node.value, scope)
-            target_scope = scope
-            while target_scope.kind != "module" and isinstance(target_scope.node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-                target_scope = target_scope.parent
-            self.target(node.target, node.value, target_scope)
-            return
-        self.generic(node, scope)
+        # A stack, not recursion, through plain nesting (in source order): a sum of a thousand
+        # terms or a long method chain parses and compiles, and must not exhaust the
+        # interpreter's recursion limit here.
+        stack = [node]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Call):
+                self.index.calls.append((node, scope))
+                self._registration(node, scope)
+            if isinstance(node, ast.Lambda):
+                for default in _defaults(node.args):
+                    self.expr(default, scope)
+                self.function(node, scope)
+            elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                inner = self.index.new_scope("function", node, scope)
+                for i, gen in enumerate(node.generators):
+                    self.expr(gen.iter, scope if i == 0 else inner)
+                    self.target(gen.target, gen.iter, inner, kind="for")
+                    for cond in gen.ifs:
+                        self.expr(cond, inner)
+                elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+                for elt in elements:
+                    self.expr(elt, inner)
+            elif isinstance(node, ast.NamedExpr):
+                self.expr(node.value, scope)
+                target_scope = scope
+                while target_scope.kind != "module" and isinstance(target_scope.node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                    target_scope = target_scope.parent
+                self.target(node.target, node.value, target_scope)
+            else:
+                stack.extend(reversed(_child_expressions(node)))
 
     def _registration(self, call: ast.Call, scope: Scope) -> None:
         """`self.register_buffer("x", ...)` / `register_parameter`: `self.x` is a tensor."""
@@ -480,6 +496,19 @@ def _method_scope(scope: Scope) -> Scope | None:
     if scope is not None and scope.self_name is not None:
         return scope
     return None
+
+
+def _child_expressions(node: ast.AST) -> list[ast.expr]:
+    """The expressions right below `node`, in source order, through nodes that are not
+    expressions (a keyword argument's value)."""
+    found = []
+    for _, value in ast.iter_fields(node):
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, ast.expr):
+                found.append(item)
+            elif isinstance(item, ast.AST):
+                found.extend(_child_expressions(item))
+    return found
 
 
 def _defaults(args: ast.arguments) -> list[ast.expr]:
@@ -542,7 +571,12 @@ class Inferrer:
         return f"{qualified}.{rest}" if rest else qualified
 
     def infer(self, node: ast.expr, scope: Scope) -> Inference:
-        result = self._infer(node, scope)
+        try:
+            result = self._infer(node, scope)
+        except RecursionError:
+            # A receiver hundreds of calls deep (`m.cuda().cuda()...`) is valid Python; not
+            # following it is a miss, which is better than losing the whole file.
+            return unknown("too deeply nested to follow")
         return result if isinstance(result, Inference) else unknown("no binding reaches it")
 
     def _infer(self, node: ast.expr, scope: Scope) -> Inference | None:

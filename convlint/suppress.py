@@ -1,14 +1,16 @@
 """`# noqa` comments: per line (`# noqa`, `# noqa: CL101,CL102`) and per file
-(`# convlint: noqa` in the file's header, optionally with codes)."""
+(`# convlint: noqa` in the file's header, optionally with codes); the edits that add codes to
+them (`check --add-noqa`) or take codes out (CL900)."""
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import tokenize
 from dataclasses import dataclass
 
-from convlint.diagnostics import Diagnostic
+from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.source import SourceText
 
 _NOQA = re.compile(
@@ -24,16 +26,34 @@ _FILE_NOQA = re.compile(
 class Noqa:
     row: int
     codes: frozenset[str] | None  # None: a bare `# noqa`, which suppresses everything
+    comment: str = ""  # the comment the directive is in
+    column: int = 0  # where that comment starts in its row, in characters from 0
 
     def suppresses(self, code: str) -> bool:
         return self.codes is None or code in self.codes
+
+    @property
+    def location(self) -> tuple[Location, Location]:
+        """Where the directive itself (`# noqa: ...`) is in its row."""
+        match = _NOQA.search(self.comment)
+        return Location(self.row, self.column + match.start() + 1), Location(self.row, self.column + match.end() + 1)
+
+    @property
+    def written(self) -> list[str]:
+        """The codes as the comment lists them, in order and spelling."""
+        codes = _NOQA.search(self.comment).group("codes")
+        return _split_codes(codes) if codes else []
+
+
+def _split_codes(codes: str) -> list[str]:
+    return [c for c in re.split(r"[,\s]+", codes.strip()) if c]
 
 
 def _codes(match: re.Match) -> frozenset[str] | None:
     codes = match.group("codes")
     if not codes:
         return None
-    return frozenset(c.upper() for c in re.split(r"[,\s]+", codes.strip()) if c)
+    return frozenset(c.upper() for c in _split_codes(codes))
 
 
 def file_exemption(source: SourceText) -> frozenset[str] | None | bool:
@@ -54,19 +74,36 @@ def file_exemption(source: SourceText) -> frozenset[str] | None | bool:
 
 
 def line_directives(source: SourceText) -> dict[int, Noqa]:
-    """The `# noqa` comments of a file by row. Real comments only, never text in strings."""
+    """The `# noqa` comments of a file by the rows they cover. Real comments only, never
+    text in strings."""
     if "noqa" not in source.text.lower():
         return {}
-    directives = {}
+    return _scan(source)[0]
+
+
+def _scan(source: SourceText) -> tuple[dict[int, Noqa], list[int]]:
+    """The directives by row, and the rows a comment can end (sorted).
+
+    A row that ends inside a string or in a backslash continuation cannot hold a comment:
+    as in Ruff, the directive on the row where that ends covers it too.
+    """
+    directives: dict[int, Noqa] = {}
+    comment_rows: list[int] = []
+    first_open = 1  # the first row not yet ended by a NEWLINE or NL token
     try:
         for token in tokenize.generate_tokens(io.StringIO(source.text).readline):
             if token.type == tokenize.COMMENT:
                 match = _NOQA.search(token.string)
                 if match:
-                    directives[token.start[0]] = Noqa(token.start[0], _codes(match))
+                    row = token.start[0]
+                    noqa = Noqa(row, _codes(match), token.string, token.start[1])
+                    directives.update(dict.fromkeys(range(first_open, row + 1), noqa))
+            elif token.type in (tokenize.NEWLINE, tokenize.NL):
+                comment_rows.append(token.start[0])
+                first_open = token.start[0] + 1
     except (tokenize.TokenError, SyntaxError):
         pass  # the file parsed with ast, so this is a tokenizer corner case: keep what we have
-    return directives
+    return directives, comment_rows
 
 
 def is_suppressed(diagnostic: Diagnostic, directives: dict[int, Noqa]) -> bool:
@@ -76,3 +113,50 @@ def is_suppressed(diagnostic: Diagnostic, directives: dict[int, Noqa]) -> bool:
         if directive is not None and directive.suppresses(diagnostic.code):
             return True
     return False
+
+
+def noqa_edit(source: SourceText, directive: Noqa, codes: list[str]) -> Edit:
+    """The edit that makes `directive` list exactly `codes`, or removes it when there are
+    none: the whole comment with the space before it, or the line when nothing else is on it."""
+    match = _NOQA.search(directive.comment)
+    row, base = directive.row, directive.column
+    if codes:  # a directive with codes (a bare one is never edited)
+        start, end = match.span("codes")
+        return Edit(Location(row, base + start + 1), Location(row, base + end + 1), ", ".join(codes))
+    comment_end = Location(row, base + len(directive.comment) + 1)
+    before = directive.comment[: match.start()].rstrip()
+    after = directive.comment[match.end() :].strip().lstrip("#").strip()
+    if before or after:  # the comment says more than the directive: keep that, as comments
+        kept = "  ".join(part for part in (before, after and f"# {after}") if part)
+        return Edit(Location(row, base + 1), comment_end, kept)
+    code = source.line_text(row)[:base].rstrip()
+    if not code:
+        return Edit(Location(row, 1), Location(row + 1, 1), "")
+    return Edit(Location(row, len(code) + 1), comment_end, "")
+
+
+def add_noqa_edits(source: SourceText, diagnostics: list[Diagnostic]) -> list[Edit]:
+    """One edit per row that gets `# noqa: CODES` for the diagnostics: the row where each
+    starts (or where the string or continuation it ends in ends), merged into the directive
+    already there. A bare `# noqa` already suppresses everything."""
+    directives, comment_rows = _scan(source)
+    wanted: dict[int, list[str]] = {}
+    for d in diagnostics:
+        i = bisect.bisect_left(comment_rows, d.start.row)
+        if i < len(comment_rows):
+            codes = wanted.setdefault(comment_rows[i], [])
+            if d.code not in codes:
+                codes.append(d.code)
+    edits = []
+    for row, codes in sorted(wanted.items()):
+        directive = directives.get(row)
+        if directive is None:
+            line = source.line_text(row)
+            code_end = Location(row, len(line.rstrip()) + 1)
+            line_end = Location(row, len(line.rstrip("\r\n")) + 1)
+            edits.append(Edit(code_end, line_end, f"  # noqa: {', '.join(codes)}"))
+        elif directive.codes is not None:
+            new = [c for c in codes if c not in directive.codes]
+            if new:
+                edits.append(noqa_edit(source, directive, directive.written + new))
+    return edits

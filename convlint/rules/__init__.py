@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from convlint.rules.base import Context, Rule
+from convlint.rules.converter_rank import ConverterRankMismatch
 from convlint.rules.module_to_channels_last import ModuleToChannelsLast
+from convlint.rules.private_converter_path import PrivateConverterPath
+from convlint.rules.unused_noqa import UnusedNoqa
 
-ALL_RULES: tuple[Rule, ...] = (ModuleToChannelsLast(),)
+ALL_RULES: tuple[Rule, ...] = (ModuleToChannelsLast(), ConverterRankMismatch(), PrivateConverterPath(), UnusedNoqa())
 
 SYNTAX_ERROR = "CL000"
 SYNTAX_ERROR_DOC = """\

@@ -1,7 +1,8 @@
 """The rule base class and the per-file context every rule reads.
 
-A rule only reports: it never touches files. It returns Diagnostics, each with a Fix whose
-edits are computed later, and only when something needs them (see codemod.py).
+A rule only reports: it never touches files. It returns Diagnostics, each with a Fix that
+holds its edits, or a plan whose edits (a LibCST rewrite, see codemod.py) are computed later,
+and only when something needs them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Location
 from convlint.inference import FileIndex, Inferrer
 from convlint.source import SourceText
+from convlint.suppress import Noqa, line_directives
 
 
 @dataclass
@@ -24,7 +26,14 @@ class Context:
     tree: ast.Module
     settings: Settings
     resolve_import: Callable[[str], FileIndex | None] | None = None
-    _extra: dict = field(default_factory=dict)
+    # For a rule that judges the others (`Rule.after_findings`): what they found here,
+    # before suppression, and the codes they were enabled to report.
+    findings: list[Diagnostic] = field(default_factory=list)
+    checked_codes: frozenset[str] = frozenset()
+
+    @cached_property
+    def directives(self) -> dict[int, Noqa]:
+        return line_directives(self.source)
 
     @cached_property
     def index(self) -> FileIndex:
@@ -49,6 +58,8 @@ class Rule:
 
     codes: dict[str, str] = {}
     names: dict[str, str] = {}
+    # True for a rule about the other rules' findings (CL900): it runs after them.
+    after_findings: bool = False
 
     def triggered(self, data: bytes) -> bool:
         """False when the bytes of a file prove it cannot have a finding (never a miss)."""

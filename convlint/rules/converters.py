@@ -24,28 +24,47 @@ class CallRewrite:
     import_edit: Edit | None  # the import that makes `converter` defined, if needed
 
 
-_CONVERTER_HOMES = {
-    "torch": ("torch.nn.utils", ("torch.nn.utils", "torch.nn", "torch")),
-    "convlint": ("convlint.runtime", ("convlint.runtime", "convlint")),
-}
+# The modules that define the converters (torch.nn.utils re-exports the private one's).
+PRIVATE_HOME = "torch.nn.utils.memory_format"
+CONVERTER_HOMES = ("torch.nn.utils", PRIVATE_HOME, "convlint.runtime")
+_FIX_TARGET_HOMES = {"torch": "torch.nn.utils", "convlint": "convlint.runtime"}
 
 
-def converter_spelling(ctx, scope: Scope, converter: str) -> tuple[str, bool] | None:
-    """How to name `converter` at this scope: (spelling, an import must be added).
+def converter_reference(ctx, scope: Scope, converter: str, first_row: int, home: str | None = None,
+                        through_packages: bool = True) -> tuple[str, Edit | None] | None:
+    """How a fix names `converter` at this scope, and the import it must add (if any).
 
-    Reuses a binding the file already has (`torch`, `th`, `nn`, the converter itself);
-    otherwise plans `from torch.nn.utils import <converter>`. None when the bare name is
-    already taken by something else (the fix would shadow or be shadowed).
+    `home` is the module to take it from (default: the fix target's); see
+    `converter_spelling`. None when no spelling is safe.
     """
-    home, packages = _CONVERTER_HOMES[ctx.settings.fix_target]
+    home = home or _FIX_TARGET_HOMES[ctx.settings.fix_target]
+    spelling = converter_spelling(ctx, scope, converter, home, through_packages)
+    if spelling is None:
+        return None
+    text, needs_import = spelling
+    return text, import_insertion(ctx, converter, first_row, home) if needs_import else None
+
+
+def converter_spelling(ctx, scope: Scope, converter: str, home: str,
+                       through_packages: bool = True) -> tuple[str, bool] | None:
+    """How to name `converter` of `home` at this scope: (spelling, an import must be added).
+
+    Reuses a binding the file already has: the converter itself, or (`through_packages`)
+    `torch`, `th`, `nn`, ...; otherwise plans `from <home> import <converter>`. None when
+    the bare name is already taken by something else (the fix would shadow or be shadowed).
+    """
     wanted = {f"{home}.{converter}": ""}
     if home == "torch.nn.utils":
-        wanted[f"torch.nn.utils.memory_format.{converter}"] = ""
-    for package in packages:
-        wanted[package] = f"{home[len(package) + 1:]}.{converter}".lstrip(".")
+        wanted[f"{PRIVATE_HOME}.{converter}"] = ""
+    if through_packages:
+        parts = home.split(".")
+        for i in range(len(parts), 0, -1):
+            wanted[".".join(parts[:i])] = ".".join(parts[i:] + [converter])
     best: tuple[int, str] | None = None
     order = list(wanted)
-    for name in _visible_names(scope):
+    # Only a name bound by an import can name the converter: looking up those, not every
+    # visible name, keeps a file of many findings and many names linear.
+    for name in ctx.index.imported_names:
         bindings = scope.lookup(name)
         if not bindings or any(b.kind != "import" for b in bindings):
             continue
@@ -68,28 +87,13 @@ def converter_spelling(ctx, scope: Scope, converter: str) -> tuple[str, bool] | 
     return converter, True
 
 
-def _visible_names(scope: Scope):
-    seen = set()
-    current: Scope | None = scope
-    first = True
-    while current is not None:
-        if first or current.kind != "class":
-            for name in current.bindings:
-                if name not in seen:
-                    seen.add(name)
-                    yield name
-        first = False
-        current = current.parent
-
-
-def import_insertion(ctx, converter: str, first_row: int) -> Edit:
+def import_insertion(ctx, converter: str, first_row: int, home: str) -> Edit:
     """An edit adding `from <home> import <converter>` after the file's imports.
 
     It goes after the last top-level import that ends before the first rewritten call (so
     the name exists when module-level code runs), else before the first statement that is
     not the docstring or a `from __future__` import.
     """
-    home, _ = _CONVERTER_HOMES[ctx.settings.fix_target]
     source: SourceText = ctx.source
     statement = f"from {home} import {converter}"
     body = ctx.tree.body

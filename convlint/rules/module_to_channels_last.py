@@ -9,7 +9,7 @@ from enum import Enum
 from convlint.diagnostics import Applicability, Diagnostic, Fix
 from convlint.inference import Inference, Receiver, Scope
 from convlint.rules.base import Context, Rule
-from convlint.rules.converters import CallRewrite, converter_spelling, import_insertion
+from convlint.rules.converters import CallRewrite, converter_reference
 
 CL101_DOC = """\
 # module-to-channels-last (CL101)
@@ -141,7 +141,7 @@ class ModuleToChannelsLast(Rule):
         receiver = ctx.inferrer.infer(func.value, scope)
         if receiver.kind not in (Receiver.MODULE, Receiver.LIKELY_MODULE):
             return None
-        literal = _literal_format(ctx, keyword.value, scope) in (Format.CL2D, Format.CL3D)
+        literal = literal_format(ctx, keyword.value, scope) in (Format.CL2D, Format.CL3D)
         return _Finding(call, scope, receiver, frozenset(formats), literal)
 
     def _diagnostic(self, ctx: Context, f: _Finding, first_row: int) -> Diagnostic:
@@ -168,12 +168,10 @@ class ModuleToChannelsLast(Rule):
         return ctx.diagnostic(code, message, f.call, fix)
 
     def _fix(self, ctx: Context, f: _Finding, rank: Format, first_row: int) -> Fix | None:
-        converter = CONVERTERS[rank]
-        spelling = converter_spelling(ctx, f.scope, converter)
-        if spelling is None:
+        reference = converter_reference(ctx, f.scope, CONVERTERS[rank], first_row)
+        if reference is None:
             return None
-        text, needs_import = spelling
-        import_edit = import_insertion(ctx, converter, first_row) if needs_import else None
+        text, import_edit = reference
         safe = f.receiver.kind is Receiver.MODULE and f.literal
         start, end = ctx.location(f.call)
         return Fix(
@@ -183,14 +181,14 @@ class ModuleToChannelsLast(Rule):
         )
 
 
-def _literal_format(ctx: Context, node: ast.expr, scope: Scope) -> Format | None:
+def literal_format(ctx: Context, node: ast.expr, scope: Scope) -> Format | None:
     qualified = ctx.inferrer.qualify(node, scope)
     return _LITERAL_FORMATS.get(qualified or "")
 
 
 def format_values(ctx: Context, node: ast.expr, scope: Scope, seen: set) -> set[Format]:
     """Every format this expression may hold, following local bindings."""
-    literal = _literal_format(ctx, node, scope)
+    literal = literal_format(ctx, node, scope)
     if literal is not None:
         return {literal}
     if isinstance(node, ast.IfExp):

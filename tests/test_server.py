@@ -1,0 +1,297 @@
+"""`convlint server`: a real LSP client session over stdio (pytest-lsp) against `python -m convlint server`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytest_lsp = pytest.importorskip("pytest_lsp", reason="pytest-lsp is in the test extra")
+from lsprotocol import types  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+
+from tests.fixture_cases import run_cli  # noqa: E402
+
+# The tests share the module's server session, so they run in its event loop.
+in_session = pytest.mark.asyncio(loop_scope="module")
+
+# An astral character (two UTF-16 code units) and a two-byte one before the call, on its line.
+FINDINGS = '''\
+import torch
+from torch import nn
+
+net = nn.Conv2d(3, 3, 3)
+label = "\U0001d538\u00e9"; net.to(memory_format=torch.channels_last)
+model = load()
+model.to(memory_format=torch.channels_last)
+'''
+CLEAN = "import torch\n\nx = torch.ones(1).to(memory_format=torch.channels_last)\n"
+RANK_3D = "import torch\nfrom torch import nn\n\nnet = nn.Conv3d(3, 3, 3)\nnet.to(memory_format=torch.channels_last_3d)\n"
+
+
+SERVER: dict = {}  # what the server said it supports, at initialization
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("workspace")
+    (root / "pyproject.toml").write_text('[tool.convlint]\nignore = ["CL102"]\n')
+    return root
+
+
+@pytest_lsp.fixture(
+    scope="module",
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "convlint", "server"]),
+)
+async def client(lsp_client: LanguageClient, workspace: Path):
+    params = types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        root_uri=workspace.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="workspace")],
+    )
+    result = await lsp_client.initialize_session(params)
+    sync = result.capabilities.text_document_sync
+    SERVER["sync"] = sync.change if isinstance(sync, types.TextDocumentSyncOptions) else sync
+    yield
+    await lsp_client.shutdown_session()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def lsp_lines(text: str) -> list[str]:
+    """LSP's lines: only \\r\\n, \\r and \\n end one (not form feeds, not U+2028)."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def offset_of(text: str, position: types.Position) -> int:
+    lines = lsp_lines(text)
+    if position.line >= len(lines):
+        return len(text)
+    start = sum(len(line) for line in lines[: position.line])
+    line, units, index = lines[position.line], 0, 0
+    while units < position.character:
+        units += utf16_units(line[index])
+        index += 1
+    return start + index
+
+
+def apply_edit(text: str, uri: str, edit: types.WorkspaceEdit) -> str:
+    """Apply a WorkspaceEdit to `text` as an editor would, from the last edit back."""
+    (change,) = edit.document_changes  # the client said it supports documentChanges
+    assert change.text_document.uri == uri
+    for e in sorted(change.edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[: offset_of(text, e.range.start)] + e.new_text + text[offset_of(text, e.range.end) :]
+    return text
+
+
+def cli_fixed(text: str, tmp_path: Path) -> str:
+    """What `convlint fix --write` makes of the same text (isolated: the defaults)."""
+    (tmp_path / "cli.py").write_text(text, encoding="utf-8")
+    run_cli(["fix", "--write", "--isolated", "cli.py"], tmp_path)
+    return (tmp_path / "cli.py").read_text(encoding="utf-8")
+
+
+async def published(client: LanguageClient, path: Path, send: Callable[[], None]) -> list[types.Diagnostic]:
+    """The diagnostics the server publishes for `path` after `send()`.
+
+    The client's own handler records every publication by URI; waiting on the notification
+    instead would miss one that arrives in the same read as another document's.
+    """
+    uri = path.as_uri()
+    client.diagnostics.pop(uri, None)
+    send()
+    for _ in range(2000):
+        if uri in client.diagnostics:
+            return list(client.diagnostics[uri])
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"no diagnostics published for {uri}")
+
+
+def identifier(path: Path) -> types.TextDocumentIdentifier:
+    return types.TextDocumentIdentifier(uri=path.as_uri())
+
+
+async def open_document(client: LanguageClient, path: Path, text: str) -> list[types.Diagnostic]:
+    item = types.TextDocumentItem(uri=path.as_uri(), language_id="python", version=1, text=text)
+    return await published(client, path, lambda: client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item)))
+
+
+async def change_document(client: LanguageClient, path: Path, version: int, text: str) -> list[types.Diagnostic]:
+    return await send_change(client, path, version, types.TextDocumentContentChangeWholeDocument(text=text))
+
+
+async def send_change(client: LanguageClient, path: Path, version: int, change) -> list[types.Diagnostic]:
+    params = types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=path.as_uri(), version=version), content_changes=[change]
+    )
+    return await published(client, path, lambda: client.text_document_did_change(params))
+
+
+async def save_document(client: LanguageClient, saved: Path, published_for: Path) -> list[types.Diagnostic]:
+    params = types.DidSaveTextDocumentParams(text_document=identifier(saved))
+    return await published(client, published_for, lambda: client.text_document_did_save(params))
+
+
+async def edit_document(client: LanguageClient, path: Path, version: int, old: str, new: str) -> list[types.Diagnostic]:
+    """Send the change from `old` to `new` as a client following the server's sync kind does:
+    a ranged edit (LSP lines and UTF-16) where it syncs incrementally."""
+    if SERVER["sync"] != types.TextDocumentSyncKind.Incremental:
+        return await change_document(client, path, version, new)
+    head = len(os.path.commonprefix([old, new]))
+    tail = len(os.path.commonprefix([old[head:][::-1], new[head:][::-1]]))
+    lines = lsp_lines(old[:head])
+    start = types.Position(line=len(lines) - 1, character=utf16_units(lines[-1]))
+    lines = lsp_lines(old[: len(old) - tail])
+    end = types.Position(line=len(lines) - 1, character=utf16_units(lines[-1]))
+    change = types.TextDocumentContentChangePartial(range=types.Range(start=start, end=end), text=new[head : len(new) - tail])
+    return await send_change(client, path, version, change)
+
+
+async def code_actions(client, path: Path, at: types.Range, only: list[str] | None) -> list[types.CodeAction]:
+    params = types.CodeActionParams(
+        text_document=identifier(path),
+        range=at,
+        context=types.CodeActionContext(diagnostics=[], only=only),
+    )
+    return list(await client.text_document_code_action_async(params) or [])
+
+
+def expected_range(text: str, row: int, needle: str, end_needle: str) -> types.Range:
+    """The LSP range of the call that starts at `needle` on 0-based line `row`."""
+    line = lsp_lines(text)[row]
+    start = line.index(needle)
+    end = line.index(end_needle) + len(end_needle)
+    return types.Range(
+        start=types.Position(line=row, character=utf16_units(line[:start])),
+        end=types.Position(line=row, character=utf16_units(line[:end])),
+    )
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@in_session
+async def test_diagnostics_on_open_in_utf16_with_workspace_settings(client: LanguageClient, workspace: Path):
+    text = FINDINGS + RANK_3D.split("\n\n", 1)[1].replace("net", "net3d")
+    diagnostics = await open_document(client, workspace / "open.py", text)
+    # CL102 is ignored by the workspace's pyproject.toml.
+    assert [(d.code, d.range.start.line) for d in diagnostics] == [("CL101", 4), ("CL101", 6)]
+    first = diagnostics[0]
+    assert first.range == expected_range(text, 4, "net.to(", "channels_last)")
+    assert first.source == "convlint" and first.severity == types.DiagnosticSeverity.Warning
+    # The same line and message as `convlint check` prints.
+    (workspace / "open.py").write_text(text, encoding="utf-8")
+    check = run_cli(["check", "open.py"], workspace).stdout
+    column = lsp_lines(text)[4].index("net.to(") + 1  # convlint counts characters
+    assert f"open.py:5:{column}: CL101" in check
+    assert first.message in check
+
+
+@in_session
+async def test_settings_come_from_the_nearest_pyproject(client: LanguageClient, tmp_path: Path):
+    # Outside the workspace's pyproject, CL102 is not ignored.
+    diagnostics = await open_document(client, tmp_path / "rank3d.py", RANK_3D)
+    assert [(d.code, d.range.start.line) for d in diagnostics] == [("CL102", 4)]
+
+
+@in_session
+async def test_saving_a_pyproject_relints_open_files(client: LanguageClient, tmp_path: Path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.convlint]\nignore = ["CL102"]\n')
+    path = tmp_path / "rank3d.py"
+    assert await open_document(client, path, RANK_3D) == []
+    pyproject.write_text("[tool.convlint]\nignore = []\n")
+    assert [d.code for d in await save_document(client, pyproject, path)] == ["CL102"]
+    # A broken one: the defaults, and the error shown once.
+    pyproject.write_text("[tool.convlint]\nselect = [\n")
+    assert [d.code for d in await save_document(client, pyproject, path)] == ["CL102"]
+    await change_document(client, path, 2, RANK_3D + "\n")
+    errors = [m.message for m in client.messages if str(pyproject) in m.message]
+    assert len(errors) == 1 and "invalid TOML" in errors[0]
+
+
+@in_session
+async def test_lints_the_buffer_not_the_file_on_change_save_and_close(client: LanguageClient, workspace: Path):
+    path = workspace / "buffer.py"
+    path.write_text(CLEAN)  # on disk: nothing to report
+    assert [d.code for d in await open_document(client, path, FINDINGS)] == ["CL101", "CL101"]
+    assert await change_document(client, path, 2, CLEAN) == []
+    assert [d.range.start.line for d in await change_document(client, path, 3, "\n" + FINDINGS)] == [5, 7]
+    assert [d.range.start.line for d in await save_document(client, path, path)] == [5, 7]
+    # While a buffer does not parse: CL000, as an error, as `convlint check` reports it.
+    broken = await change_document(client, path, 4, "import torch\nmodel.to(memory_format=torch.channels_last\n")
+    assert [(d.code, d.severity) for d in broken] == [("CL000", types.DiagnosticSeverity.Error)]
+    close = types.DidCloseTextDocumentParams(text_document=identifier(path))
+    assert await published(client, path, lambda: client.text_document_did_close(close)) == []
+
+
+@in_session
+async def test_line_numbers_ignore_form_feeds_and_line_separators(client: LanguageClient, workspace: Path):
+    # str.splitlines() breaks at \x0c and U+2028; Python and LSP do not.
+    text = "# page\x0cbreak\n# a\u2028b\n" + FINDINGS
+    before = text.replace("net.to(", "net.cpu(")
+    path = workspace / "separators.py"
+    assert [d.range.start.line for d in await open_document(client, path, before)] == [8]
+    diagnostics = await edit_document(client, path, 2, before, text)
+    assert [d.range.start.line for d in diagnostics] == [6, 8]
+    assert diagnostics[0].range == expected_range(text, 6, "net.to(", "channels_last)")
+
+
+@in_session
+async def test_quick_fix_matches_the_cli_fix(client: LanguageClient, workspace: Path, tmp_path: Path):
+    path = workspace / "quickfix.py"
+    diagnostics = await open_document(client, path, FINDINGS)
+    actions = await code_actions(client, path, diagnostics[0].range, None)
+    quick = [a for a in actions if a.kind == types.CodeActionKind.QuickFix]
+    assert len(quick) == 1  # only the finding in the range
+    assert quick[0].is_preferred and quick[0].diagnostics[0].code == "CL101"
+    fixed = apply_edit(FINDINGS, path.as_uri(), quick[0].edit)
+    # The safe fix is the CLI's; the other call (a module by its name only) is left as is.
+    assert fixed == cli_fixed(FINDINGS, tmp_path)
+    assert fixed != FINDINGS and "model.to(memory_format=torch.channels_last)" in fixed
+
+
+@in_session
+async def test_unsafe_fix_is_offered_but_not_preferred(client: LanguageClient, workspace: Path):
+    path = workspace / "unsafe.py"
+    diagnostics = await open_document(client, path, FINDINGS)
+    actions = await code_actions(client, path, diagnostics[1].range, [types.CodeActionKind.QuickFix])
+    (action,) = actions
+    assert not action.is_preferred and "unsafe" in action.title
+    fixed = apply_edit(FINDINGS, path.as_uri(), action.edit)
+    assert "model.to(" not in fixed and "net.to(" in fixed
+
+
+@in_session
+async def test_fix_all_source_action(client: LanguageClient, workspace: Path, tmp_path: Path):
+    text = FINDINGS + "net2 = nn.Conv2d(3, 3, 1)\nnet2 = net2.to(memory_format=torch.channels_last)\n"
+    path = workspace / "fixall.py"
+    await open_document(client, path, text)
+    whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    # What an editor asks on save: only source.fixAll.
+    (action,) = await code_actions(client, path, whole, [types.CodeActionKind.SourceFixAll])
+    assert action.kind == "source.fixAll.convlint"
+    fixed = apply_edit(text, path.as_uri(), action.edit)
+    assert fixed == cli_fixed(text, tmp_path)
+    assert fixed.count("convert_conv2d_weight_memory_format") == 2  # the two safe fixes
+    assert await code_actions(client, path, whole, [types.CodeActionKind.QuickFix]) == []
+    # A clean buffer offers nothing.
+    await change_document(client, path, 2, fixed.replace("model.to(", "model.cpu("))
+    assert await code_actions(client, path, whole, None) == []
+
+
+def test_server_without_pygls_exits_2(monkeypatch, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "pygls", None)  # makes `import pygls` fail
+    result = run_cli(["server"], tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: `convlint server` needs pygls: pip install 'convlint[lsp]'"

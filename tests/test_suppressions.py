@@ -1,0 +1,136 @@
+"""`check --add-noqa`, CL900 (unused noqa) and the rows a `# noqa` covers."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from convlint.config import Settings
+from convlint.engine import lint_source, prefilter, rules_for
+from convlint.source import SourceText
+from convlint.suppress import line_directives
+from tests.fixture_cases import run_cli
+from tests.test_cli import BAD, write
+
+FINDINGS = textwrap.dedent(
+    '''\
+    import torch
+    import torch.nn as nn
+
+    model = nn.Conv2d(3, 8, 3)
+    model = model.to(memory_format=torch.channels_last)  # noqa: E501
+    model = model.to(  # keep this
+        memory_format=torch.channels_last_3d)
+    model = model.to(memory_format=torch.channels_last); doc = """
+    text"""
+    model = model.to(memory_format=torch.channels_last) \\
+        .eval()
+    model = model.to(memory_format=torch.channels_last)  # noqa
+    model = torch.nn.utils.convert_conv2d_weight_memory_format(model, torch.channels_last_3d)   
+    '''
+)
+WITH_NOQA = textwrap.dedent(
+    '''\
+    import torch
+    import torch.nn as nn
+
+    model = nn.Conv2d(3, 8, 3)
+    model = model.to(memory_format=torch.channels_last)  # noqa: E501, CL101
+    model = model.to(  # keep this  # noqa: CL102
+        memory_format=torch.channels_last_3d)
+    model = model.to(memory_format=torch.channels_last); doc = """
+    text"""  # noqa: CL101
+    model = model.to(memory_format=torch.channels_last) \\
+        .eval()  # noqa: CL101
+    model = model.to(memory_format=torch.channels_last)  # noqa
+    model = torch.nn.utils.convert_conv2d_weight_memory_format(model, torch.channels_last_3d)  # noqa: CL103
+    '''
+)
+
+
+def test_add_noqa_adds_merges_and_is_idempotent(tmp_path):
+    write(tmp_path, {"a.py": FINDINGS})
+    result = run_cli(["check", "--add-noqa"], tmp_path)
+    assert (result.exit_code, result.stdout) == (0, "Added 5 noqa directives.\n")
+    assert (tmp_path / "a.py").read_text() == WITH_NOQA
+    assert run_cli(["check"], tmp_path).stdout == "All checks passed!\n"
+    again = run_cli(["check", "--add-noqa"], tmp_path)
+    assert again.stdout == "Added 0 noqa directives.\n"
+    assert (tmp_path / "a.py").read_text() == WITH_NOQA
+
+
+def test_add_noqa_keeps_crlf_and_mode_and_counts_one_line_once(tmp_path):
+    path = tmp_path / "a.py"
+    path.write_bytes(b"import torch\r\nm = torch.nn.Conv2d(3, 8, 3)\r\nm.to(memory_format=torch.channels_last); m.to(memory_format=torch.channels_last)\r\n")
+    os.chmod(path, 0o640)
+    assert run_cli(["check", "--add-noqa", "a.py"], tmp_path).stdout == "Added 1 noqa directive.\n"
+    assert path.read_bytes().endswith(b"m.to(memory_format=torch.channels_last)  # noqa: CL101\r\n")
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+def test_add_noqa_respects_selection_and_never_adds_cl000_or_cl900(tmp_path):
+    write(tmp_path, {
+        "a.py": BAD,
+        "broken.py": "model.to(memory_format=torch.channels_last\n",
+        "unused.py": "import torch\nx = torch.zeros(1).to(memory_format=torch.channels_last)  # noqa: CL101\n",
+    })
+    assert run_cli(["check", "--add-noqa", "--select", "CL102"], tmp_path).stdout == "Added 0 noqa directives.\n"
+    result = run_cli(["check", "--add-noqa", "--extend-select", "CL900"], tmp_path)
+    assert result.stdout == "Added 1 noqa directive.\n"
+    assert (tmp_path / "broken.py").read_text() == "model.to(memory_format=torch.channels_last\n"
+    assert (tmp_path / "unused.py").read_text().endswith("# noqa: CL101\n")
+
+
+def test_add_noqa_reports_a_file_it_cannot_write(tmp_path):
+    write(tmp_path, {"a.py": BAD})
+    os.chmod(tmp_path / "a.py", 0o444)
+    result = run_cli(["check", "--add-noqa"], tmp_path)
+    assert result.exit_code == 2 and "a.py: not written" in result.stderr
+    assert (tmp_path / "a.py").read_text() == BAD
+
+
+def test_add_noqa_refuses_standard_input(tmp_path):
+    result = run_cli(["check", "--add-noqa", "--stdin-filename", "x.py", "-"], tmp_path)
+    assert result.exit_code == 2 and "--add-noqa" in result.output
+
+
+def test_a_directive_covers_the_rows_of_a_string_or_continuation_it_ends():
+    source = SourceText('x = 1\ny = """\na\n"""  # noqa: CL101\nz = 2 + \\\n    3  # noqa\n')
+    directives = line_directives(source)
+    assert sorted(directives) == [2, 3, 4, 5, 6]
+    assert {directives[r].row for r in (2, 3, 4)} == {4} and directives[5].codes is None
+
+
+def test_cl900_is_off_by_default_and_on_when_selected():
+    text = "import torch\nx = torch.zeros(1)  # noqa: CL101\n"
+    assert not Settings().is_enabled("CL900")
+    assert lint_source(text, "a.py", Settings()) == []
+    for settings in (Settings(extend_select=("CL900",)), Settings(select=("CL",))):
+        (finding,) = lint_source(text, "a.py", settings)
+        assert (finding.code, finding.start.column, finding.end.column) == ("CL900", 21, 34)
+
+
+@pytest.mark.parametrize(
+    "text, parsed",
+    [
+        ("x = 1  # noqa: CL101\n", True),
+        ("x = 1  # NOQA:e501,cl102\n", True),
+        ("x = 1  # noqa: E501\n", False),
+        ("x = 1  # noqa\n", False),
+        ("x = 1  # noqa: E501\ny = 'CL101'\n", False),
+    ],
+)
+def test_cl900_prefilter_passes_only_directives_naming_a_cl_code(text, parsed):
+    data = text.encode()
+    assert prefilter(data, rules_for("a.py", Settings(extend_select=("CL900",)))) is parsed
+    assert prefilter(data, rules_for("a.py", Settings())) is False  # CL900 off: not parsed
+
+
+def test_cl900_judges_only_enabled_codes(tmp_path):
+    write(tmp_path, {"a.py": "import torch\nx = torch.zeros(1)  # noqa: CL101, CL102\n"})
+    result = run_cli(["check", "--select", "CL101,CL900"], tmp_path)
+    assert "Unused `noqa` directive (unused: `CL101`)" in result.stdout
+    run_cli(["fix", "--write", "--select", "CL101,CL900"], tmp_path)
+    assert (tmp_path / "a.py").read_text().endswith("x = torch.zeros(1)  # noqa: CL102\n")
