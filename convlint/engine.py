@@ -258,7 +258,9 @@ def _parses(text: str, path: str) -> bool:
 
 # --------------------------------------------------------------------------- project imports
 
-_PROJECT_CACHE: dict[str, FileIndex | None] = {}
+# Project files other files import, parsed once per process; keyed by their stat too, so a
+# long-running process (the language server) sees edits.
+_PROJECT_CACHE: dict[tuple, FileIndex | None] = {}
 
 
 def project_resolver(path: str, settings: Settings):
@@ -298,14 +300,19 @@ def _module_file(root: Path, module: str) -> Path | None:
 
 
 def _load_index(path: str) -> FileIndex | None:
-    if path not in _PROJECT_CACHE:
-        _PROJECT_CACHE[path] = None  # a cycle of imports resolves to "unknown"
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    key = (path, status.st_mtime_ns, status.st_size)
+    if key not in _PROJECT_CACHE:
+        _PROJECT_CACHE[key] = None  # a cycle of imports resolves to "unknown"
         try:
             text = decode_source(read_bytes(path)[0]).text
-            _PROJECT_CACHE[path] = FileIndex(ast.parse(text), project_resolver(path, Settings()))
+            _PROJECT_CACHE[key] = FileIndex(ast.parse(text), project_resolver(path, Settings()))
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             pass
-    return _PROJECT_CACHE[path]
+    return _PROJECT_CACHE[key]
 
 
 # --------------------------------------------------------------------------- files

@@ -95,11 +95,7 @@ class Analysis:
 
 
 def lsp_position(source: SourceText, codec: PositionCodec, location: Location) -> types.Position:
-    offset = source.offset(location)
-    if offset >= len(source.text) and (not source.text or source.text[-1] in "\r\n"):
-        # The end of a text that ends with a line break is the start of the line after it.
-        return types.Position(line=len(source.lines), character=0)
-    at = source.location(offset)
+    at = source.location(source.offset(location))
     in_code_points = types.Position(line=at.row - 1, character=at.column - 1)
     return codec.position_to_client_units(source.lines, in_code_points)
 

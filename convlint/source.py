@@ -33,6 +33,8 @@ class SourceText:
         return self.line_starts[loc.row - 1] + loc.column - 1
 
     def location(self, offset: int) -> Location:
+        if offset >= len(self.text) and self.text.endswith(("\n", "\r")):
+            return Location(len(self.lines) + 1, 1)  # past the last newline: a new line
         row = bisect.bisect_right(self.line_starts, offset)
         if row == 0:
             return Location(1, 1)
