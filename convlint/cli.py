@@ -320,6 +320,88 @@ def rule(code, show_all) -> None:
     click.echo(doc, nl=False)
 
 
+# `verify` runs the user's model: convlint.verify imports torch, so it is imported only here.
+
+
+def _json_object(ctx, param, value) -> dict:
+    import json
+
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"not valid JSON: {e}") from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter('must be a JSON object, e.g. \'{"num_classes": 10}\'')
+    return parsed
+
+
+def _shape(ctx, param, value) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(size) for size in value.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise click.BadParameter(f"expected positive sizes like 1,3,224,224, got {value!r}")
+    return shape
+
+
+@main.command()
+@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
+@click.option("--kwargs", callback=_json_object, metavar="JSON",
+              help="Keyword arguments for a class or factory TARGET, as a JSON object.")
+@click.option("--convert", type=click.Choice(["convlint", "torch", "none"]), default="convlint",
+              show_default=True,
+              help="Convert with convlint.runtime, with torch.nn.utils' converter, or not at all "
+                   "(the target converts itself).")
+@click.option("--memory-format", "memory_formats", multiple=True,
+              type=click.Choice(["channels_last", "channels_last_3d"]),
+              help="Check 4-D conv weights for channels_last (the default) or 5-D ones for "
+                   "channels_last_3d; repeat for both.")
+@click.option("--output-format", type=click.Choice(["human", "json"]), default="human",
+              show_default=True, help="How to print the report.")
+@click.option("--input-shape", callback=_shape, metavar="N,C,H,W",
+              help="Run the model before and after conversion on a random input of this shape "
+                   "and compare the outputs.")
+@click.option("--dtype", type=click.Choice(["float32", "float64", "float16", "bfloat16"]),
+              help="Cast the model and the input (default: the model's own dtype).")
+@click.option("--device", default="cpu", show_default=True, help="Device to run the model on.")
+@click.option("--bench", is_flag=True,
+              help="Time the forward pass: contiguous, model.to(memory_format=...), and the "
+                   "targeted conversion (needs --input-shape).")
+@click.option("--bench-seconds", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Minimum time spent measuring each --bench variant.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Give up on a target whose import, build or forward pass takes longer.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show tracebacks and the target's own output.")
+@_guarded
+def verify(targets, kwargs, convert, memory_formats, output_format, input_shape, dtype, device,
+           bench, bench_seconds, timeout, verbose) -> int:
+    """Import each TARGET, convert it, and check the strides of every conv weight.
+
+    TARGET is package.module:attr or path/to/file.py:attr; attr is an nn.Module, a Module
+    class, or a function returning one.
+
+    This RUNS THE TARGET'S CODE (imports it, builds it, runs forward passes), as pytest runs
+    a test suite: verify only code you trust.
+
+    Exit 0 when every convertible conv weight is in the layout and the outputs match, 1 when
+    not, 2 for a bad target (one line naming it; --verbose shows the traceback).
+    """
+    from convlint.verify import VerifyOptions, run_verify
+
+    options = VerifyOptions(
+        kwargs=kwargs, convert=convert, memory_formats=memory_formats or ("channels_last",),
+        input_shape=input_shape, dtype=dtype, device=device, bench=bench,
+        bench_seconds=bench_seconds, timeout=timeout,
+    )
+    return run_verify(list(targets), options, output_format=output_format, verbose=verbose)
+
+
 @main.command()
 def server() -> None:
     """Run the language server (LSP over standard input and output) for editors."""

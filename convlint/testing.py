@@ -1,0 +1,46 @@
+"""An assertion for users' own test suites: `assert_conv_weights_in(model, torch.channels_last)`."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from convlint.runtime import FORMAT_NAMES, MEMORY_FORMATS
+from convlint.verify import NON_CONV_STATUSES, NOT_CONVERTED, inspect_conv_weights
+
+_CHECKED_RANKS = {
+    torch.channels_last: (4,),
+    torch.channels_last_3d: (5,),
+    torch.contiguous_format: (4, 5),
+}
+
+
+def assert_conv_weights_in(
+    model: nn.Module, memory_format: torch.memory_format | str = torch.channels_last
+) -> None:
+    """Raise AssertionError listing every conv weight that is not in `memory_format`.
+
+    `channels_last` checks the 4-D conv weights, `channels_last_3d` the 5-D ones,
+    `contiguous_format` both. Layouts are read from strides, as kernels read them, and a
+    computed weight (parametrized, weight_norm hook) is checked as the next forward will
+    compute it. Weights that cannot be converted (quantized; weight_norm, whose output is
+    always contiguous) and lazy weights not materialized yet do not fail the assertion:
+    `convlint verify` lists them.
+    """
+    fmt = MEMORY_FORMATS.get(memory_format, memory_format)
+    if fmt not in _CHECKED_RANKS:
+        raise ValueError(f"cannot check conv weights for memory_format {memory_format!r}")
+    rows = inspect_conv_weights(model, {rank: fmt for rank in _CHECKED_RANKS[fmt]})
+    rows = [row for row in rows if row.status not in NON_CONV_STATUSES]
+    offending = [row for row in rows if row.status == NOT_CONVERTED]
+    if not offending:
+        return
+    name = FORMAT_NAMES[fmt]
+    lines = [f"{len(offending)} of {len(rows)} conv weights are not in {name}:"]
+    lines += [
+        f"  {row.module or '(root)'} ({row.type}): shape {row.shape}, strides {row.strides}"
+        + (f"; {row.note}" if row.note else "")
+        for row in offending
+    ]
+    lines.append(f"convert them with convlint.runtime.convert_conv_weights(model, {name!r})")
+    raise AssertionError("\n".join(lines))

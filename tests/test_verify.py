@@ -1,0 +1,315 @@
+"""Tests for `convlint verify`: the fixture models under fixtures/models, through click's
+runner (in-process) and through `python -m convlint` (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from convlint.cli import main
+from convlint.runtime import layout_of
+from convlint.verify import NOT_CONVERTED, compare_outputs, inspect_conv_weights
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "fixtures" / "models"
+PASSING = "fixtures/models/passing.py"
+FAILING = "fixtures/models/failing.py"
+BAD = "fixtures/models/bad_targets.py"
+
+
+@pytest.fixture(autouse=True)
+def in_repository_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def verify(*args: str):
+    return CliRunner().invoke(main, ["verify", *args])
+
+
+def verify_json(*args: str) -> tuple[int, dict]:
+    result = verify(*args, "--output-format", "json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {row["module"]: row["status"] for row in report["targets"][0]["rows"]}
+
+
+def test_a_passing_model_prints_one_ok_row_per_conv_and_matching_outputs():
+    result = verify(f"{PASSING}:SmallNet", "--input-shape", "1,3,16,16")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["module", "type", "weight", "shape", "strides", "expected",
+                                "status", "note"]
+    assert "pointwise  Conv2d           (16, 8, 1, 1)  (8, 1, 8, 8)" in result.stdout
+    assert result.stdout.count("channels_last  ok") == 4
+    assert "): match; output is not 4-D or 5-D" in result.stdout
+    assert lines[-1].startswith(f"PASS {PASSING}:SmallNet: 4 conv weights: 4 ok; ")
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "exit_code", "expected"),
+    [
+        (f"{PASSING}:build_small_net", ["--kwargs", '{"num_classes": 3}'], 0,
+         {"stem.0": "ok", "pointwise": "ok", "depthwise": "ok", "up": "ok"}),
+        (f"{PASSING}:SmallNet", ["--kwargs", '{"num_classes": 3}'], 0,
+         {"stem.0": "ok", "pointwise": "ok", "depthwise": "ok", "up": "ok"}),
+        (f"{PASSING}:small_net", [], 0, {"stem.0": "ok", "pointwise": "ok", "depthwise": "ok",
+                                         "up": "ok"}),
+        (f"{PASSING}:spectral_norm_net", [], 0, {"0": "ok", "2": "ok"}),
+        # PyTorch's converter leaves a parametrized weight as it was, silently
+        (f"{PASSING}:spectral_norm_net", ["--convert", "torch"], 1,
+         {"0": NOT_CONVERTED, "2": "ok"}),
+        (f"{PASSING}:weight_norm_net", [], 0, {"0": "parametrized"}),
+        (f"{PASSING}:custom_conv_net", [], 0, {"0": "not a conv (left as is)", "1": "ok"}),
+        (f"{PASSING}:converted_by_its_factory", ["--convert", "none"], 0, {"proj": "ok"}),
+        (f"{PASSING}:lazy_net", [], 0, {"0": "lazy", "2": "lazy"}),
+        (f"{PASSING}:lazy_net", ["--input-shape", "1,3,8,8"], 0, {"0": "ok", "2": "ok"}),
+        (f"{PASSING}:MixedNet", ["--memory-format", "channels_last", "--memory-format",
+                                 "channels_last_3d", "--convert", "torch"], 0,
+         {"image": "ok", "video": "ok"}),
+        (f"{FAILING}:unconverted", ["--convert", "none"], 1,
+         {"stem.0": NOT_CONVERTED, "pointwise": NOT_CONVERTED, "depthwise": NOT_CONVERTED,
+          "up": NOT_CONVERTED}),
+    ],
+)
+def test_fixture_targets_get_their_statuses_and_exit_code(target, args, exit_code, expected):
+    code, report = verify_json(target, *args)
+    assert (code, report["exit_code"]) == (exit_code, exit_code)
+    assert statuses(report) == expected
+
+
+def test_the_json_report_has_every_field_of_a_row():
+    _, report = verify_json(f"{PASSING}:PatchEmbed", "--input-shape", "1,3,16,16")
+    [target] = report["targets"]
+    assert target["rows"] == [{
+        "module": "proj", "type": "Conv2d", "shape": [8, 3, 4, 4], "strides": [48, 1, 12, 3],
+        "expected": "channels_last", "status": "ok", "note": "",
+    }]
+    assert target["changed"] == []  # the targeted conversion leaves the positional embedding
+    assert target["output"]["match"] and target["output"]["channels_last"]
+    assert target["summary"].startswith("PASS ")
+
+
+def test_a_whole_model_conversion_is_shown_restriding_the_positional_embedding():
+    code, report = verify_json(f"{PASSING}:converted_whole", "--convert", "none")
+    assert code == 0
+    assert report["targets"][0]["changed"] == [{
+        "tensor": "pos_embed", "shape": [1, 8, 4, 4], "strides": [128, 1, 32, 8],
+        "before": "contiguous_format", "after": "channels_last",
+    }]
+
+
+def test_a_model_with_3d_convs_gets_a_hint_when_only_channels_last_is_checked():
+    code, report = verify_json(f"{PASSING}:MixedNet")
+    assert code == 0
+    assert statuses(report) == {"image": "ok"}
+    assert ("1 5-D conv weight(s) not checked: add --memory-format channels_last_3d"
+            in report["targets"][0]["notes"])
+
+
+def test_a_forward_that_breaks_after_conversion_fails():
+    result = verify(f"{FAILING}:ViewsItsWeight", "--input-shape", "1,3,8,8")
+    assert result.exit_code == 1
+    assert "problem: forward after conversion raised RuntimeError: view size" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith("; 1 problem")
+
+
+def test_pytorchs_converter_raising_on_a_lazy_conv_is_a_failure_not_a_crash():
+    result = verify(f"{PASSING}:lazy_net", "--convert", "torch")
+    assert result.exit_code == 1
+    assert "problem: PyTorch's converter raised ValueError: Attempted to use an uninit" in (
+        result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "message"),
+    [
+        (f"{BAD}:raises", [], "raises(...) raised ValueError: checkpoint not found: /data/m"),
+        (f"{BAD}:hangs", ["--timeout", "0.3"], "timed out after 0.3 s (--timeout)"),
+        (f"{BAD}:hangs_and_swallows_exceptions", ["--timeout", "0.3"], "timed out after 0.3 s"),
+        (f"{BAD}:exits", [], "called sys.exit(3)"),
+        (f"{BAD}:returns_a_dict", [], "returned an object of type dict, not an nn.Module"),
+        (f"{BAD}:not_a_module", [], "not_a_module is of type int, not an nn.Module"),
+        (f"{BAD}:missing", [], f"{BAD} has no attribute 'missing'"),
+        ("fixtures/models/import_error.py:model", [],
+         "raised ModuleNotFoundError: No module named 'a_package_that_is_not_installed'"),
+        ("no_such_package.models:Net", [], "no module named 'no_such_package'"),
+        ("fixtures/models/absent.py:Net", [], "no such file: fixtures/models/absent.py"),
+        ("SmallNet", [], "expected MODULE:ATTR or path/to/file.py:ATTR"),
+        (f"{PASSING}:small_net", ["--kwargs", '{"num_classes": 3}'],
+         "small_net is a Module instance; --kwargs needs a class or a factory"),
+        (f"{PASSING}:SmallNet", ["--input-shape", "1,3"], "forward on input [1, 3] raised"),
+    ],
+)
+def test_a_bad_target_exits_2_with_one_line_naming_it(target, args, message):
+    result = verify(target, *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"convlint verify: error: {target}: ")
+    assert message in line
+
+
+def test_a_bad_target_in_json_output_carries_its_error():
+    code, report = verify_json(f"{BAD}:exits", f"{PASSING}:SmallNet")
+    assert code == report["exit_code"] == 2
+    bad, good = report["targets"]
+    assert (bad["exit_code"], bad["error"]) == (2, "called sys.exit(3)")
+    assert good["exit_code"] == 0 and good["summary"].startswith("PASS")
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-7), ("bfloat16", 5e-2)])
+def test_dtype_casts_the_model_and_picks_the_tolerance(dtype, rtol):
+    code, report = verify_json(f"{PASSING}:SmallNet", "--input-shape", "1,3,8,8", "--dtype", dtype)
+    assert code == 0
+    assert report["targets"][0]["output"]["rtol"] == rtol
+    assert report["targets"][0]["output"]["match"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_device_that_is_not_there_is_a_bad_target():
+    result = verify(f"{PASSING}:SmallNet", "--device", "cuda")
+    assert result.exit_code == 2
+    assert f"{PASSING}:SmallNet: cannot move it to cuda: " in result.stderr
+
+
+def test_verbose_adds_the_traceback():
+    result = verify(f"{BAD}:raises", "--verbose")
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last):" in result.stderr
+    assert 'raise ValueError("checkpoint not found' in result.stderr
+
+
+def test_a_target_that_prints_a_lot_keeps_the_report_clean():
+    code, report = verify_json(f"{BAD}:prints_a_lot")
+    assert code == 0
+    assert statuses(report) == {"0": "ok"}
+
+    verbose = verify(f"{BAD}:prints_a_lot", "--verbose")
+    assert "loading shard" not in verbose.stdout
+    shown = verbose.stderr.splitlines()
+    assert shown[0] == f"output of {BAD}:prints_a_lot:"
+    assert shown[1] == "  ... (99801 earlier lines not kept)"
+    assert len(shown) == 2 + 200
+    assert shown[-1] == "  a warning on stderr"
+
+
+def test_several_targets_exit_with_the_worst_code():
+    result = verify(f"{PASSING}:SmallNet", f"{FAILING}:unconverted", "--convert", "none")
+    assert result.exit_code == 1
+    summaries = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert [line.split()[0] for line in summaries] == ["FAIL", "FAIL"]
+    assert verify(f"{PASSING}:SmallNet", f"{BAD}:raises").exit_code == 2
+
+
+def test_bench_prints_a_timing_table_and_progress():
+    result = verify(f"{PASSING}:SmallNet", "--input-shape", "1,3,16,16", "--bench",
+                    "--bench-seconds", "0.05")
+    assert result.exit_code == 0, result.output
+    assert "  contiguous                             " in result.stdout
+    assert "  model.to(memory_format=channels_last)  " in result.stdout
+    assert "  targeted (convlint)  " in result.stdout
+    assert "1.00x" in result.stdout
+    assert result.stderr.splitlines() == [
+        "convlint verify: timing contiguous (1/3)",
+        "convlint verify: timing model.to(memory_format=channels_last) (2/3)",
+        "convlint verify: timing targeted (convlint) (3/3)",
+    ]
+
+
+def test_bench_reports_model_to_raising_on_a_5d_model():
+    _, report = verify_json(f"{PASSING}:MixedNet", "--input-shape", "1,3,8,8", "--bench",
+                            "--bench-seconds", "0.02")
+    bench = {row["variant"]: row for row in report["targets"][0]["bench"]}
+    assert "required rank 4 tensor" in bench["model.to(memory_format=channels_last)"]["error"]
+    assert bench["targeted (convlint)"]["median_ms"] > 0
+
+
+def test_bench_reports_a_model_that_cannot_be_copied_and_still_times_the_converted_one():
+    code, report = verify_json(f"{PASSING}:UncopyableNet", "--input-shape", "1,3,8,8",
+                               "--bench", "--bench-seconds", "0.02")
+    assert code == 0
+    assert statuses(report) == {"conv": "ok"}
+    bench = report["targets"][0]["bench"]
+    assert [row["error"].split(":")[0] for row in bench[:2]] == ["cannot copy the model"] * 2
+    assert bench[2]["variant"] == "targeted (convlint)" and bench[2]["median_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kwargs", "{num_classes: 3}"], "not valid JSON"),
+        (["--kwargs", "[3]"], "must be a JSON object"),
+        (["--input-shape", "1,x,3"], "expected positive sizes"),
+        (["--bench"], "--bench needs --input-shape"),
+    ],
+)
+def test_bad_flags_exit_2(args, message):
+    result = verify(f"{PASSING}:SmallNet", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_hook_based_weight_restrided_by_pytorch_is_checked_as_the_next_forward_computes_it():
+    conv = nn.utils.spectral_norm(nn.Conv2d(3, 4, 3))
+    torch.nn.utils.convert_conv2d_weight_memory_format(conv, torch.channels_last)
+    assert layout_of(conv.weight) == torch.channels_last  # the attribute, until the next forward
+
+    [row] = inspect_conv_weights(conv, {4: torch.channels_last})
+
+    assert row.status == NOT_CONVERTED
+    assert row.note == "computed weight: convlint converts it through its sources"
+
+
+def test_outputs_that_differ_or_are_nan_do_not_match():
+    before = [torch.ones(2, 3)]
+    assert compare_outputs(before, [torch.ones(2, 3)], torch.float32).match
+    assert not compare_outputs(before, [torch.ones(2, 3) + 1e-3], torch.float32).match
+    assert compare_outputs(before, [torch.ones(2, 3) + 1e-3], torch.bfloat16).match
+    nan = compare_outputs(before, [torch.full((2, 3), float("nan"))], torch.float32)
+    assert not nan.match and math.isnan(nan.max_abs_diff)
+    assert not compare_outputs(before, [], torch.float32).match
+
+
+def run_module(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "convlint", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_subprocess_verifies_a_dotted_module_target_as_json():
+    result = run_module("verify", "passing:build_small_net", "--kwargs", '{"num_classes": 5}',
+                        "--input-shape", "2,3,8,8", "--output-format", "json", cwd=MODELS)
+    assert result.returncode == 0, result.stderr
+    [target] = json.loads(result.stdout)["targets"]
+    assert {row["status"] for row in target["rows"]} == {"ok"}
+    assert target["output"]["max_abs_diff"] < 1e-5
+
+
+def test_subprocess_exits_2_with_one_line_for_a_hanging_factory():
+    result = run_module("verify", f"{BAD}:hangs", "--timeout", "0.5")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"convlint verify: error: {BAD}:hangs: timed out after 0.5 s (--timeout)"
+    ]
+
+
+def test_importing_the_cli_and_verify_help_do_not_import_torch():
+    code = ("import sys; from click.testing import CliRunner; from convlint.cli import main; "
+            "r = CliRunner().invoke(main, ['verify', '--help']); "
+            "assert 'RUNS THE TARGET' in r.output, r.output; print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60, check=False)
+    assert result.stdout.strip() == "False", result.stderr
