@@ -5,25 +5,16 @@ Exit codes follow Ruff: 0 clean, 1 findings, 2 usage, configuration or internal 
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-import traceback
 
 import click
 
 from convlint import __version__
+from convlint import formats
 from convlint.config import ConfigError, check_selectors, find_config, load_settings, merge_cli
-from convlint.diagnostics import Applicability, format_concise, format_github, format_json
+from convlint.diagnostics import Applicability
 from convlint.engine import FileResult, Options, run, run_source
-from convlint.formats import (
-    format_available_fixes,
-    format_fix_summary,
-    format_junit,
-    format_sarif,
-    format_statistics,
-    format_statistics_json,
-)
 from convlint.rules import KNOWN_CODES, RULE_DOCS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -118,6 +109,8 @@ def _guarded(body):
             raise
         except Exception as e:  # pragma: no cover - the last line of defence
             if kw.get("verbose"):
+                import traceback
+
                 traceback.print_exc()
             click.echo(f"error: internal error: {type(e).__name__}: {e}", err=True)
             code = EXIT_ERROR
@@ -167,7 +160,8 @@ def _footer(diagnostics, unsafe_fixes: bool) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-_FORMATS = {"json": format_json, "github": format_github, "sarif": format_sarif, "junit": format_junit}
+_FORMATS = {"json": formats.format_json, "github": formats.format_github,
+            "sarif": formats.format_sarif, "junit": formats.format_junit}
 
 
 @main.command()
@@ -206,13 +200,13 @@ def check(paths, output_format, output_file, statistics, show_fixes, add_noqa, e
 
 def _check_report(diagnostics, output_format: str, statistics: bool, show_fixes: bool, unsafe_fixes: bool) -> str:
     if statistics and output_format == "json":
-        return format_statistics_json(diagnostics, unsafe_fixes)
+        return formats.format_statistics_json(diagnostics, unsafe_fixes)
     if statistics:
-        return format_statistics(diagnostics, unsafe_fixes) + _footer(diagnostics, unsafe_fixes)
+        return formats.format_statistics(diagnostics, unsafe_fixes) + _footer(diagnostics, unsafe_fixes)
     if output_format != "concise":
         return _FORMATS[output_format](diagnostics)
-    fixes = format_available_fixes(diagnostics, unsafe_fixes) if show_fixes else ""
-    return format_concise(diagnostics, unsafe_fixes) + fixes + _footer(diagnostics, unsafe_fixes)
+    fixes = formats.format_available_fixes(diagnostics, unsafe_fixes) if show_fixes else ""
+    return formats.format_concise(diagnostics, unsafe_fixes) + fixes + _footer(diagnostics, unsafe_fixes)
 
 
 def _emit(report: str, output_file: str | None) -> bool:
@@ -265,9 +259,9 @@ def fix(paths, write, diff, show_fixes, **kw) -> int:
     remaining = [d for r in results for d in r.diagnostics]
     files = f"{len(changed)} file{'s' if len(changed) != 1 else ''}"
     errors = f"{fixed} error{'s' if fixed != 1 else ''}"
-    summary = format_fix_summary({r.path: r.fixed_codes for r in changed}, write) if show_fixes else ""
+    summary = formats.format_fix_summary({r.path: r.fixed_codes for r in changed}, write) if show_fixes else ""
     if write:
-        click.echo(format_concise(remaining, kw["unsafe_fixes"]) + summary, nl=False)
+        click.echo(formats.format_concise(remaining, kw["unsafe_fixes"]) + summary, nl=False)
         click.echo(f"Fixed {errors} in {files} ({len(remaining)} remaining).")
         if any_error:
             return EXIT_ERROR
@@ -288,13 +282,15 @@ def _print_fixed_stdin(result: FileResult, data: bytes, unsafe_fixes: bool, any_
     else:
         sys.stdout.buffer.write(result.fixed_source.encode(result.encoding))
     sys.stdout.buffer.flush()
-    click.echo(format_concise(result.diagnostics, unsafe_fixes), nl=False, err=True)
+    click.echo(formats.format_concise(result.diagnostics, unsafe_fixes), nl=False, err=True)
     if any_error:
         return EXIT_ERROR
     return EXIT_FINDINGS if result.diagnostics else EXIT_CLEAN
 
 
 def _unified_diff(result: FileResult) -> str:
+    import difflib
+
     lines = difflib.unified_diff(
         result.original.splitlines(keepends=True),
         result.fixed_source.splitlines(keepends=True),

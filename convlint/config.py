@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 # What a directory walk never enters unless the user replaces `exclude`.
 DEFAULT_EXCLUDE = (
@@ -60,9 +58,34 @@ class Settings:
 
     def is_excluded(self, path: str, parents: bool = True) -> bool:
         """True when a pattern of `exclude`/`extend-exclude` matches the path (or, with
-        `parents`, one of its parent directories: a walk checks each entry as it goes)."""
+        `parents`, one of its parent directories)."""
         rel = relative_posix(path, self.project_root)
         return any(path_matches(p, rel, parents) for p in self.exclude + self.extend_exclude)
+
+    @cached_property
+    def _entry_excludes(self) -> tuple[frozenset[str], re.Pattern | None, tuple[str, ...]]:
+        names, globs, paths = set(), [], []
+        for pattern in self.exclude + self.extend_exclude:
+            pattern = pattern.rstrip("/").removeprefix("./")
+            if "/" in pattern:
+                paths.append(pattern)
+            elif any(c in pattern for c in "*?["):
+                globs.append(fnmatch.translate(pattern))
+            else:
+                names.add(pattern)
+        glob = re.compile("|".join(globs)) if globs else None
+        return frozenset(names), glob, tuple(paths)
+
+    def excludes_entry(self, name: str, path: str) -> bool:
+        """`is_excluded(path, parents=False)` for a walk, which meets every entry: a set
+        lookup and one regex for the usual patterns, a relative path only when needed."""
+        names, glob, paths = self._entry_excludes
+        if name in names or (glob is not None and glob.match(name)):
+            return True
+        if paths:
+            rel = relative_posix(path, self.project_root)
+            return any(fnmatch.fnmatchcase(rel, p) for p in paths)
+        return False
 
 
 def rule_enabled(code: str, select: tuple[str, ...] | list[str], ignore: list[str]) -> bool:
@@ -137,6 +160,10 @@ def _has_convlint_table(path: Path) -> bool:
 
 
 def _load_toml(path: Path) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -10,19 +10,20 @@ from __future__ import annotations
 import ast
 import bisect
 import os
+import re
 import stat
-import tempfile
+import sys
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
 from convlint.files import FileError, decode_source, discover_files, error_message, read_bytes
 from convlint.inference import FileIndex
-from convlint.notebook import Notebook, NotebookError, load_notebook
-from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context
+from convlint.notebook import Notebook, NotebookError
+from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
 from convlint.source import SourceText, apply_edits
 from convlint.suppress import add_noqa_edits, file_exemption, is_suppressed
 
@@ -62,13 +63,31 @@ class FileResult:
 # --------------------------------------------------------------------------- one source
 
 
-def rules_for(path: str, settings: Settings):
-    return [r for r in ALL_RULES if any(settings.is_enabled(c, path) for c in r.codes)]
+def rules_for(path: str, settings: Settings) -> tuple[Rule, ...]:
+    if not settings.per_file_ignores:  # the same for every file: decide once per run
+        return _rules_for_every_file(settings)
+    return tuple(r for r in ALL_RULES if any(settings.is_enabled(c, path) for c in r.codes))
 
 
-def prefilter(data: bytes, rules) -> bool:
+@lru_cache(maxsize=8)
+def _rules_for_every_file(settings: Settings) -> tuple[Rule, ...]:
+    return tuple(r for r in ALL_RULES if any(settings.is_enabled(c) for c in r.codes))
+
+
+def prefilter(data: bytes, rules: tuple[Rule, ...]) -> bool:
     """True when the file may have a finding and must be parsed."""
+    words = _needed_words(rules)
+    if words is not None and not any(word in data for word in words):
+        return False  # most files: one scan per distinct word, then no rule is asked
     return any(rule.triggered(data) for rule in rules)
+
+
+@lru_cache(maxsize=64)
+def _needed_words(rules: tuple[Rule, ...]) -> tuple[bytes, ...] | None:
+    """A file that contains none of these words cannot trigger any of the rules."""
+    if any(not rule.needs for rule in rules):
+        return None
+    return tuple(sorted({word for rule in rules for word in rule.needs}))
 
 
 def lint_source(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
@@ -334,6 +353,8 @@ class PythonDocument:
 def open_document(path: str, text: str) -> PythonDocument | Notebook:
     """The analysable form of a file's text. Raises NotebookError for a broken notebook."""
     if path.endswith(".ipynb"):
+        from convlint.notebook import load_notebook  # json and friends: only for notebooks
+
         return load_notebook(text)
     return PythonDocument(text)
 
@@ -436,7 +457,13 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
     ):
         raise OSError(0, "the file changed on disk since it was read")
     directory, name = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".convlint-tmp", dir=directory or ".")
+    directory = directory or "."
+    _remove_stale_temporaries(directory)
+    # The pid in the name lets a later run tell a temporary whose writer was killed before
+    # its rename (SIGKILL cannot be caught) from one that a live run is writing.
+    import tempfile  # only runs that write pay for the import
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -450,6 +477,41 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
         except OSError:
             pass
         raise
+
+
+TEMPORARY_SUFFIX = ".convlint-tmp"
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.[^.]+" + re.escape(TEMPORARY_SUFFIX), re.DOTALL)
+_SWEPT: set[str] = set()  # directories this process has cleaned
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Delete the temporaries of writers that died between creating and renaming them (at
+    most one a killed process), the first time this process writes into `directory`."""
+    if directory in _SWEPT or os.name != "posix":  # os.kill(pid, 0) is a liveness test on POSIX only
+        return
+    _SWEPT.add(directory)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for entry in names:
+        match = _TEMPORARY.fullmatch(entry)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's process (EPERM), or not a pid at all
+        return True
+    return True
 
 
 def _worker(args) -> FileResult:
@@ -489,5 +551,11 @@ def _map(candidates: list, jobs: int | None) -> list[FileResult]:
     if workers <= 1:
         return [_worker(c) for c in candidates]
     chunksize = max(1, len(candidates) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor  # a run with a pool pays for it
+
+    # fork: workers start with everything imported (forkserver and spawn would import
+    # convlint again in each, which costs more than most runs).
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         return list(pool.map(_worker, candidates, chunksize=chunksize))

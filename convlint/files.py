@@ -47,8 +47,8 @@ def discover_files(paths: list[str], settings: Settings) -> tuple[list[str], lis
     return sorted(found, key=_path_sort_key), errors
 
 
-def _path_sort_key(path: str) -> tuple:
-    return tuple(Path(path).parts)
+def _path_sort_key(path: str) -> list[str]:
+    return os.path.normpath(path).split(os.sep)
 
 
 def _walk(top: str, settings: Settings):
@@ -56,8 +56,9 @@ def _walk(top: str, settings: Settings):
     stack = [(top, ignore)]
     while stack:
         directory, ignore = stack.pop()
+        absolute = os.path.abspath(directory)
         if ignore is not None:
-            ignore = ignore.enter(directory)
+            ignore = ignore.enter(absolute)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
         except OSError:
@@ -70,13 +71,15 @@ def _walk(top: str, settings: Settings):
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
-            if settings.is_excluded(path, parents=False):
+            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
                 continue
-            if ignore is not None and ignore.ignores(entry.path, is_dir):
+            if settings.excludes_entry(entry.name, path):
+                continue
+            if ignore is not None and ignore.ignores(os.path.join(absolute, entry.name), is_dir):
                 continue
             if is_dir:
                 stack.append((path, ignore))
-            elif entry.name.endswith(SOURCE_SUFFIXES):
+            else:
                 yield path
 
 
@@ -120,15 +123,16 @@ class GitIgnore:
         return GitIgnore(rules + parsed, self._seen | {directory})
 
     def ignores(self, path: str, is_dir: bool) -> bool:
-        path = os.path.abspath(path)
+        """Whether an absolute path is ignored. String prefixes, not relpath: a walk asks
+        this of every entry."""
         ignored = False
         for base, regex, negated, dir_only in self._rules:
-            if dir_only and not is_dir:
+            if (dir_only and not is_dir) or not path.startswith(base):
                 continue
-            rel = os.path.relpath(path, base)
-            if rel.startswith(".."):
-                continue
-            if regex.fullmatch(Path(rel).as_posix()):
+            rel = path[len(base):]
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
+            if regex.fullmatch(rel):
                 ignored = not negated
         return ignored
 
@@ -152,7 +156,7 @@ def _parse_gitignore_line(base: str, line: str):
     regex = _gitignore_regex(line)
     if not anchored:
         regex = "(?:.*/)?" + regex
-    return base, re.compile(regex, re.DOTALL), negated, dir_only
+    return os.path.join(base, ""), re.compile(regex, re.DOTALL), negated, dir_only
 
 
 def _gitignore_regex(pattern: str) -> str:
@@ -203,8 +207,10 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
             raise IsADirectoryError(21, "Is a directory")
         if not stat.S_ISREG(mode):
             raise OSError(0, "Not a regular file")
+        # One read of the size fstat gives (plus one byte, to see a file that grew): reads
+        # through a fixed large buffer fragment the heap over thousands of files.
         chunks = []
-        while chunk := os.read(fd, 1 << 20):
+        while chunk := os.read(fd, max(status.st_size + 1, 4096)):
             chunks.append(chunk)
         return b"".join(chunks), status
     finally:

@@ -1,21 +1,89 @@
-"""Reports beyond one line per finding: SARIF 2.1.0 and JUnit XML for CI, per-code
-statistics, and the lists of fixes that `--show-fixes` prints."""
+"""Every report format: one line per finding (concise), JSON like Ruff's, GitHub workflow
+commands, SARIF 2.1.0 and JUnit XML for CI, per-code statistics, and the `--show-fixes` lists."""
 
 from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 from itertools import groupby
 from pathlib import PurePath
-from urllib.parse import quote
 
 from convlint import __version__
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.rules import KNOWN_CODES, RULE_DOCS, RULE_NAMES
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+
+def format_concise(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> str:
+    lines = []
+    for d in diagnostics:
+        marker = " [*]" if d.fixable(unsafe_fixes) else ""
+        lines.append(f"{d.where}: {d.code}{marker} {d.message}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _location_json(loc: Location) -> dict:
+    return {"row": loc.row, "column": loc.column}
+
+
+def diagnostic_json(d: Diagnostic) -> dict:
+    fix = None
+    if d.fix is not None:
+        fix = {
+            "applicability": d.fix.applicability.value,
+            "message": d.fix.message,
+            "edits": [
+                {
+                    "content": e.content,
+                    "location": _location_json(e.start),
+                    "end_location": _location_json(e.end),
+                    **({"cell": e.cell} if e.cell is not None else {}),
+                }
+                for e in d.fix.edits
+            ],
+        }
+    return {
+        "code": d.code,
+        "message": d.message,
+        "filename": d.path,
+        "location": _location_json(d.start),
+        "end_location": _location_json(d.end),
+        "fix": fix,
+        "url": None,
+        **({"cell": d.cell} if d.cell is not None else {}),
+    }
+
+
+def format_json(diagnostics: list[Diagnostic]) -> str:
+    return json.dumps([diagnostic_json(d) for d in diagnostics], indent=2) + "\n"
+
+
+def _github_escape(text: str, property_value: bool = False) -> str:
+    # GitHub workflow commands need %, CR and LF escaped; property values also : and ,.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def format_github(diagnostics: list[Diagnostic]) -> str:
+    out = []
+    for d in diagnostics:
+        props = ",".join(
+            [
+                f"file={_github_escape(d.path, True)}",
+                f"line={d.start.row}",
+                f"col={d.start.column}",
+                f"endLine={d.end.row}",
+                f"endColumn={d.end.column}",
+                f"title={_github_escape(d.code, True)}",
+            ]
+        )
+        cell = f"cell {d.cell}: " if d.cell is not None else ""
+        out.append(f"::error {props}::{_github_escape(f'{cell}{d.code} {d.message}')}\n")
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- SARIF
@@ -42,6 +110,7 @@ def _sarif_rule(code: str) -> dict:
 
 
 def _uri(path: str) -> str:
+    from urllib.parse import quote  # only SARIF output needs it
     """A relative path stays relative (code scanning resolves it from the checkout)."""
     pure = PurePath(path)
     if pure.is_absolute():
@@ -117,6 +186,7 @@ def _xml(text: str) -> str:
 
 
 def format_junit(diagnostics: list[Diagnostic]) -> str:
+    import xml.etree.ElementTree as ET  # only JUnit output needs it
     """JUnit XML as Ruff writes it: a test suite per file, a failed test case per finding."""
     n = str(len(diagnostics))
     root = ET.Element("testsuites", name="convlint", tests=n, failures=n, errors="0")

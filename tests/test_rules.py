@@ -32,3 +32,27 @@ def test_each_rule_triggers_on_every_file_it_reports(case):
 )
 def test_files_that_cannot_have_a_finding_are_not_parsed(text):
     assert not prefilter(text.encode(), rules_for("a.py", Settings()))
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.needs], ids=lambda r: min(r.codes))
+def test_needed_words_are_needed(rule):
+    """Each fixture the rule triggers on holds a word of `needs`, and stops triggering once
+    those words are gone: the shared quick reject never drops a file a rule wants."""
+    triggered = 0
+    for case in all_cases():
+        data = case.path.read_bytes()
+        if rule.triggered(data):
+            triggered += 1
+            assert any(word in data for word in rule.needs), case.id
+            stripped = data
+            for word in rule.needs:
+                stripped = stripped.replace(word, b"")
+            assert not rule.triggered(stripped), case.id
+    assert triggered
+
+
+def test_quick_reject_agrees_with_the_rules(tmp_path):
+    rules = rules_for("a.py", Settings(select=("CL",)))
+    for case in all_cases():
+        data = case.path.read_bytes()
+        assert prefilter(data, rules) == any(r.triggered(data) for r in rules), case.id

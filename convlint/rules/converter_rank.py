@@ -55,6 +55,8 @@ class ConverterRankMismatch(Rule):
     codes = {"CL103": CL103_DOC}
     names = {"CL103": "converter-rank-mismatch"}
 
+    needs = (b"channels_last",)
+
     def triggered(self, data: bytes) -> bool:
         # The call names a converter (or imports it) and a channels_last format.
         return b"convert_conv" in data and b"channels_last" in data

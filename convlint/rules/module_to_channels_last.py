@@ -112,6 +112,8 @@ class ModuleToChannelsLast(Rule):
     codes = {"CL101": CL101_DOC, "CL102": CL102_DOC}
     names = {"CL101": "module-to-channels-last", "CL102": "module-to-channels-last-3d"}
 
+    needs = (b"channels_last",)
+
     def triggered(self, data: bytes) -> bool:
         # Sound: a finding needs a channels_last format that this file names, directly or
         # in a binding the analysis follows.

@@ -55,6 +55,8 @@ class PrivateConverterPath(Rule):
     codes = {"CL104": CL104_DOC}
     names = {"CL104": "private-converter-path"}
 
+    needs = (b"convert_conv",)
+
     def triggered(self, data: bytes) -> bool:
         # Sound: a finding names a converter and the private module (in the import or the
         # call), whose name is `memory_format` not as the end of a converter's name.

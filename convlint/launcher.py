@@ -1,0 +1,46 @@
+"""The console entry point. It answers `convlint check FILE...` itself when no file can
+have a finding (the usual pre-commit run) without importing click or the engine; any other
+command line goes to the click CLI (cli.py), which gives the same answer, only slower.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The words of which every file the rules enabled by default can report on holds at least
+# one: the union of their `Rule.needs` (tests/test_launcher.py keeps the two equal).
+DEFAULT_NEEDED_WORDS = (b"channels_last", b"convert_conv")
+_QUICK_FLAGS = {"--force-exclude"}
+
+
+def main() -> None:
+    if _nothing_to_find(sys.argv[1:]):
+        sys.stdout.write("All checks passed!\n")
+        sys.exit(0)
+    from convlint.cli import main as cli
+
+    cli()
+
+
+def _nothing_to_find(args: list[str]) -> bool:
+    """True for `check [--force-exclude] FILE...` where no configuration applies and no
+    file holds a needed word. Anything else, or any doubt, is left to the full CLI."""
+    if not args or args[0] != "check":
+        return False
+    files = [a for a in args[1:] if a not in _QUICK_FLAGS]
+    if not files or any(f.startswith("-") or not os.path.isfile(f) for f in files):
+        return False
+    from convlint.config import find_config
+
+    if find_config(files[0]) is not None:
+        return False
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        if any(word in data for word in DEFAULT_NEEDED_WORDS):
+            return False
+    return True
