@@ -56,3 +56,18 @@ def test_quick_reject_agrees_with_the_rules(tmp_path):
     for case in all_cases():
         data = case.path.read_bytes()
         assert prefilter(data, rules) == any(r.triggered(data) for r in rules), case.id
+
+
+@pytest.mark.parametrize(
+    "text, parsed",
+    [
+        ("x = x.to(memory_format=torch.contiguous_format)\ny = torch.channels_last\n", False),
+        ("x = x.to(memory_format = th.preserve_format)  # channels_last\n", False),
+        ("x.to(memory_format=torch.contiguous_format)\nm.to(memory_format=fmt)  # channels_last\n", True),
+        ("m.to(memory_format=torch.channels_last)\n", True),
+        ("m.to(memory_format=(\n    torch.contiguous_format))  # channels_last\n", True),  # not sure: parse
+        ("ok = x.memory_format == torch.channels_last\n", False),
+    ],
+)
+def test_contiguous_only_files_are_not_parsed(text, parsed):
+    assert prefilter(text.encode(), rules_for("a.py", Settings())) is parsed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -80,6 +81,13 @@ torch 2.3; on older torch set `fix-target = "convlint"` to use `convlint.runtime
 """
 
 
+# `memory_format=` (not `==`) whose value is not a literal contiguous/preserve format. The
+# lookahead refuses a blank too, so that backtracking over the blanks cannot skip past it.
+_LIVE_FORMAT_KEYWORD = re.compile(
+    rb"memory_format[ \t]*=(?!=)[ \t]*(?![ \t]|(?:\w+\.)?(?:contiguous_format|preserve_format)\b)"
+)
+
+
 class Format(Enum):
     CL2D = "channels_last"
     CL3D = "channels_last_3d"
@@ -116,8 +124,9 @@ class ModuleToChannelsLast(Rule):
 
     def triggered(self, data: bytes) -> bool:
         # Sound: a finding needs a channels_last format that this file names, directly or
-        # in a binding the analysis follows.
-        return b"memory_format" in data and b"channels_last" in data
+        # in a binding the analysis follows, and a `memory_format=` keyword whose value is
+        # not spelled contiguous_format or preserve_format (most tensor code: diffusers').
+        return b"channels_last" in data and _LIVE_FORMAT_KEYWORD.search(data) is not None
 
     def check(self, ctx: Context) -> list[Diagnostic]:
         findings = []
