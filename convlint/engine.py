@@ -28,8 +28,11 @@ from convlint.source import SourceText, apply_edits
 from convlint.suppress import add_noqa_edits, file_exemption, is_suppressed
 
 MAX_FIX_PASSES = 10
-# Below this many candidate files a process pool costs more than it saves.
+# Below this many candidate files per worker a process pool costs more than it saves.
 MIN_FILES_PER_WORKER = 4
+# From this many files on, the workers read and filter too, SCAN_CHUNK paths at a time.
+PARALLEL_SCAN_FILES = 500
+SCAN_CHUNK = 64
 
 
 @dataclass
@@ -514,27 +517,64 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _worker(args) -> FileResult:
-    path, data, stat_result, settings, options = args
-    return process_file(path, data, stat_result, settings, options)
-
-
 def run(paths: list[str], settings: Settings, options: Options, jobs: int | None = None) -> list[FileResult]:
-    """Lint (or fix) every file under `paths`. Results sorted by path; errors per file."""
+    """Lint (or fix) every file under `paths`. Results sorted by path; errors per file.
+
+    A large tree is read, filtered and analysed by the workers, in chunks of paths (only
+    paths and findings cross between processes); a small one is read here, and only its
+    candidates go to workers, when there are enough of them to pay for a pool.
+    """
     files, missing = discover_files(paths, settings)
     results = [FileResult(e.path, errors=[e]) for e in missing]
-    candidates = []
-    for path in files:
-        rules = rules_for(path, settings)
-        try:
-            data, stat_result = read_bytes(path)
-        except OSError as e:
-            results.append(FileResult(path, errors=[FileError(path, error_message(e))]))
-            continue
-        if rules and prefilter(data, rules):
-            candidates.append((path, data, stat_result, settings, options))
-    results.extend(_map(candidates, jobs))
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
+        chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
+        for found in _pool_map(_scan_files, chunks, jobs):
+            results.extend(found)
+    else:
+        candidates = []
+        for path in files:
+            scanned = _read_candidate(path, settings)
+            if isinstance(scanned, FileResult):
+                results.append(scanned)
+            elif scanned is not None:
+                candidates.append((path, *scanned, settings, options))
+        workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
+        if workers > 1:
+            results.extend(_pool_map(_process_candidate, candidates, workers))
+        else:
+            results.extend(_process_candidate(c) for c in candidates)
     return sorted(results, key=lambda r: r.path)
+
+
+def _read_candidate(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | FileResult | None:
+    """A file's bytes and stat when it passes the prefilter; None when it cannot have a
+    finding; a FileResult with the error when it cannot be read."""
+    try:
+        data, stat_result = read_bytes(path)
+    except OSError as e:
+        return FileResult(path, errors=[FileError(path, error_message(e))])
+    rules = rules_for(path, settings)
+    if not (rules and prefilter(data, rules)):
+        return None
+    return data, stat_result
+
+
+def _scan_files(args) -> list[FileResult]:
+    paths, settings, options = args
+    out = []
+    for path in paths:
+        scanned = _read_candidate(path, settings)
+        if isinstance(scanned, FileResult):
+            out.append(scanned)
+        elif scanned is not None:
+            out.append(process_file(path, *scanned, settings, options))
+    return out
+
+
+def _process_candidate(args) -> FileResult:
+    path, data, stat_result, settings, options = args
+    return process_file(path, data, stat_result, settings, options)
 
 
 def run_source(path: str, data: bytes, settings: Settings, options: Options) -> FileResult:
@@ -545,17 +585,15 @@ def run_source(path: str, data: bytes, settings: Settings, options: Options) -> 
     return process_file(path, data, None, settings, replace(options, write=False))
 
 
-def _map(candidates: list, jobs: int | None) -> list[FileResult]:
-    jobs = jobs or os.cpu_count() or 1
-    workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
-    if workers <= 1:
-        return [_worker(c) for c in candidates]
-    chunksize = max(1, len(candidates) // (workers * 4))
+def _pool_map(function, items: list, jobs: int) -> list:
+    """`map` over a process pool of up to `jobs` workers, each taking a few items at a time."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor  # a run with a pool pays for it
 
+    workers = min(jobs, len(items))
+    chunksize = max(1, len(items) // (workers * 4))
     # fork: workers start with everything imported (forkserver and spawn would import
     # convlint again in each, which costs more than most runs).
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_worker, candidates, chunksize=chunksize))
+        return list(pool.map(function, items, chunksize=chunksize))

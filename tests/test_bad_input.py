@@ -46,7 +46,7 @@ def test_syntax_error_is_cl000_and_the_run_goes_on(tmp_path):
 
 
 def test_python2_source_is_a_syntax_error(tmp_path):
-    tree(tmp_path, {"py2.py": b"import torch\nprint 'channels_last', torch.memory_format\n"})
+    tree(tmp_path, {"py2.py": b"import torch\nprint 'converting'\nm.to(memory_format=torch.channels_last)\n"})
     result = run_cli(["check", "."], tmp_path)
     assert "py2.py:2:1: CL000 syntax error: Missing parentheses in call to 'print'" in result.stdout
     assert_other_file_still_checked(result)

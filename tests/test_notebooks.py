@@ -137,7 +137,7 @@ def test_non_python_notebooks_are_skipped(tmp_path):
 
 
 def test_invalid_notebook_json_is_a_clear_error_and_the_run_goes_on(tmp_path):
-    (tmp_path / "broken.ipynb").write_text('{"cells": [ "memory_format channels_last"')
+    (tmp_path / "broken.ipynb").write_text('{"cells": [ "m.to(memory_format=torch.channels_last)"')
     save(tmp_path / "good.ipynb", TRAIN)
     result = run_cli(["check", "."], tmp_path)
     assert result.exit_code == 1
