@@ -1,0 +1,396 @@
+"""Benchmark `convlint check` against Ruff, ripgrep and a read-every-file floor (issue 5).
+
+Not a test. `python benchmarks/bench_check.py` runs every part; `--parts`, `--sizes` and
+`--repeats` choose less. Corpora are generated under --workdir (default /tmp/convlint-bench)
+and reused while benchmarks/make_corpus.py is unchanged. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from pathlib import Path
+
+import make_corpus
+
+HERE = Path(__file__).resolve().parent
+PARTS = ("tree", "clean", "worst", "memory")
+TARGETS = {
+    "ruff": 1.0,  # convlint / ruff wall time at 4,000 files, at most
+    "floor": 3.0,  # convlint / floor at 4,000 files, at most
+    "exponent": 1.1,  # growth of convlint's time in N, at most
+    "clean": 4.0,  # one clean file / `python -c pass`, at most
+    "libcst": 5.0,  # worst case: LibCST per file / convlint per file, at least
+    "memory_mb": 300.0,  # peak RSS of the process tree on the largest tree, under
+}
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def executable(name: str) -> str | None:
+    """The real executable: the interpreter's scripts directory first, so a pyenv or asdf
+    shim (a shell script costing tens of ms) does not inflate a tool's time."""
+    candidate = Path(sysconfig.get_path("scripts")) / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    return shutil.which(name)
+
+
+def interpreter(script: str) -> str:
+    """The Python a console script runs on (its #! line), for `python -c pass` and the floor."""
+    with open(script, "rb") as f:
+        first = f.readline()
+    if first.startswith(b"#!") and b"python" in first:
+        return first[2:].decode().split()[0]
+    return sys.executable
+
+
+def version(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True).stdout.strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
+# --------------------------------------------------------------------------- timing
+
+
+class Run:
+    """One timed process: wall seconds, CPU seconds and max RSS of it and its reaped children."""
+
+    def __init__(self, wall: float, cpu: float, max_rss_mb: float, tree_rss_mb: float | None = None):
+        self.wall, self.cpu, self.max_rss_mb, self.tree_rss_mb = wall, cpu, max_rss_mb, tree_rss_mb
+
+
+# Users' Pythons write .pyc files: without them every run would compile convlint again.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run_once(command: list[str], cwd: str, ok=(0, 1), sample_tree: bool = False) -> Run:
+    """Run `command` with its output discarded. os.wait4 gives the rusage of this run alone
+    (its workers included, once reaped), unlike RUSAGE_CHILDREN, which accumulates."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sampler = TreeRss(process.pid) if sample_tree else None
+    stderr = process.stderr.read()  # drains the pipe; returns when the process closes it
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stderr.close()
+    code = process.returncode
+    if code not in ok:
+        raise SystemExit(f"{' '.join(command)} exited {code}:\n{stderr.decode(errors='replace')[-2000:]}")
+    peak = sampler.stop() if sampler else None
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, peak)
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and its descendants (Linux /proc) every 10 ms.
+
+    A sum of RSS counts pages shared by forked workers more than once: an upper bound.
+    """
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_kb, self._done = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(self.pid)))
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
+def _tree(pid: int) -> list[int]:
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            for task in os.listdir(f"/proc/{pids[i]}/task"):
+                with open(f"/proc/{pids[i]}/task/{task}/children") as f:
+                    pids.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+        i += 1
+    return pids
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def interleaved(commands: dict[str, list[str]], cwd: str, repeats: int) -> dict[str, list[Run]]:
+    """One untimed warm-up each (OS page cache, .pyc files), then `repeats` rounds, each
+    running every command once in a rotated order, so drift in the machine's load spreads
+    over all of them alike."""
+    names = list(commands)
+    for name in names:
+        run_once(commands[name], cwd)
+    runs: dict[str, list[Run]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            runs[name].append(run_once(commands[name], cwd))
+    return runs
+
+
+def summary(values: list[float]) -> dict:
+    """Median, interquartile range and extremes."""
+    ordered = sorted(values)
+    q1, q3 = (statistics.quantiles(ordered, n=4, method="inclusive")[::2] if len(ordered) > 1
+              else (ordered[0], ordered[0]))
+    return {"median": statistics.median(ordered), "q1": q1, "q3": q3, "min": ordered[0], "max": ordered[-1]}
+
+
+def growth_exponent(sizes: list[int], seconds: list[float]) -> float:
+    """Least-squares slope of log(time) against log(N)."""
+    xs, ys = [math.log(n) for n in sizes], [math.log(t) for t in seconds]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}" if seconds >= 0.1 else f"{seconds * 1000:.1f}"
+
+
+def row(name: str, runs: list[Run], label: str = "") -> str:
+    wall, cpu = summary([r.wall for r in runs]), summary([r.cpu for r in runs])
+    return (f"| {label} | {name} | {ms(wall['median'])} | {ms(wall['q1'])}-{ms(wall['q3'])} "
+            f"| {ms(wall['min'])}-{ms(wall['max'])} | {ms(cpu['median'])} |")
+
+
+TABLE_HEAD = ("| | command | wall ms (median) | IQR | min-max | CPU ms (median) |\n"
+              "| --- | --- | ---: | ---: | ---: | ---: |")
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+# --------------------------------------------------------------------------- parts
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.workdir = Path(args.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.convlint = args.convlint or executable("convlint")
+        if self.convlint is None:
+            raise SystemExit("convlint is not installed: pip install -e . in the repository")
+        self.python = interpreter(self.convlint)
+        self.ruff, self.rg = args.ruff or executable("ruff"), shutil.which("rg")
+        self.results: dict = {}
+        self.checks: list[str] = []
+
+    def corpus(self, n: int, all_candidates: bool = False) -> Path:
+        directory = self.workdir / (f"worst-{n}" if all_candidates else f"tree-{n}")
+        stamp = make_corpus.ensure(n, str(directory), self.args.seed, all_candidates)
+        if not (directory / ".git").exists() and shutil.which("git"):
+            # A real tree is a repository: Ruff and ripgrep honour .gitignore only inside one.
+            subprocess.run(["git", "init", "-q", str(directory)], check=True)
+        print(f"corpus {directory}: {stamp['files']} files, {stamp['lines']:,} lines, "
+              f"{stamp['bytes'] / 1e6:.1f} MB, {stamp['memory_format_files']} name memory_format",
+              flush=True)
+        return directory
+
+    def tree_commands(self, directory: Path) -> dict[str, list[str]]:
+        commands = {"convlint check": [self.convlint, "check", str(directory)],
+                    "floor (walk + read)": [self.python, str(HERE / "floor.py"), str(directory)]}
+        if self.ruff:
+            commands["ruff check --select F"] = [self.ruff, "check", "--no-cache", "--select", "F",
+                                                 "--quiet", str(directory)]
+        if self.rg:
+            commands["rg -l memory_format"] = [self.rg, "-l", "memory_format", str(directory)]
+        return commands
+
+    def part_tree(self) -> None:
+        print("\n## Trees of N files (interleaved runs)\n")
+        if not self.ruff:
+            print("ruff not found (pip install ruff): skipped")
+        if not self.rg:
+            print("ripgrep not found (apt-get install ripgrep): skipped")
+        print("convlint keeps no cache between runs: every run is a cold run for convlint; the OS "
+              "page cache is warm (one untimed run of each command first).\n")
+        medians: dict[str, dict[int, float]] = {}
+        lines = [TABLE_HEAD]
+        for n in self.args.sizes:
+            directory = self.corpus(n)
+            runs = interleaved(self.tree_commands(directory), str(self.workdir), self.args.repeats)
+            for name, name_runs in runs.items():
+                lines.append(row(name, name_runs, f"N={n:,}"))
+                medians.setdefault(name, {})[n] = summary([r.wall for r in name_runs])["median"]
+            self.results.setdefault("tree", {})[n] = {k: [vars(r) for r in v] for k, v in runs.items()}
+        print("\n".join(lines) + "\n")
+        convlint = medians["convlint check"]
+        print("| N | convlint / ruff | convlint / floor | convlint / rg |\n| ---: | ---: | ---: | ---: |")
+        for n in self.args.sizes:
+            ratios = [convlint[n] / medians[other][n] if other in medians else None
+                      for other in ("ruff check --select F", "floor (walk + read)", "rg -l memory_format")]
+            print(f"| {n:,} | " + " | ".join(f"{r:.2f}x" if r else "-" for r in ratios) + " |")
+        if len(self.args.sizes) > 1:
+            sizes = sorted(self.args.sizes)
+            print()
+            for name, by_n in medians.items():
+                exponent = growth_exponent(sizes, [by_n[n] for n in sizes])
+                print(f"growth exponent of {name}: {exponent:.2f}")
+                if name == "convlint check":
+                    self.checks.append(f"convlint time grows as N^{exponent:.2f} (target <= "
+                                       f"{TARGETS['exponent']}): {verdict(exponent <= TARGETS['exponent'])}")
+        if 4000 in convlint:
+            floor = convlint[4000] / medians["floor (walk + read)"][4000]
+            self.checks.append(f"convlint / floor at 4,000 files: {floor:.2f}x (target <= "
+                               f"{TARGETS['floor']}x): {verdict(floor <= TARGETS['floor'])}")
+            if self.ruff:
+                ruff = convlint[4000] / medians["ruff check --select F"][4000]
+                self.checks.append(f"convlint / ruff at 4,000 files: {ruff:.2f}x (target <= "
+                                   f"{TARGETS['ruff']}x): {verdict(ruff <= TARGETS['ruff'])}")
+
+    def part_clean(self) -> None:
+        """One clean file (the pre-commit case) and one candidate file, against `python -c pass`."""
+        print("\n## One file (interleaved runs)\n")
+        rng = random.Random(f"{self.args.seed}:single")
+        clean, candidate = self.workdir / "clean.py", self.workdir / "candidate.py"
+        clean.write_text(make_corpus.render_file(rng, "model", 200))
+        candidate.write_text(make_corpus.render_file(rng, "train", 200, make_corpus.MF_MODULE))
+        commands = {
+            "python -c pass": [self.python, "-c", "pass"],
+            "convlint check clean.py": [self.convlint, "check", str(clean)],
+            "convlint check candidate.py": [self.convlint, "check", str(candidate)],
+        }
+        if self.ruff:
+            commands["ruff check --select F clean.py"] = [self.ruff, "check", "--no-cache", "--select", "F",
+                                                          "--quiet", str(clean)]
+        runs = interleaved(commands, str(self.workdir), self.args.repeats * 2)
+        print(TABLE_HEAD)
+        for name, name_runs in runs.items():
+            print(row(name, name_runs))
+        median = {name: summary([r.wall for r in v])["median"] for name, v in runs.items()}
+        ratio = median["convlint check clean.py"] / median["python -c pass"]
+        print(f"\nclean file / python -c pass: {ratio:.2f}x; candidate file / python -c pass: "
+              f"{median['convlint check candidate.py'] / median['python -c pass']:.2f}x")
+        self.checks.append(f"one clean file / python -c pass: {ratio:.2f}x (target <= {TARGETS['clean']}x): "
+                           f"{verdict(ratio <= TARGETS['clean'])}")
+        self.results["clean"] = {k: [vars(r) for r in v] for k, v in runs.items()}
+
+    def part_worst(self) -> None:
+        """Every file a candidate: convlint per file (both cores) against plain LibCST."""
+        print("\n## Worst case: every file a candidate\n")
+        n = self.args.worst_files
+        directory = self.corpus(n, all_candidates=True)
+        runs = interleaved({"convlint check": [self.convlint, "check", str(directory)]},
+                           str(self.workdir), self.args.repeats)["convlint check"]
+        files = sorted(directory.rglob("*.py"))
+        lines = sum(p.read_bytes().count(b"\n") for p in files)
+        wall = summary([r.wall for r in runs])["median"]
+        cpu = summary([r.cpu for r in runs])["median"]
+        print(TABLE_HEAD)
+        print(row("convlint check", runs, f"N={n}"))
+        print(f"\nconvlint: {wall / n * 1000:.2f} ms wall and {cpu / n * 1000:.2f} ms CPU per file "
+              f"({wall / lines * 1e6:.1f} ms wall per 1,000 lines; {lines / n:.0f} lines per file)")
+        self.results["worst"] = {"files": n, "lines": lines, "runs": [vars(r) for r in runs]}
+        if self.args.libcst_files <= 0:
+            return
+        # An evenly spaced subset; compared per line, so the subset's sizes do not skew it.
+        subset = files[:: max(1, len(files) // self.args.libcst_files)][: self.args.libcst_files]
+        command = [self.python, str(HERE / "libcst_baseline.py"), *map(str, subset)]
+        baselines = [json.loads(subprocess.run(command, capture_output=True, text=True, env=ENV,
+                                               check=True).stdout)
+                     for _ in range(max(1, min(3, self.args.repeats)))]
+        baseline = min(baselines, key=lambda b: b["cpu_seconds"])  # the least disturbed run
+        per_kline = baseline["cpu_seconds"] / baseline["lines"] * 1000
+        convlint_per_kline = wall / lines * 1000
+        speedup = per_kline / convlint_per_kline
+        cpu_speedup = per_kline / (cpu / lines * 1000)
+        mean_lines = lines / n
+        print(f"LibCST parse + ScopeProvider + QualifiedNameProvider, one process, {baseline['files']} "
+              f"files ({baseline['lines']:,} lines): {per_kline * 1000:.0f} ms CPU per 1,000 lines = "
+              f"{per_kline * mean_lines:.0f} ms per {mean_lines:.0f}-line file "
+              f"(import libcst: {baseline['import_seconds'] * 1000:.0f} ms, not counted)")
+        print(f"speedup per file: {speedup:.1f}x against LibCST on one core; "
+              f"{speedup / (os.cpu_count() or 1):.1f}x against LibCST spread perfectly over "
+              f"{os.cpu_count()} cores; in CPU time, {cpu_speedup:.1f}x")
+        self.checks.append(f"worst case, per file, LibCST (1 core) / convlint (all cores): {speedup:.1f}x "
+                           f"(target >= {TARGETS['libcst']}x): {verdict(speedup >= TARGETS['libcst'])}")
+        self.results["libcst"] = baseline
+
+    def part_memory(self) -> None:
+        n = max(self.args.sizes)
+        print(f"\n## Peak memory, N={n:,}\n")
+        directory = self.corpus(n)
+        runs = [run_once([self.convlint, "check", str(directory)], str(self.workdir), sample_tree=True)
+                for _ in range(max(1, self.args.repeats // 2))]
+        tree = max(r.tree_rss_mb for r in runs)
+        single = max(r.max_rss_mb for r in runs)
+        print(f"convlint check: peak RSS of the process tree (sum, sampled every 10 ms) {tree:.0f} MB; "
+              f"largest single process {single:.0f} MB (rusage)")
+        target = TARGETS["memory_mb"]
+        self.checks.append(f"peak memory at {n:,} files: {tree:.0f} MB (target < {target:.0f} MB): "
+                           f"{verdict(tree < target)}")
+        self.results["memory"] = [vars(r) for r in runs]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated, of {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--sizes", default="1000,4000,16000",
+                        type=lambda s: [int(x) for x in s.split(",")], help="tree sizes N")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each command (default 5)")
+    parser.add_argument("--worst-files", type=int, default=400, help="files in the worst-case tree")
+    parser.add_argument("--libcst-files", type=int, default=12,
+                        help="worst-case files timed with plain LibCST (0: skip)")
+    parser.add_argument("--workdir", default="/tmp/convlint-bench", help="where corpora go")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--convlint", help="the convlint executable (default: this Python's)")
+    parser.add_argument("--ruff", help="the ruff executable (default: this Python's, else PATH's)")
+    parser.add_argument("--json", help="also write the raw timings here")
+    args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    bench = Bench(args)
+    print(f"# convlint check benchmark, {datetime.date.today()}\n")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"python {platform.python_version()}; {version([bench.convlint, '--version'])}; "
+          f"{version([bench.ruff, '--version']) if bench.ruff else 'no ruff'}; "
+          f"{version([bench.rg, '--version']) if bench.rg else 'no ripgrep'}")
+    print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
+    for part in PARTS:
+        if part in parts:
+            getattr(bench, f"part_{part}")()
+    print(f"\n## Targets (load average at the end {os.getloadavg()[0]:.2f})\n")
+    for check in bench.checks:
+        print(f"- {check}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(bench.results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
