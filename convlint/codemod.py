@@ -26,7 +26,10 @@ class FixError(Exception):
 def materialize(plan: CallRewrite, source: SourceText) -> tuple[Edit, ...]:
     """The edits of a planned rewrite. Raises FixError when it cannot be done safely."""
     start, end = source.offset(plan.start), source.offset(plan.end)
-    new = rewrite_call(source.text[start:end], plan.converter, source.newline)
+    try:
+        new = rewrite_call(source.text[start:end], plan.converter, source.newline)
+    except RecursionError:  # LibCST renders recursively: an argument thousands of terms deep
+        raise FixError("the call is too deeply nested to rewrite") from None
     edits = [Edit(plan.start, plan.end, new)]
     if plan.import_edit is not None:
         edits.append(plan.import_edit)
@@ -56,9 +59,14 @@ def rewrite_call(call_text: str, converter: str, newline: str = "\n") -> str:
     space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     fmt = cst.Arg(removed.value, comma=removed.comma, whitespace_after_arg=removed.whitespace_after_arg)
     if len(call.args) == 1:
+        # `.to` goes away, and with it the gaps around the dot and before `(`: a comment
+        # there (`model  # why\n    .to(...)`) moves to after the receiver's comma.
+        dot = call.func.dot
+        gap = _merge(_merge(dot.whitespace_before, dot.whitespace_after), call.whitespace_after_func)
+        comma = cst.Comma(whitespace_after=gap) if _has_comment(gap) else space
         new = cst.Call(
             func=func,
-            args=[cst.Arg(receiver, comma=space), fmt],
+            args=[cst.Arg(receiver, comma=comma), fmt],
             whitespace_before_args=call.whitespace_before_args,
         )
     else:
@@ -120,6 +128,12 @@ def _merge(before, after):
         )
     lines.extend(after.empty_lines)
     return before.with_changes(empty_lines=lines, indent=after.indent, last_line=after.last_line)
+
+
+def _has_comment(whitespace) -> bool:
+    return isinstance(whitespace, cst.ParenthesizedWhitespace) and (
+        whitespace.first_line.comment is not None or any(line.comment for line in whitespace.empty_lines)
+    )
 
 
 def _comments(text: str) -> list[str]:

@@ -233,7 +233,7 @@ def _non_overlapping(diagnostics: list[Diagnostic]) -> tuple[list[Edit], list[st
         for e in new:
             chosen.add(e)
         applied.append(d.code)
-    return sorted(chosen.edits, key=lambda e: (e.start, e.end, e.content)), applied
+    return sorted(chosen.edits, key=lambda e: (e.start, e.end)), applied
 
 
 class _ChosenEdits:
@@ -245,7 +245,7 @@ class _ChosenEdits:
     """
 
     def __init__(self):
-        self.edits: set[Edit] = set()
+        self.edits: dict[Edit, None] = {}  # in the order chosen, which breaks ties
         self._starts: list[Location] = []  # of the non-empty ranges, which never overlap,
         self._ends: list[Location] = []  # so their ends are sorted too
         self._points: list[Location] = []  # the insertions
@@ -261,7 +261,7 @@ class _ChosenEdits:
         return j < len(self._points) and self._points[j] < edit.end
 
     def add(self, edit: Edit) -> None:
-        self.edits.add(edit)
+        self.edits[edit] = None
         if edit.start == edit.end:
             bisect.insort(self._points, edit.start)
         else:
@@ -514,7 +514,11 @@ def _alive(pid: int) -> bool:
         return False
     except (OSError, OverflowError):  # another user's process (EPERM), or not a pid at all
         return True
-    return True
+    try:  # a killed worker stays a zombie until it is reaped, and answers kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:  # no /proc: believe kill(pid, 0)
+        return True
 
 
 def run(paths: list[str], settings: Settings, options: Options, jobs: int | None = None) -> list[FileResult]:
