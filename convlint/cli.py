@@ -401,9 +401,9 @@ def verify(targets, kwargs, convert, memory_formats, output_format, input_shape,
 @main.command()
 def server() -> None:
     """Run the language server (LSP over standard input and output) for editors."""
-    try:
-        import pygls  # noqa: F401  (an optional extra: only this command needs it)
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("pygls") is None:  # an optional extra: only this command needs it
         click.echo("error: `convlint server` needs pygls: pip install 'convlint[lsp]'", err=True)
         sys.exit(EXIT_ERROR)
     from convlint.server import serve

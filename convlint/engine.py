@@ -536,13 +536,8 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
         for found in _pool_map(_scan_files, chunks, jobs):
             results.extend(found)
     else:
-        candidates = []
-        for path in files:
-            scanned = _read_candidate(path, settings)
-            if isinstance(scanned, FileResult):
-                results.append(scanned)
-            elif scanned is not None:
-                candidates.append((path, *scanned, settings, options))
+        unreadable, candidates = _partition(files, settings, options)
+        results.extend(unreadable)
         workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
         if workers > 1:
             results.extend(_pool_map(_process_candidate, candidates, workers))
@@ -564,16 +559,22 @@ def _read_candidate(path: str, settings: Settings) -> tuple[bytes, os.stat_resul
     return data, stat_result
 
 
-def _scan_files(args) -> list[FileResult]:
-    paths, settings, options = args
-    out = []
+def _partition(paths: list[str], settings: Settings, options: Options) -> tuple[list[FileResult], list[tuple]]:
+    """Read the files: the results of those that cannot be read, and the candidates."""
+    unreadable, candidates = [], []
     for path in paths:
         scanned = _read_candidate(path, settings)
         if isinstance(scanned, FileResult):
-            out.append(scanned)
+            unreadable.append(scanned)
         elif scanned is not None:
-            out.append(process_file(path, *scanned, settings, options))
-    return out
+            candidates.append((path, *scanned, settings, options))
+    return unreadable, candidates
+
+
+def _scan_files(args) -> list[FileResult]:
+    """A worker's share of a large tree: read, filter and analyse a chunk of paths."""
+    unreadable, candidates = _partition(*args)
+    return unreadable + [_process_candidate(c) for c in candidates]
 
 
 def _process_candidate(args) -> FileResult:
