@@ -95,8 +95,16 @@ _MODULE_TRANSFORMS = frozenset(
      "convlint.runtime.convert_conv2d_weight_memory_format",
      "convlint.runtime.convert_conv3d_weight_memory_format",
      "convlint.runtime.convert_conv_weights",
-     "torch.nn.utils.fusion.fuse_conv_bn_eval"}
+     "torch.nn.utils.fusion.fuse_conv_bn_eval",
+     # the usual steps of a training script between building a model and training it
+     "torch.nn.SyncBatchNorm.convert_sync_batchnorm",
+     "torch.nn.modules.batchnorm.SyncBatchNorm.convert_sync_batchnorm",
+     "timm.models.convert_splitbn_model", "timm.layers.convert_sync_batchnorm",
+     "timm.models.layers.convert_sync_batchnorm", "apex.parallel.convert_syncbn_model"}
 )
+# Functions that return their arguments, transformed, in a tuple of the same shape:
+# `model, optimizer = amp.initialize(model, optimizer)`.
+_TUPLE_TRANSFORMS = frozenset({"apex.amp.initialize"})
 _QUANTIZATION_TRANSFORMS = frozenset(
     {"prepare", "prepare_qat", "convert", "quantize", "quantize_qat", "quantize_dynamic",
      "fuse_modules", "fuse_modules_qat"}
@@ -122,6 +130,8 @@ def module_class_reason(qualified: str) -> str | None:
         "torch.jit.ScriptModule", "torch.jit.RecursiveScriptModule", "torch.fx.GraphModule"
     ):
         return f"{qualified} is a torch module class"
+    if parts[:2] == ["apex", "parallel"] and last == "DistributedDataParallel":
+        return f"{qualified} is a module wrapper"
     if last == "LightningModule" and parts[0] in ("lightning", "pytorch_lightning"):
         return f"{qualified} is a LightningModule"
     if parts[0] == "diffusers" and (
@@ -565,7 +575,8 @@ class Inferrer:
         if dotted is None:
             return None
         root, _, rest = dotted.partition(".")
-        bindings = scope.lookup(root)
+        # `except ImportError: amp = None` does not make `amp.initialize` something else.
+        bindings = [b for b in scope.lookup(root) or () if not _is_none(b)]
         if not bindings:
             return None
         quals = {b.qualified for b in bindings if b.kind == "import"}
@@ -695,6 +706,8 @@ class Inferrer:
     def _unpacked(self, name: str, b: Binding) -> Inference | None:
         value = b.node
         for i in b.element or ():
+            if isinstance(value, ast.Call) and self.qualify(value.func, b.scope) in _TUPLE_TRANSFORMS:
+                value = ast.Tuple(list(value.args), ast.Load())  # returns its arguments, transformed
             if isinstance(value, (ast.Tuple, ast.List)) and i < len(value.elts):
                 value = value.elts[i]
             else:
@@ -875,6 +888,8 @@ class Inferrer:
     def _call(self, node: ast.Call, scope: Scope) -> Inference | None:
         func = node.func
         qualified = self.qualify(func, scope)
+        if qualified is not None and is_module_transform(qualified):
+            return self._transform_call(node, qualified, scope)
         if qualified is not None:
             known = self._qualified_call(node, qualified, scope)
             if known is not None:
@@ -893,6 +908,16 @@ class Inferrer:
             return self._function_result(func.id, scope)
         return unknown(f"the result of `{_short(func)}()`")
 
+    def _transform_call(self, node: ast.Call, qualified: str, scope: Scope) -> Inference | None:
+        """A function that returns the module it is given (`torch.compile(model)`)."""
+        if node.args:
+            inner = self._infer(node.args[0], scope)
+            if inner is None:  # `model = torch.jit.script(model)`: the cycle adds nothing
+                return None
+            if inner.kind in (Receiver.MODULE, Receiver.LIKELY_MODULE):
+                return Inference(inner.kind, f"{qualified}() of a module: {inner.reason}", cls=inner.cls)
+        return unknown(f"{qualified}() of a value of unknown type")
+
     def _qualified_call(self, node: ast.Call, qualified: str, scope: Scope) -> Inference | None:
         reason = module_class_reason(qualified)
         if reason:
@@ -900,12 +925,6 @@ class Inferrer:
         reason = factory_reason(qualified)
         if reason:
             return Inference(Receiver.MODULE, reason)
-        if is_module_transform(qualified):
-            if node.args:
-                inner = self._infer(node.args[0], scope)
-                if inner is not None and inner.kind in (Receiver.MODULE, Receiver.LIKELY_MODULE):
-                    return Inference(inner.kind, f"{qualified}() of a module: {inner.reason}", cls=inner.cls)
-            return unknown(f"{qualified}() of a value of unknown type")
         reason = tensor_function_reason(qualified)
         if reason:
             return Inference(Receiver.TENSOR, reason)

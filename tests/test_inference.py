@@ -135,6 +135,23 @@ MODULE_CASES = {
         for sub in seq.modules():
             sub.to()  # TARGET
     """,
+    "rebound through module transforms": """
+        import torch, timm
+        model = timm.create_model("x")
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = torch.jit.script(model)
+        model.to()  # TARGET
+    """,
+    "unpacked from apex amp.initialize, optional import": """
+        import torch.nn as nn
+        try:
+            from apex import amp
+        except ImportError:
+            amp = None
+        model = nn.Conv2d(1, 1, 1)
+        model, opt = amp.initialize(model, opt)
+        model.to()  # TARGET
+    """,
     "LightningModule subclass": """
         import pytorch_lightning as pl
         class L(pl.LightningModule):
