@@ -320,7 +320,8 @@ def inspect_conv_weights(
                 rows.append(_conv_row(path, module, fmt))
         else:
             weight = _stored_weight(module)
-            if weight is not None and weight.dim() in formats:
+            # An unmaterialized LazyLinear has no rank yet: it is no conv and has no layout.
+            if weight is not None and not is_lazy(weight) and weight.dim() in formats:
                 name = f"{path}.weight" if path else "weight"
                 before = (baseline or {}).get(name, "contiguous_format")
                 changed = FORMAT_NAMES[layout_of(weight)] != before

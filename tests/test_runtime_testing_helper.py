@@ -49,3 +49,11 @@ def test_a_1x1_weight_that_only_is_contiguous_in_both_formats_fails():
 def test_an_unknown_format_is_refused():
     with pytest.raises(ValueError, match="cannot check"):
         assert_conv_weights_in(model(), torch.preserve_format)
+
+
+def test_an_unmaterialized_lazy_non_conv_does_not_break_the_check():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(2))
+    with pytest.raises(AssertionError, match="1 of 1 conv weights"):
+        assert_conv_weights_in(model, torch.channels_last)
+    convert_conv_weights(model)
+    assert_conv_weights_in(model, torch.channels_last)
