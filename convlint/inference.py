@@ -222,7 +222,7 @@ class ClassInfo:
     node: ast.ClassDef
     scope: "Scope"  # where the class is defined
     # self.<attr> = value, with the method scope the value is evaluated in
-    attributes: dict[str, list[tuple[ast.expr, "Scope"]]] = field(default_factory=dict)
+    attributes: dict[str, list[Binding]] = field(default_factory=dict)
     annotations: dict[str, ast.expr] = field(default_factory=dict)
     tensor_attributes: set[str] = field(default_factory=set)  # registered buffers/params
 
@@ -442,10 +442,10 @@ class _Binder:
         info = method.method_of
         if annotation is not None:
             info.annotations.setdefault(target.attr, annotation)
-        if value is not None and kind == "assign" and not element:
-            info.attributes.setdefault(target.attr, []).append((value, scope))
-        else:
-            info.attributes.setdefault(target.attr, []).append((ast.Constant(None), scope))
+        # The same Binding a local name gets, so that `self.a, self.b = x, y` and
+        # `for self.m in ...` are followed (or left unknown) exactly as names are.
+        binding = Binding(kind, value, scope, element=element or None)
+        info.attributes.setdefault(target.attr, []).append(binding)
 
     def expr(self, node: ast.expr, scope: Scope) -> None:
         # A stack, not recursion, through plain nesting (in source order): a sum of a thousand
@@ -826,14 +826,9 @@ class Inferrer:
             if annotated is not None:
                 return Inference(annotated.kind, f"{info.name}.{attr} is annotated `{_short(info.annotations[attr])}`",
                                  cls=annotated.cls)
-        for value, scope in info.attributes.get(attr, []):
-            if isinstance(value, ast.Constant) and value.value is None:
-                continue
-            result = self._infer(value, scope)
-            if result is not None:
-                result = Inference(result.kind, f"self.{attr} = `{_short(value)}` (line {value.lineno}): {result.reason}",
-                                   cls=result.cls, is_class=result.is_class)
-            results.append(result)
+        for binding in info.attributes.get(attr, []):
+            if not _is_none(binding):
+                results.append(self._binding(f"self.{attr}", binding))
         if results:
             return join(results, f"the assignments of self.{attr}")
         # Inherited attributes: look in local base classes.

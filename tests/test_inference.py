@@ -53,6 +53,15 @@ MODULE_CASES = {
             def go(self):
                 self.enc.to()  # TARGET
     """,
+    "self attribute unpacked from a tuple of modules": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.width = nn.Conv2d(1, 1, 1), 3
+            def f(self):
+                self.enc.to()  # TARGET
+    """,
     "attribute of an instance of a local class": """
         import torch.nn as nn
         class M(nn.Module):
@@ -241,6 +250,23 @@ UNKNOWN_CASES = {
         class Box:
             def f(self):
                 self.to()  # TARGET
+    """,
+    "self attribute rebound by unpacking": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self, x):
+                super().__init__()
+                self.head = nn.Conv2d(1, 1, 1)
+                self.head, self.other = x, 1
+            def f(self):
+                self.head.to()  # TARGET
+    """,
+    "self attribute as a loop target": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def f(self, items):
+                for self.item in items:
+                    self.item.to()  # TARGET
     """,
     "function named like a model is not a model": """
         from factory import build_model
