@@ -1028,7 +1028,8 @@ def join(results: list[Inference | None], what: str) -> Inference | None:
         return None
     kinds = {r.kind for r in known}
     if kinds == {Receiver.MODULE}:
-        classes = {id(r.cls) for r in known}
+        # A qualified name is equal by value; a ClassInfo is the same class only if identical.
+        classes = {r.cls if isinstance(r.cls, str) else id(r.cls) for r in known}
         cls = known[0].cls if len(classes) == 1 else None
         is_class = all(r.is_class for r in known)
         return Inference(Receiver.MODULE, _first_reason(known, Receiver.MODULE), cls=cls, is_class=is_class)

@@ -138,6 +138,11 @@ MODULE_CASES = {
         seq = nn.Sequential(nn.Linear(2, 2))
         seq[0].to()  # TARGET
     """,
+    "element of a Sequential built in either branch": """
+        import torch.nn as nn
+        seq = nn.Sequential(nn.Linear(2, 2)) if flag else nn.Sequential(nn.ReLU())
+        seq[0].to()  # TARGET
+    """,
     "loop over modules()": """
         import torch.nn as nn
         seq = nn.Sequential(nn.Linear(2, 2))
