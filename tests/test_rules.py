@@ -71,3 +71,36 @@ def test_quick_reject_agrees_with_the_rules(tmp_path):
 )
 def test_contiguous_only_files_are_not_parsed(text, parsed):
     assert prefilter(text.encode(), rules_for("a.py", Settings())) is parsed
+
+
+def test_two_rules_needing_the_same_import_add_it_once(tmp_path):
+    from tests.fixture_cases import run_cli
+
+    (tmp_path / "m.py").write_text(
+        "import timm\n"
+        "from torch import channels_last\n"
+        "import torch.nn.utils.memory_format as private\n"
+        "net = private.convert_conv2d_weight_memory_format(timm.create_model('a'), channels_last)\n"
+        "import foo\n"
+        "model = timm.create_model('b').to(memory_format=channels_last)\n"
+    )
+    run_cli(["fix", "--write", "m.py"], tmp_path)
+    text = (tmp_path / "m.py").read_text()
+    assert text.count("from torch.nn.utils import convert_conv2d_weight_memory_format\n") == 1
+    assert "net = convert_conv2d_weight_memory_format(timm.create_model('a'), channels_last)" in text
+    assert "model = convert_conv2d_weight_memory_format(timm.create_model('b'), channels_last)" in text
+
+
+def test_chains_of_conditional_formats_are_followed_in_linear_time(monkeypatch):
+    from convlint.rules import module_to_channels_last as rule_module
+
+    calls = []
+    real = rule_module.literal_format
+    monkeypatch.setattr(rule_module, "literal_format", lambda *a: calls.append(1) or real(*a))
+    chain = "".join(f"f{i} = f{i - 1} if c else f{i - 1}\n" for i in range(1, 40))
+    text = "import torch, timm\nf0 = torch.channels_last\n" + chain + "timm.create_model('x').to(memory_format=f39)\n"
+    from convlint.engine import lint_source
+
+    found = lint_source(text, "a.py", Settings())
+    assert [d.code for d in found] == ["CL101"]
+    assert len(calls) < 40 * 10  # each name once, not 2 ** 39 times

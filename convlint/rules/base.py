@@ -30,6 +30,10 @@ class Context:
     # before suppression, and the codes they were enabled to report.
     findings: list[Diagnostic] = field(default_factory=list)
     checked_codes: frozenset[str] = frozenset()
+    # Per-file answers the rules share: the formats a name may hold (see format_values), how
+    # a converter is spelled at a scope and the import that defines it (see converters.py).
+    format_memo: dict = field(default_factory=dict)
+    converter_memo: dict = field(default_factory=dict)
 
     @cached_property
     def directives(self) -> dict[int, Noqa]:

@@ -63,11 +63,7 @@ class ConverterRankMismatch(Rule):
 
     def check(self, ctx: Context) -> list[Diagnostic]:
         found = [match for call, scope in ctx.index.calls if (match := self._match(ctx, call, scope))]
-        if not found:
-            return []
-        # An import the fixes add goes before the first of them.
-        first_row = min(call.lineno for call, *_ in found)
-        return [self._diagnostic(ctx, *f, first_row) for f in found]
+        return [self._diagnostic(ctx, *f) for f in found]
 
     def _match(self, ctx: Context, call: ast.Call, scope: Scope):
         qualified = ctx.inferrer.qualify(call.func, scope) or ""
@@ -80,12 +76,12 @@ class ConverterRankMismatch(Rule):
             (k.value for k in call.keywords if k.arg == "memory_format"), None
         )
         wanted = _OTHER[_RANKS[name]]
-        if fmt is None or format_values(ctx, fmt, scope, set()) != {wanted}:
+        if fmt is None or format_values(ctx, fmt, scope) != {wanted}:
             return None
         return call, scope, home, wanted, literal_format(ctx, fmt, scope) is wanted
 
     def _diagnostic(self, ctx: Context, call: ast.Call, scope: Scope, home: str, wanted: Format,
-                    literal: bool, first_row: int) -> Diagnostic:
+                    literal: bool) -> Diagnostic:
         converter = CONVERTERS[wanted]
         given = CONVERTERS[_OTHER[wanted]]
         dims = "5-D" if wanted is Format.CL2D else "4-D"
@@ -94,22 +90,21 @@ class ConverterRankMismatch(Rule):
             f"`{given}` converts {dims} conv weights and raises on `{wanted.value}`{maybe}; "
             f"use `{converter}`"
         )
-        edits = self._rename(ctx, call, scope, home, converter, first_row)
+        edits = self._rename(ctx, call, scope, home, converter)
         fix = None
         if edits is not None:
             applicability = Applicability.SAFE if literal else Applicability.UNSAFE
             fix = Fix(applicability, f"Replace with `{converter}`", edits)
         return ctx.diagnostic("CL103", message, call, fix)
 
-    def _rename(self, ctx: Context, call: ast.Call, scope: Scope, home: str, converter: str,
-                first_row: int) -> tuple[Edit, ...] | None:
+    def _rename(self, ctx: Context, call: ast.Call, scope: Scope, home: str, converter: str) -> tuple[Edit, ...] | None:
         func = call.func
         end = ctx.source.node_end(func)
         if isinstance(func, ast.Attribute):  # `<module path>.<converter>`: rename the last name
             return (Edit(Location(end.row, end.column - len(func.attr)), end, converter),)
         # A bare (maybe aliased) import: the other converter from the same, public, module.
         public = "torch.nn.utils" if home == PRIVATE_HOME else home
-        reference = converter_reference(ctx, scope, converter, first_row, public, through_packages=False)
+        reference = converter_reference(ctx, scope, converter, public, through_packages=False)
         if reference is None:
             return None
         text, import_edit = reference

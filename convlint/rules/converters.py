@@ -30,19 +30,24 @@ CONVERTER_HOMES = ("torch.nn.utils", PRIVATE_HOME, "convlint.runtime")
 _FIX_TARGET_HOMES = {"torch": "torch.nn.utils", "convlint": "convlint.runtime"}
 
 
-def converter_reference(ctx, scope: Scope, converter: str, first_row: int, home: str | None = None,
+def converter_reference(ctx, scope: Scope, converter: str, home: str | None = None,
                         through_packages: bool = True) -> tuple[str, Edit | None] | None:
     """How a fix names `converter` at this scope, and the import it must add (if any).
 
     `home` is the module to take it from (default: the fix target's); see
-    `converter_spelling`. None when no spelling is safe.
+    `converter_spelling`. None when no spelling is safe. Memoized per file: a file with many
+    findings asks the same question many times.
     """
     home = home or _FIX_TARGET_HOMES[ctx.settings.fix_target]
-    spelling = converter_spelling(ctx, scope, converter, home, through_packages)
-    if spelling is None:
-        return None
-    text, needs_import = spelling
-    return text, import_insertion(ctx, converter, first_row, home) if needs_import else None
+    key = (id(scope), converter, home, through_packages)
+    if key not in ctx.converter_memo:
+        spelling = converter_spelling(ctx, scope, converter, home, through_packages)
+        if spelling is None:
+            ctx.converter_memo[key] = None
+        else:
+            text, needs_import = spelling
+            ctx.converter_memo[key] = (text, import_insertion(ctx, converter, home) if needs_import else None)
+    return ctx.converter_memo[key]
 
 
 def converter_spelling(ctx, scope: Scope, converter: str, home: str,
@@ -87,38 +92,57 @@ def converter_spelling(ctx, scope: Scope, converter: str, home: str,
     return converter, True
 
 
-def import_insertion(ctx, converter: str, first_row: int, home: str) -> Edit:
-    """An edit adding `from <home> import <converter>` after the file's imports.
+def import_insertion(ctx, converter: str, home: str) -> Edit:
+    """An edit adding `from <home> import <converter>` after the file's leading imports.
 
-    It goes after the last top-level import that ends before the first rewritten call (so
-    the name exists when module-level code runs), else before the first statement that is
-    not the docstring or a `from __future__` import.
+    One place per file, whatever rule asks, so that two rules needing the same import add
+    it once. It goes after the imports at the top of the module (after the docstring; a
+    `try:` or `if` of imports counts), where no module-level code can run before it, else
+    before the first statement that is not the docstring or a `from __future__` import.
     """
     source: SourceText = ctx.source
     statement = f"from {home} import {converter}"
     body = ctx.tree.body
     last_import = None
-    for stmt in body:
-        if stmt.lineno >= first_row:
+    for i, stmt in enumerate(body):
+        if i == 0 and _is_docstring(stmt):
+            continue
+        if not _is_import_block(stmt):
             break
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and stmt.end_lineno < first_row:
-            last_import = stmt
-    if last_import is not None:
+        last_import = stmt
+    after_last = body.index(last_import) + 1 if last_import is not None else 0
+    shares_line = (
+        last_import is not None and after_last < len(body) and body[after_last].lineno == last_import.end_lineno
+    )
+    if last_import is not None and not shares_line:
         row = last_import.end_lineno
-        line = source.line_text(row)
-        if line.endswith(("\n", "\r")):
+        if source.line_text(row).endswith(("\n", "\r")):
             at = Location(row + 1, 1)
             return Edit(at, at, statement + source.newline)
         at = source.location(len(source.text))
         return Edit(at, at, source.newline + statement + source.newline)
-    first = _first_real_statement(body)
+    # `import torch; model.to(...)`: on the import's own line, code runs right after it.
+    first = last_import if shares_line else _first_real_statement(body)
     at = Location(first.lineno if first is not None else 1, 1)
     return Edit(at, at, statement + source.newline)
 
 
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _is_import_block(stmt: ast.stmt) -> bool:
+    """An import, or a `try:`/`if` whose body only imports (optional dependencies)."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return True
+    if isinstance(stmt, (ast.Try, ast.If)):
+        return bool(stmt.body) and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in stmt.body)
+    return False
+
+
 def _first_real_statement(body: list[ast.stmt]) -> ast.stmt | None:
     for i, stmt in enumerate(body):
-        if i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+        if i == 0 and _is_docstring(stmt):
             continue
         if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             continue

@@ -136,8 +136,7 @@ class ModuleToChannelsLast(Rule):
                 findings.append(finding)
         if not findings:
             return []
-        first_row = min(f.call.lineno for f in findings)
-        return [self._diagnostic(ctx, f, first_row) for f in findings]
+        return [self._diagnostic(ctx, f) for f in findings]
 
     def _match(self, ctx: Context, call: ast.Call, scope: Scope) -> _Finding | None:
         func = call.func
@@ -146,7 +145,7 @@ class ModuleToChannelsLast(Rule):
         keyword = next((k for k in call.keywords if k.arg == "memory_format"), None)
         if keyword is None:
             return None
-        formats = format_values(ctx, keyword.value, scope, set())
+        formats = format_values(ctx, keyword.value, scope)
         if not formats & {Format.CL2D, Format.CL3D}:
             return None
         receiver = ctx.inferrer.infer(func.value, scope)
@@ -155,7 +154,7 @@ class ModuleToChannelsLast(Rule):
         literal = literal_format(ctx, keyword.value, scope) in (Format.CL2D, Format.CL3D)
         return _Finding(call, scope, receiver, frozenset(formats), literal)
 
-    def _diagnostic(self, ctx: Context, f: _Finding, first_row: int) -> Diagnostic:
+    def _diagnostic(self, ctx: Context, f: _Finding) -> Diagnostic:
         channel_formats = f.formats & {Format.CL2D, Format.CL3D}
         rank = Format.CL3D if channel_formats == {Format.CL3D} else Format.CL2D
         code = "CL102" if rank is Format.CL3D else "CL101"
@@ -175,11 +174,11 @@ class ModuleToChannelsLast(Rule):
             )
         fix = None
         if len(channel_formats) == 1:
-            fix = self._fix(ctx, f, rank, first_row)
+            fix = self._fix(ctx, f, rank)
         return ctx.diagnostic(code, message, f.call, fix)
 
-    def _fix(self, ctx: Context, f: _Finding, rank: Format, first_row: int) -> Fix | None:
-        reference = converter_reference(ctx, f.scope, CONVERTERS[rank], first_row)
+    def _fix(self, ctx: Context, f: _Finding, rank: Format) -> Fix | None:
+        reference = converter_reference(ctx, f.scope, CONVERTERS[rank])
         if reference is None:
             return None
         text, import_edit = reference
@@ -197,31 +196,52 @@ def literal_format(ctx: Context, node: ast.expr, scope: Scope) -> Format | None:
     return _LITERAL_FORMATS.get(qualified or "")
 
 
-def format_values(ctx: Context, node: ast.expr, scope: Scope, seen: set) -> set[Format]:
+def format_values(ctx: Context, node: ast.expr, scope: Scope) -> set[Format]:
     """Every format this expression may hold, following local bindings."""
+    return set(_format_values(ctx, node, scope, set())[0])
+
+
+def _format_values(ctx: Context, node: ast.expr, scope: Scope, stack: set) -> tuple[frozenset[Format], bool]:
+    """(the formats, whether no cycle was cut short on the way). Each name's answer is kept
+    per file once it is complete, so chains of conditional rebindings stay linear."""
     literal = literal_format(ctx, node, scope)
     if literal is not None:
-        return {literal}
+        return frozenset({literal}), True
     if isinstance(node, ast.IfExp):
-        return format_values(ctx, node.body, scope, seen) | format_values(ctx, node.orelse, scope, seen)
+        body, body_complete = _format_values(ctx, node.body, scope, stack)
+        orelse, orelse_complete = _format_values(ctx, node.orelse, scope, stack)
+        return body | orelse, body_complete and orelse_complete
     if isinstance(node, ast.Constant):
-        return {Format.OTHER}
+        return frozenset({Format.OTHER}), True
     if isinstance(node, ast.NamedExpr):
-        return format_values(ctx, node.value, scope, seen)
-    if not isinstance(node, ast.Name) or (node.id, id(scope)) in seen:
-        return {Format.UNKNOWN}
-    seen = seen | {(node.id, id(scope))}
+        return _format_values(ctx, node.value, scope, stack)
+    if not isinstance(node, ast.Name):
+        return frozenset({Format.UNKNOWN}), True
+    bindings = scope.lookup(node.id) or []
+    key = (node.id, id(bindings))
+    if key in ctx.format_memo:
+        return ctx.format_memo[key], True
+    if key in stack:
+        return frozenset({Format.UNKNOWN}), False
+    stack.add(key)
     values: set[Format] = set()
-    for binding in scope.lookup(node.id) or []:
+    complete = True
+    for binding in bindings:
+        found: list[tuple[frozenset[Format], bool]] = []
         if binding.kind == "assign" and binding.node is not None and binding.element is None:
-            values |= format_values(ctx, binding.node, binding.scope, seen)
+            found.append(_format_values(ctx, binding.node, binding.scope, stack))
         elif binding.kind == "param" and binding.node is not None:
-            values |= format_values(ctx, binding.node, binding.scope.parent or binding.scope, seen)
+            found.append(_format_values(ctx, binding.node, binding.scope.parent or binding.scope, stack))
             values.add(Format.UNKNOWN)
         elif binding.kind == "for" and isinstance(binding.node, (ast.Tuple, ast.List, ast.Set)):
-            for element in binding.node.elts:
-                values |= format_values(ctx, element, binding.scope, seen)
+            found.extend(_format_values(ctx, element, binding.scope, stack) for element in binding.node.elts)
         else:
             values.add(Format.UNKNOWN)
-    return values or {Format.UNKNOWN}
-
+        for formats, was_complete in found:
+            values |= formats
+            complete = complete and was_complete
+    stack.discard(key)
+    result = frozenset(values or {Format.UNKNOWN})
+    if complete:
+        ctx.format_memo[key] = result
+    return result, complete

@@ -65,10 +65,7 @@ class PrivateConverterPath(Rule):
     def check(self, ctx: Context) -> list[Diagnostic]:
         out = [d for stmt, _ in ctx.index.imports if (d := self._import(ctx, stmt)) is not None]
         calls = [(call, scope) for call, scope in ctx.index.calls if self._is_private_call(ctx, call, scope)]
-        if calls:
-            first_row = min(call.lineno for call, _ in calls)
-            out.extend(self._call(ctx, call, scope, first_row) for call, scope in calls)
-        return out
+        return out + [self._call(ctx, call, scope) for call, scope in calls]
 
     def _import(self, ctx: Context, stmt: ast.stmt) -> Diagnostic | None:
         if not (isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module == PRIVATE_HOME):
@@ -90,14 +87,14 @@ class PrivateConverterPath(Rule):
             return False
         return ctx.inferrer.qualify(call.func.value, scope) == PRIVATE_HOME
 
-    def _call(self, ctx: Context, call: ast.Call, scope: Scope, first_row: int) -> Diagnostic:
+    def _call(self, ctx: Context, call: ast.Call, scope: Scope) -> Diagnostic:
         func = call.func
         message = f"`{func.attr}` called through the private `{PRIVATE_HOME}`; use `{PUBLIC_HOME}.{func.attr}`"
         path = func.value
         if isinstance(path, ast.Attribute):  # `<...>.utils.memory_format.<converter>`: drop `.memory_format`
             edits = (Edit(ctx.source.node_end(path.value), ctx.source.node_end(path), ""),)
         else:  # an alias of the private module
-            reference = converter_reference(ctx, scope, func.attr, first_row, PUBLIC_HOME)
+            reference = converter_reference(ctx, scope, func.attr, PUBLIC_HOME)
             edits = None
             if reference is not None:
                 text, import_edit = reference
