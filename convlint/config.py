@@ -40,13 +40,16 @@ class Settings:
     force_exclude: bool = False
     # Where relative patterns (exclude, per-file-ignores) are anchored.
     project_root: str = field(default_factory=os.getcwd)
-    config_path: str | None = None
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:
-        ignored = list(self.ignore)
-        if path is not None:
-            ignored += self.ignored_for_path(path)
-        return rule_enabled(code, self.select + self.extend_select, ignored)
+        return self.enabled_codes(path)(code)
+
+    def enabled_codes(self, path: str | None = None):
+        """`is_enabled` for one path and many codes: the path is matched against
+        per-file-ignores once, not once per code."""
+        ignored = list(self.ignore) + (self.ignored_for_path(path) if path is not None else [])
+        select = self.select + self.extend_select
+        return lambda code: rule_enabled(code, select, ignored)
 
     def ignored_for_path(self, path: str) -> list[str]:
         rel = relative_posix(path, self.project_root)
@@ -156,7 +159,7 @@ def _has_convlint_table(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     # A cheap textual test first: most pyproject files have no such table.
-    return "tool.convlint" in text and "convlint" in _load_toml(path).get("tool", {})
+    return "convlint" in text and "convlint" in _load_toml(path).get("tool", {})
 
 
 def _load_toml(path: Path) -> dict:
@@ -188,7 +191,7 @@ def load_settings(config_path: str | None, known_codes: list[str]) -> Settings:
             raise ConfigError(f"{path}: unknown key `{key}` in [tool.convlint]")
         values[key.replace("-", "_")] = _validate(path, key, kind, raw, known_codes)
     return Settings(
-        **values, project_root=str(path.parent.resolve()), config_path=str(path)
+        **values, project_root=str(path.parent.resolve())
     )
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
-from convlint.files import FileError, decode_source, discover_files, error_message, read_bytes
+from convlint.files import FileError, path_sort_key, decode_source, discover_files, error_message, read_bytes
 from convlint.inference import FileIndex
-from convlint.notebook import Notebook, NotebookError
+from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
 from convlint.source import SourceText, apply_edits
 from convlint.suppress import add_noqa_edits, file_exemption, is_suppressed
@@ -69,7 +69,8 @@ class FileResult:
 def rules_for(path: str, settings: Settings) -> tuple[Rule, ...]:
     if not settings.per_file_ignores:  # the same for every file: decide once per run
         return _rules_for_every_file(settings)
-    return tuple(r for r in ALL_RULES if any(settings.is_enabled(c, path) for c in r.codes))
+    enabled = settings.enabled_codes(path)
+    return tuple(r for r in ALL_RULES if any(enabled(c) for c in r.codes))
 
 
 @lru_cache(maxsize=8)
@@ -123,19 +124,20 @@ def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True) 
         return [syntax_error(path, source, SyntaxError(_parse_failure(e)))]
     ctx = Context(path, source, tree, settings, project_resolver(path, settings))
     rules = rules_for(path, settings)
+    enabled = settings.enabled_codes(path)
     diagnostics = [d for rule in rules if not rule.after_findings for d in rule.check(ctx)]
     judges = [rule for rule in rules if rule.after_findings]
     if judges:  # CL900 judges the suppressions by what the other rules found
         ctx.findings = list(diagnostics)
         codes = {SYNTAX_ERROR}.union(*(rule.codes for rule in rules if not rule.after_findings))
-        ctx.checked_codes = frozenset(c for c in codes if settings.is_enabled(c, path))
+        ctx.checked_codes = frozenset(c for c in codes if enabled(c))
         for rule in judges:
             diagnostics.extend(rule.check(ctx))
     directives = ctx.directives if diagnostics and noqa else {}
     kept = [
         d
         for d in diagnostics
-        if settings.is_enabled(d.code, path)
+        if enabled(d.code)
         and not is_suppressed(d, directives)
         and not (exemption and d.code in exemption)
     ]
@@ -356,8 +358,6 @@ class PythonDocument:
 def open_document(path: str, text: str) -> PythonDocument | Notebook:
     """The analysable form of a file's text. Raises NotebookError for a broken notebook."""
     if path.endswith(".ipynb"):
-        from convlint.notebook import load_notebook  # json and friends: only for notebooks
-
         return load_notebook(text)
     return PythonDocument(text)
 
@@ -543,7 +543,8 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
             results.extend(_pool_map(_process_candidate, candidates, workers))
         else:
             results.extend(_process_candidate(c) for c in candidates)
-    return sorted(results, key=lambda r: r.path)
+    # The order discovery gives (by path components), whichever process found what.
+    return sorted(results, key=lambda r: path_sort_key(r.path))
 
 
 def _read_candidate(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | FileResult | None:

@@ -44,10 +44,10 @@ def discover_files(paths: list[str], settings: Settings) -> tuple[list[str], lis
                 found.setdefault(file, None)
         elif not (settings.force_exclude and settings.is_excluded(path)):
             found.setdefault(path, None)
-    return sorted(found, key=_path_sort_key), errors
+    return sorted(found, key=path_sort_key), errors
 
 
-def _path_sort_key(path: str) -> list[str]:
+def path_sort_key(path: str) -> list[str]:
     return os.path.normpath(path).split(os.sep)
 
 
@@ -207,11 +207,15 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
             raise IsADirectoryError(21, "Is a directory")
         if not stat.S_ISREG(mode):
             raise OSError(0, "Not a regular file")
-        # One read of the size fstat gives (plus one byte, to see a file that grew): reads
-        # through a fixed large buffer fragment the heap over thousands of files.
+        # Reads of the size fstat gives, plus one byte: a read that comes back short is the
+        # end (one system call for most files), and a file that grew is read on. Reads
+        # through a fixed large buffer would fragment the heap over thousands of files.
+        size = max(status.st_size + 1, 4096)
         chunks = []
-        while chunk := os.read(fd, max(status.st_size + 1, 4096)):
+        while chunk := os.read(fd, size):
             chunks.append(chunk)
+            if len(chunk) < size:
+                break
         return b"".join(chunks), status
     finally:
         os.close(fd)

@@ -110,8 +110,9 @@ def _sarif_rule(code: str) -> dict:
 
 
 def _uri(path: str) -> str:
-    from urllib.parse import quote  # only SARIF output needs it
     """A relative path stays relative (code scanning resolves it from the checkout)."""
+    from urllib.parse import quote  # only SARIF output needs it
+
     pure = PurePath(path)
     if pure.is_absolute():
         return pure.as_uri()
@@ -186,8 +187,9 @@ def _xml(text: str) -> str:
 
 
 def format_junit(diagnostics: list[Diagnostic]) -> str:
-    import xml.etree.ElementTree as ET  # only JUnit output needs it
     """JUnit XML as Ruff writes it: a test suite per file, a failed test case per finding."""
+    import xml.etree.ElementTree as ET  # only JUnit output needs it
+
     n = str(len(diagnostics))
     root = ET.Element("testsuites", name="convlint", tests=n, failures=n, errors="0")
     if not diagnostics:

@@ -40,7 +40,7 @@ class _Cell:
 @dataclass
 class Notebook:
     data: dict
-    layout: tuple  # (indent, ensure_ascii, trailing newline) of the original JSON
+    text: str  # the original JSON
     cells: list[_Cell]
     source: str  # the analysable Python source: every code cell, joined
     starts: list[int]  # the row in `source` where each cell's first line is
@@ -68,13 +68,15 @@ class Notebook:
         chunks = fixed_source.split(BOUNDARY + "\n")[1:]
         if len(chunks) != len(self.cells):
             raise NotebookError("the fix moved code across cell boundaries; not written")
-        data = json.loads(json.dumps(self.data))  # a deep copy
+        # How the JSON was written is worked out only now: `check` never needs it.
+        layout = _layout(self.text, self.data)
+        data = json.loads(self.text)  # a copy to change
         for cell, chunk in zip(self.cells, chunks):
             text = _restore_magics(chunk, cell.magics)
             if not cell.ended_with_newline and text.endswith("\n"):
                 text = text[:-1]
             data["cells"][cell.index]["source"] = text.splitlines(keepends=True) if cell.was_list else text
-        return _dump(data, self.layout)
+        return _dump(data, layout)
 
 
 def load_notebook(text: str) -> Notebook:
@@ -84,7 +86,6 @@ def load_notebook(text: str) -> Notebook:
         raise NotebookError(f"invalid notebook JSON: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError("invalid notebook: no list of cells")
-    layout = _layout(text)
     cells: list[_Cell] = []
     parts: list[str] = []
     starts: list[int] = []
@@ -105,7 +106,7 @@ def load_notebook(text: str) -> Notebook:
             parts.append(BOUNDARY + "\n" + python)
             starts.append(row + 1)
             row += 1 + python.count("\n")
-    return Notebook(data, layout, cells, "".join(parts), starts)
+    return Notebook(data, text, cells, "".join(parts), starts)
 
 
 def _is_python(data: dict) -> bool:
@@ -146,12 +147,13 @@ def _restore_magics(text: str, magics: list[str]) -> str:
     return "".join(lines)
 
 
-def _layout(text: str) -> tuple:
-    """How the JSON was written; rewriting is refused unless it round-trips exactly."""
+def _layout(text: str, data: dict) -> tuple | None:
+    """How the JSON was written (indent, ASCII only, trailing newline), or None when `data`
+    would not be written back to exactly `text`: rewriting is then refused."""
     indent_match = re.match(r"\{\r?\n( +)\"", text)
     indent = len(indent_match.group(1)) if indent_match else None
     layout = (indent, text.isascii(), text.endswith("\n"))
-    if _dump(json.loads(text), layout) != text:
+    if _dump(data, layout) != text:
         return None  # type: ignore[return-value]
     return layout
 

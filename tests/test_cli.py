@@ -379,3 +379,8 @@ def test_large_trees_are_scanned_by_the_workers_with_the_same_output(tmp_path, m
     assert len(json.loads(parallel.stdout)) == 40 and parallel.exit_code == 2
     fixed = run_cli(["fix", "--write", "-j", "2"], tmp_path)
     assert "Fixed 20 errors in 20 files" in fixed.stdout
+
+
+def test_config_written_as_a_tool_table_with_a_convlint_key_is_found(tmp_path):
+    write(tmp_path, {"pyproject.toml": "[tool]\nconvlint = { ignore = ['CL101'] }\n", "bad.py": BAD})
+    assert run_cli(["check", "bad.py"], tmp_path).exit_code == 0
