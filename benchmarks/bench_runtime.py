@@ -2,7 +2,8 @@
 
 Not a test. Run `python benchmarks/bench_runtime.py [--repeats N]` on an idle machine (Linux:
 it reads /proc/self/status). Runs are interleaved (the converters alternate, each on a freshly
-built model) and medians are printed, with the issue's targets checked at the end.
+built model) and medians are printed, with convlint/torch ratios to hold against the
+issue's targets (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

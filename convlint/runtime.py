@@ -168,7 +168,7 @@ def target_strides(shape: tuple[int, ...], memory_format: torch.memory_format) -
 
 
 def conv_weight(module: nn.Module) -> torch.Tensor:
-    """The weight the module's next forward will use, computed without side effects.
+    """The weight the module's next forward will use.
 
     A parametrized weight is computed with its parametrizations in eval mode (spectral norm
     would otherwise run a power iteration); a hook-based `weight_norm`/`spectral_norm` weight
@@ -307,9 +307,11 @@ def _convert_module(
     path: str, module: nn.Module, formats: dict[int, torch.memory_format], report: ConversionReport
 ) -> None:
     if not isinstance(module, _ConvNd):
-        if isinstance(module, _QuantizedConvNd) and module.weight().dim() in formats:
-            reason = "quantized: the quantized engine packs its weight in its own layout"
-            report.skipped.append(_record(path, module, module.weight().shape, reason))
+        if isinstance(module, _QuantizedConvNd):
+            weight = module.weight()  # unpacks the packed weight: once
+            if weight.dim() in formats:
+                reason = "quantized: the quantized engine packs its weight in its own layout"
+                report.skipped.append(_record(path, module, weight.shape, reason))
         return
     fmt = formats.get(len(module.kernel_size) + 2)
     if fmt is None:
@@ -318,7 +320,7 @@ def _convert_module(
     # so a weight found there is stored: the common case, kept cheap for models of 5,000 convs.
     weight = module._parameters.get("weight")
     if weight is not None and is_lazy(weight):
-        _convert_when_materialized(module, formats)
+        _convert_when_materialized(path, module, formats)
         reason = "lazy: a forward pre-hook converts it once its first forward materializes it"
         report.deferred.append(_record(path, module, (), reason))
         return
@@ -428,7 +430,7 @@ def _weight_kind(module: nn.Module) -> str:
     return f"hook {', '.join(type(hook).__name__ for hook in _weight_hooks(module))}"
 
 
-def _convert_when_materialized(module: nn.Module, formats: dict[int, torch.memory_format]) -> None:
+def _convert_when_materialized(path: str, module: nn.Module, formats: dict[int, torch.memory_format]) -> None:
     previous = _PENDING_LAZY.pop(module, None)
     if previous is not None:
         previous.remove()
@@ -438,7 +440,7 @@ def _convert_when_materialized(module: nn.Module, formats: dict[int, torch.memor
         handle.remove()
         _PENDING_LAZY.pop(lazy, None)
         report = ConversionReport()
-        _convert_module("", lazy, formats, report)
+        _convert_module(path, lazy, formats, report)
         _warn(_skip_messages(report.skipped))
 
     handle = module.register_forward_pre_hook(convert_on_first_forward)
