@@ -7,7 +7,8 @@ import ast
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from convlint.inference import Scope
 from convlint.rules.base import Context, Rule
-from convlint.rules.converters import CONVERTER_HOMES, PRIVATE_HOME, converter_reference
+from convlint.layouts import CONVERTER_HOMES, PRIVATE_HOME, PUBLIC_HOME
+from convlint.rules.converters import converter_reference
 from convlint.rules.module_to_channels_last import CONVERTERS, Format, format_values, literal_format
 
 CL103_DOC = """\
@@ -103,7 +104,7 @@ class ConverterRankMismatch(Rule):
         if isinstance(func, ast.Attribute):  # `<module path>.<converter>`: rename the last name
             return (Edit(Location(end.row, end.column - len(func.attr)), end, converter),)
         # A bare (maybe aliased) import: the other converter from the same, public, module.
-        public = "torch.nn.utils" if home == PRIVATE_HOME else home
+        public = PUBLIC_HOME if home == PRIVATE_HOME else home
         reference = converter_reference(ctx, scope, converter, public, through_packages=False)
         if reference is None:
             return None

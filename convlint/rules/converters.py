@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from convlint.diagnostics import Edit, Location
 from convlint.inference import Scope
+from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME, RUNTIME_HOME
 from convlint.source import SourceText
 
 
@@ -24,10 +25,7 @@ class CallRewrite:
     import_edit: Edit | None  # the import that makes `converter` defined, if needed
 
 
-# The modules that define the converters (torch.nn.utils re-exports the private one's).
-PRIVATE_HOME = "torch.nn.utils.memory_format"
-CONVERTER_HOMES = ("torch.nn.utils", PRIVATE_HOME, "convlint.runtime")
-_FIX_TARGET_HOMES = {"torch": "torch.nn.utils", "convlint": "convlint.runtime"}
+_FIX_TARGET_HOMES = {"torch": PUBLIC_HOME, "convlint": RUNTIME_HOME}
 
 
 def converter_reference(ctx, scope: Scope, converter: str, home: str | None = None,

@@ -9,6 +9,7 @@ from enum import Enum
 
 from convlint.diagnostics import Applicability, Diagnostic, Fix
 from convlint.inference import Inference, Receiver, Scope
+from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D
 from convlint.rules.base import Context, Rule
 from convlint.rules.converters import CallRewrite, converter_reference
 
@@ -101,10 +102,7 @@ _LITERAL_FORMATS = {
     "torch.contiguous_format": Format.OTHER,
     "torch.preserve_format": Format.OTHER,
 }
-CONVERTERS = {
-    Format.CL2D: "convert_conv2d_weight_memory_format",
-    Format.CL3D: "convert_conv3d_weight_memory_format",
-}
+CONVERTERS = {Format.CL2D: CHANNELS_LAST.converter, Format.CL3D: CHANNELS_LAST_3D.converter}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import tokenize
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from convlint.inference import Scope
 from convlint.rules.base import Context, Rule
-from convlint.rules.converters import PRIVATE_HOME, converter_reference
+from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME
+from convlint.rules.converters import converter_reference
 from convlint.rules.module_to_channels_last import CONVERTERS
 
 CL104_DOC = """\
@@ -47,7 +48,6 @@ mf`), is spelled like CL101's fixes spell the converter. `convert_conv3d_weight_
 is public in `torch.nn.utils` from torch 2.3 on.
 """
 
-PUBLIC_HOME = "torch.nn.utils"
 _MODULE_NAME = re.compile(rb"(?<!weight_)memory_format")
 
 
