@@ -49,6 +49,11 @@ class Diagnostic:
     end: Location
     fix: Fix | None = None
     cell: int | None = None  # in a notebook: the 1-based cell the locations are in
+    # Why the rule decided as it did ("`model` is a module: ..."), for --show-reasons/JSON.
+    reason: str | None = field(default=None, compare=False)
+    # The row a `# noqa` for this finding goes on (--add-noqa): the row of `.to(` for a
+    # call that spans rows; None: the start row.
+    noqa_row: int | None = field(default=None, compare=False)
 
     @property
     def sort_key(self) -> tuple:

@@ -1,13 +1,12 @@
 """Lint and fix: one file's source -> diagnostics (+ fixed source); many files in a pool.
 
 The pipeline: read bytes -> byte prefilter (most files stop here, unparsed) -> decode ->
-`ast.parse` -> rules -> noqa -> selection. Fixing re-runs that analysis after each round of
+parse (analysis/syntax.py) -> rules -> noqa -> selection. Fixing re-runs that analysis after each round of
 edits, so one analysis drives both `check` and `fix`. The engine never prints.
 """
 
 from __future__ import annotations
 
-import ast
 import bisect
 import os
 import re
@@ -16,12 +15,13 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from pathlib import Path
 
+from convlint.analysis import analyze
+from convlint.analysis.project import forget_projects
+from convlint.analysis.syntax import parse, parses
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
 from convlint.files import FileError, path_sort_key, decode_source, discover_files, error_message, read_bytes
-from convlint.inference import FileIndex
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
 from convlint.source import SourceText, apply_edits
@@ -117,12 +117,12 @@ def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True) 
     if exemption is None:
         return []
     try:
-        tree = ast.parse(source.text, filename=path)
+        tree = parse(source.text, filename=path).tree
     except SyntaxError as e:
         return [syntax_error(path, source, e)]
     except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
         return [syntax_error(path, source, SyntaxError(_parse_failure(e)))]
-    ctx = Context(path, source, tree, settings, project_resolver(path, settings))
+    ctx = Context(path, source, tree, settings, analyze(path, source.text, tree, settings.project_root))
     rules = rules_for(path, settings)
     enabled = settings.enabled_codes(path)
     diagnostics = [d for rule in rules if not rule.after_findings for d in rule.check(ctx)]
@@ -210,7 +210,7 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOut
         if not applied or passes == MAX_FIX_PASSES:
             break
         new_text = apply_edits(text, source, edits)
-        if not _parses(new_text, path):
+        if not parses(new_text, path):
             error = "fixes not applied: the result would not parse"
             return FixOutcome(text, fixed, remaining, [], error)
         text = new_text
@@ -270,73 +270,6 @@ class _ChosenEdits:
             i = bisect.bisect_left(self._starts, edit.start)
             self._starts.insert(i, edit.start)
             self._ends.insert(i, edit.end)
-
-
-def _parses(text: str, path: str) -> bool:
-    try:
-        ast.parse(text, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
-
-
-# --------------------------------------------------------------------------- project imports
-
-# Project files other files import, parsed once per process; keyed by their stat too, so a
-# long-running process (the language server) sees edits.
-_PROJECT_CACHE: dict[tuple, FileIndex | None] = {}
-
-
-def project_resolver(path: str, settings: Settings):
-    """Resolve `pkg.mod` (or `.mod`) imported by `path` to a FileIndex of a project file."""
-    here = Path(os.path.abspath(path)).parent
-    package_root = here
-    while (package_root / "__init__.py").exists() and package_root.parent != package_root:
-        package_root = package_root.parent
-    roots = list(dict.fromkeys([package_root, Path(settings.project_root), here]))
-
-    def resolve(module: str) -> FileIndex | None:
-        if module.startswith("."):
-            level = len(module) - len(module.lstrip("."))
-            base = here
-            for _ in range(level - 1):
-                base = base.parent
-            candidates = [_module_file(base, module.lstrip("."))]
-        else:
-            candidates = [_module_file(root, module) for root in roots]
-        for candidate in candidates:
-            if candidate is not None:
-                return _load_index(str(candidate))
-        return None
-
-    return resolve
-
-
-def _module_file(root: Path, module: str) -> Path | None:
-    if not module:
-        init = root / "__init__.py"
-        return init if init.is_file() else None
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _load_index(path: str) -> FileIndex | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    key = (path, status.st_mtime_ns, status.st_size)
-    if key not in _PROJECT_CACHE:
-        _PROJECT_CACHE[key] = None  # a cycle of imports resolves to "unknown"
-        try:
-            text = decode_source(read_bytes(path)[0]).text
-            _PROJECT_CACHE[key] = FileIndex(ast.parse(text), project_resolver(path, Settings()))
-        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-            pass
-    return _PROJECT_CACHE[key]
 
 
 # --------------------------------------------------------------------------- files
@@ -434,7 +367,7 @@ def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileR
     if not edits:
         return
     new_text = apply_edits(document.source, source, edits)
-    if not _parses(new_text, path):
+    if not parses(new_text, path):
         result.errors.append(FileError(path, "noqa directives not added: the result would not parse"))
         return
     try:
@@ -528,6 +461,7 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
     paths and findings cross between processes); a small one is read here, and only its
     candidates go to workers, when there are enough of them to pay for a pool.
     """
+    forget_projects()
     files, missing = discover_files(paths, settings)
     results = [FileResult(e.path, errors=[e]) for e in missing]
     jobs = jobs or os.cpu_count() or 1
@@ -585,6 +519,7 @@ def _process_candidate(args) -> FileResult:
 
 def run_source(path: str, data: bytes, settings: Settings, options: Options) -> FileResult:
     """Lint (or fix, never write) one source that did not come from a file: stdin."""
+    forget_projects()
     rules = rules_for(path, settings)
     if not (rules and prefilter(data, rules)):
         return FileResult(path)

@@ -10,7 +10,7 @@ import sys
 
 # The words of which every file the rules enabled by default can report on holds at least
 # one: the union of their `Rule.needs` (tests/test_launcher.py keeps the two equal).
-DEFAULT_NEEDED_WORDS = (b"channels_last", b"convert_conv")
+DEFAULT_NEEDED_WORDS = (b"channels_last", b"convert_conv", b"memory_format")
 _QUICK_FLAGS = {"--force-exclude"}
 
 

@@ -153,25 +153,38 @@ def test_deep_argument_of_a_module_call_is_reported_but_not_rewritten(tmp_path):
 
 
 NEWER_SYNTAX = {
-    # name: (source, where Python 3.11 stops, the version that accepts it)
-    "type_params.py": ("def first[T](items: list[T]) -> T:\n    return items[0]\n", (4, 10), (3, 12)),
-    "type_alias.py": ("type Pair = tuple[int, int]\n", (4, 6), (3, 12)),
-    "nested_fstring.py": ('names = ["a"]\nlabel = f"{", ".join(names)}"\n', (5, 13), (3, 12)),
-    "type_param_default.py": ("def first[T = int](x: T) -> T:\n    return x\n", (4, 10), (3, 13)),
+    # name: a construct newer than some supported interpreter (3.10, 3.11)
+    "type_params.py": "def first[T](items: list[T]) -> T:\n    return items[0]\n",
+    "type_alias.py": "type Pair = tuple[int, int]\n",
+    "nested_fstring.py": 'names = ["a"]\nlabel = f"{", ".join(names)}"\n',
+    "type_param_default.py": "def first[T = int](x: T) -> T:\n    return x\n",
+    "multiline_type_params.py": "class Box[\n    T,  # the item\n](list[T]):\n    pass\n",
+    "tstring.py": 'who = "x"\ngreeting = t"hi {who}"\n',
+    "except_tuple.py": "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n",
+    "except_star.py": "try:\n    pass\nexcept* ValueError:\n    pass\n",
 }
 
 
 @pytest.mark.parametrize("name", sorted(NEWER_SYNTAX))
-def test_newer_python_syntax(tmp_path, name):
-    body, (row, column), accepted_from = NEWER_SYNTAX[name]
-    source = HEADER + body + FINDING
+def test_newer_python_syntax_is_analysed_and_fixed(tmp_path, name):
+    """LibCST parses what the running interpreter cannot; the finding after it is reported
+    at its own position and fixed, and the newer construct is left as it was."""
+    source = HEADER + NEWER_SYNTAX[name] + FINDING
     tree(tmp_path, {name: source.encode()})
     result = run_cli(["check", "--isolated", "."], tmp_path)
     [line] = lines_of(result, name)
-    if sys.version_info >= accepted_from:
-        assert line.startswith(f"{name}:{source.count(chr(10))}:9: CL101")
-    else:
-        assert line.startswith(f"{name}:{row}:{column}: CL000 syntax error: ")
+    assert line.startswith(f"{name}:{source.count(chr(10))}:9: CL101 [*]")
+    assert_other_file_still_checked(result)
+    run_cli(["fix", "--write", "--isolated", name], tmp_path)
+    assert (tmp_path / name).read_text() == source.replace(FINDING.splitlines()[1], FIXED_LINE)
+
+
+def test_syntax_invalid_in_every_version_is_still_a_syntax_error(tmp_path):
+    source = HEADER + "def first[T](x: T) -> T:\n    return x +\n" + FINDING
+    tree(tmp_path, {"broken.py": source.encode()})
+    result = run_cli(["check", "--isolated", "."], tmp_path)
+    [line] = lines_of(result, "broken.py")
+    assert line.startswith("broken.py:") and " CL000 syntax error: " in line
     assert_other_file_still_checked(result)
 
 

@@ -2,7 +2,8 @@
 
 A rule only reports: it never touches files. It returns Diagnostics, each with a Fix that
 holds its edits, or a plan whose edits (a LibCST rewrite, see codemod.py) are computed later,
-and only when something needs them.
+and only when something needs them. What a rule knows about the code it asks the analysis
+(convlint.analysis): it keeps no model of its own.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Iterable
+from typing import Iterable
 
+from convlint.analysis import FileAnalysis
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Location
-from convlint.inference import FileIndex, Inferrer
 from convlint.source import SourceText
 from convlint.suppress import Noqa, line_directives
 
@@ -25,31 +26,24 @@ class Context:
     source: SourceText
     tree: ast.Module
     settings: Settings
-    resolve_import: Callable[[str], FileIndex | None] | None = None
+    analysis: FileAnalysis
     # For a rule that judges the others (`Rule.after_findings`): what they found here,
     # before suppression, and the codes they were enabled to report.
     findings: list[Diagnostic] = field(default_factory=list)
     checked_codes: frozenset[str] = frozenset()
-    # Per-file answers the rules share: the formats a name may hold (see format_values), how
-    # a converter is spelled at a scope and the import that defines it (see converters.py).
-    format_memo: dict = field(default_factory=dict)
+    # How a converter is spelled at a call and the import that defines it (converters.py):
+    # asked once per call and converter, whatever rule asks.
     converter_memo: dict = field(default_factory=dict)
 
     @cached_property
     def directives(self) -> dict[int, Noqa]:
         return line_directives(self.source)
 
-    @cached_property
-    def index(self) -> FileIndex:
-        return FileIndex(self.tree, self.resolve_import)
-
-    @cached_property
-    def inferrer(self) -> Inferrer:
-        return Inferrer(self.index)
-
-    def diagnostic(self, code: str, message: str, node: ast.AST, fix=None) -> Diagnostic:
+    def diagnostic(self, code: str, message: str, node: ast.AST, fix=None, reason: str | None = None,
+                   noqa_row: int | None = None) -> Diagnostic:
         return Diagnostic(
-            self.path, code, message, self.source.node_start(node), self.source.node_end(node), fix
+            self.path, code, message, self.source.node_start(node), self.source.node_end(node), fix,
+            reason=reason, noqa_row=noqa_row,
         )
 
     def location(self, node: ast.AST) -> tuple[Location, Location]:

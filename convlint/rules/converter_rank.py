@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ast
 
+from convlint.analysis.index import CallSite
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from convlint.inference import Scope
+from convlint.layouts import BY_CONVERTER, CHANNELS_LAST, CHANNELS_LAST_3D, CONVERTER_HOMES, PRIVATE_HOME, PUBLIC_HOME, Layout
 from convlint.rules.base import Context, Rule
-from convlint.layouts import CONVERTER_HOMES, PRIVATE_HOME, PUBLIC_HOME
 from convlint.rules.converters import converter_reference
-from convlint.rules.module_to_channels_last import CONVERTERS, Format, format_values, literal_format
 
 CL103_DOC = """\
 # converter-rank-mismatch (CL103)
@@ -48,8 +47,7 @@ The fix is safe when the format is the literal `torch.channels_last` /
 `torch.channels_last_3d`, unsafe when it is a variable that holds only that format.
 """
 
-_RANKS = {name: rank for rank, name in CONVERTERS.items()}
-_OTHER = {Format.CL2D: Format.CL3D, Format.CL3D: Format.CL2D}
+_OTHER = {CHANNELS_LAST.format: CHANNELS_LAST_3D, CHANNELS_LAST_3D.format: CHANNELS_LAST}
 
 
 class ConverterRankMismatch(Rule):
@@ -63,49 +61,48 @@ class ConverterRankMismatch(Rule):
         return b"convert_conv" in data and b"channels_last" in data
 
     def check(self, ctx: Context) -> list[Diagnostic]:
-        found = [match for call, scope in ctx.index.calls if (match := self._match(ctx, call, scope))]
+        found = [match for site in ctx.analysis.calls if (match := self._match(ctx, site))]
         return [self._diagnostic(ctx, *f) for f in found]
 
-    def _match(self, ctx: Context, call: ast.Call, scope: Scope):
-        qualified = ctx.inferrer.qualify(call.func, scope) or ""
+    def _match(self, ctx: Context, site: CallSite):
+        call = site.node
+        qualified = ctx.analysis.qualify(call.func, site.scope) or ""
         home, _, name = qualified.rpartition(".")
-        if home not in CONVERTER_HOMES or name not in _RANKS:
+        if home not in CONVERTER_HOMES or name not in BY_CONVERTER:
             return None
         if any(isinstance(a, ast.Starred) for a in call.args[:2]):
             return None
         fmt = call.args[1] if len(call.args) > 1 else next(
             (k.value for k in call.keywords if k.arg == "memory_format"), None
         )
-        wanted = _OTHER[_RANKS[name]]
-        if fmt is None or format_values(ctx, fmt, scope) != {wanted}:
+        wanted = _OTHER[BY_CONVERTER[name].format]
+        if fmt is None or ctx.analysis.formats(fmt, site.scope).names != {wanted.format}:
             return None
-        return call, scope, home, wanted, literal_format(ctx, fmt, scope) is wanted
+        literal = ctx.analysis.qualify(fmt, site.scope) == f"torch.{wanted.format}"
+        return site, home, wanted, literal
 
-    def _diagnostic(self, ctx: Context, call: ast.Call, scope: Scope, home: str, wanted: Format,
-                    literal: bool) -> Diagnostic:
-        converter = CONVERTERS[wanted]
-        given = CONVERTERS[_OTHER[wanted]]
-        dims = "5-D" if wanted is Format.CL2D else "4-D"
+    def _diagnostic(self, ctx: Context, site: CallSite, home: str, wanted: Layout, literal: bool) -> Diagnostic:
+        given = _OTHER[wanted.format]
         maybe = "" if literal else " (through a variable)"
         message = (
-            f"`{given}` converts {dims} conv weights and raises on `{wanted.value}`{maybe}; "
-            f"use `{converter}`"
+            f"`{given.converter}` converts {given.rank}-D conv weights and raises on "
+            f"`{wanted.format}`{maybe}; use `{wanted.converter}`"
         )
-        edits = self._rename(ctx, call, scope, home, converter)
+        edits = self._rename(ctx, site, home, wanted.converter)
         fix = None
         if edits is not None:
             applicability = Applicability.SAFE if literal else Applicability.UNSAFE
-            fix = Fix(applicability, f"Replace with `{converter}`", edits)
-        return ctx.diagnostic("CL103", message, call, fix)
+            fix = Fix(applicability, f"Replace with `{wanted.converter}`", edits)
+        return ctx.diagnostic("CL103", message, site.node, fix)
 
-    def _rename(self, ctx: Context, call: ast.Call, scope: Scope, home: str, converter: str) -> tuple[Edit, ...] | None:
-        func = call.func
+    def _rename(self, ctx: Context, site: CallSite, home: str, converter: str) -> tuple[Edit, ...] | None:
+        func = site.node.func
         end = ctx.source.node_end(func)
         if isinstance(func, ast.Attribute):  # `<module path>.<converter>`: rename the last name
             return (Edit(Location(end.row, end.column - len(func.attr)), end, converter),)
         # A bare (maybe aliased) import: the other converter from the same, public, module.
         public = PUBLIC_HOME if home == PRIVATE_HOME else home
-        reference = converter_reference(ctx, scope, converter, public, through_packages=False)
+        reference = converter_reference(ctx, site, converter, public, through_packages=False)
         if reference is None:
             return None
         text, import_edit = reference

@@ -1,7 +1,9 @@
-"""How the conv-weight converters are named and imported in a file (analysis side, on `ast`).
+"""How a fix names a conv-weight converter at a call, and the import that defines it.
 
-A fix reuses a binding the file already has (`torch`, `th`, `nn`, the converter itself) and
-adds an import only when there is none.
+A fix reuses a name the file already has bound *where the call runs*, on every path, to an
+import that runs (not one under `if TYPE_CHECKING:`, not one later in the same function):
+the converter itself, or `torch`, `th`, `nn`...; otherwise it adds
+`from <home> import <converter>` where the whole module sees it first.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from convlint.analysis.index import CallSite
 from convlint.diagnostics import Edit, Location
-from convlint.inference import Scope
 from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME, RUNTIME_HOME
 from convlint.source import SourceText
 
@@ -28,18 +30,17 @@ class CallRewrite:
 _FIX_TARGET_HOMES = {"torch": PUBLIC_HOME, "convlint": RUNTIME_HOME}
 
 
-def converter_reference(ctx, scope: Scope, converter: str, home: str | None = None,
+def converter_reference(ctx, site: CallSite, converter: str, home: str | None = None,
                         through_packages: bool = True) -> tuple[str, Edit | None] | None:
-    """How a fix names `converter` at this scope, and the import it must add (if any).
+    """How a fix names `converter` at this call, and the import it must add (if any).
 
-    `home` is the module to take it from (default: the fix target's); see
-    `converter_spelling`. None when no spelling is safe. Memoized per file: a file with many
-    findings asks the same question many times.
+    `home` is the module to take it from (default: the fix target's). None when no spelling
+    is safe. Memoized per call: two rules may ask.
     """
     home = home or _FIX_TARGET_HOMES[ctx.settings.fix_target]
-    key = (id(scope), converter, home, through_packages)
+    key = (id(site.node), converter, home, through_packages)
     if key not in ctx.converter_memo:
-        spelling = converter_spelling(ctx, scope, converter, home, through_packages)
+        spelling = converter_spelling(ctx, site, converter, home, through_packages)
         if spelling is None:
             ctx.converter_memo[key] = None
         else:
@@ -48,46 +49,42 @@ def converter_reference(ctx, scope: Scope, converter: str, home: str | None = No
     return ctx.converter_memo[key]
 
 
-def converter_spelling(ctx, scope: Scope, converter: str, home: str,
+def converter_spelling(ctx, site: CallSite, converter: str, home: str,
                        through_packages: bool = True) -> tuple[str, bool] | None:
-    """How to name `converter` of `home` at this scope: (spelling, an import must be added).
+    """How to name `converter` of `home` at this call: (spelling, an import must be added).
 
-    Reuses a binding the file already has: the converter itself, or (`through_packages`)
+    Reuses a binding the call already has: the converter itself, or (`through_packages`)
     `torch`, `th`, `nn`, ...; otherwise plans `from <home> import <converter>`. None when
     the bare name is already taken by something else (the fix would shadow or be shadowed).
     """
     wanted = {f"{home}.{converter}": ""}
-    if home == "torch.nn.utils":
+    if home == PUBLIC_HOME:
         wanted[f"{PRIVATE_HOME}.{converter}"] = ""
     if through_packages:
         parts = home.split(".")
         for i in range(len(parts), 0, -1):
             wanted[".".join(parts[:i])] = ".".join(parts[i:] + [converter])
-    best: tuple[int, str] | None = None
     order = list(wanted)
-    # Only a name bound by an import can name the converter: looking up those, not every
-    # visible name, keeps a file of many findings and many names linear.
-    for name in ctx.index.imported_names:
-        bindings = scope.lookup(name)
-        if not bindings or any(b.kind != "import" for b in bindings):
+    best: tuple[int, str] | None = None
+    for name, qualified in ctx.analysis.bound_imports(site.node, site.scope).items():
+        if qualified not in wanted:
             continue
-        qualified = {b.qualified for b in bindings}
-        if len(qualified) != 1:
-            continue
-        q = qualified.pop()
-        if q in wanted:
-            suffix = wanted[q]
-            spelling = f"{name}.{suffix}" if suffix else name
-            rank = order.index(q)
-            # The converter's own name first, then `torch` (what the docs show), then others.
-            preference = 0 if not suffix else (1 if q in ("torch", "convlint") else 2 + rank)
-            if best is None or (preference, spelling) < best:
-                best = (preference, spelling)
+        suffix = wanted[qualified]
+        spelling = f"{name}.{suffix}" if suffix else name
+        # The converter's own name first, then `torch` (what the docs show), then others.
+        preference = 0 if not suffix else (1 if qualified in ("torch", "convlint") else 2 + order.index(qualified))
+        if best is None or (preference, spelling) < best:
+            best = (preference, spelling)
     if best is not None:
         return best[1], False
-    if scope.lookup(converter) is not None:
+    if ctx.analysis.is_bound(converter, site.node, site.scope) or _module_binds(ctx, converter):
         return None
     return converter, True
+
+
+def _module_binds(ctx, name: str) -> bool:
+    """A module-level name the new import would rebind."""
+    return name in ctx.analysis.index.module_scope.bindings
 
 
 def import_insertion(ctx, converter: str, home: str) -> Edit:
@@ -95,8 +92,10 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
 
     One place per file, whatever rule asks, so that two rules needing the same import add
     it once. It goes after the imports at the top of the module (after the docstring; a
-    `try:` or `if` of imports counts), where no module-level code can run before it, else
-    before the first statement that is not the docstring or a `from __future__` import.
+    `try:` or `if` that only imports, in every branch, counts), where no module-level code
+    can run before it, else before the first statement that is not the docstring or a
+    `from __future__` import (before its decorators). The new line ends with the newline of
+    the line it follows.
     """
     source: SourceText = ctx.source
     statement = f"from {home} import {converter}"
@@ -105,24 +104,49 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
     for i, stmt in enumerate(body):
         if i == 0 and _is_docstring(stmt):
             continue
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            last_import = stmt
+            continue
         if not _is_import_block(stmt):
             break
         last_import = stmt
     after_last = body.index(last_import) + 1 if last_import is not None else 0
     shares_line = (
-        last_import is not None and after_last < len(body) and body[after_last].lineno == last_import.end_lineno
+        last_import is not None and after_last < len(body) and _first_line(body[after_last]) == last_import.end_lineno
     )
     if last_import is not None and not shares_line:
         row = last_import.end_lineno
-        if source.line_text(row).endswith(("\n", "\r")):
+        line = source.line_text(row)
+        newline = _newline_of(line) or source.newline
+        if newline and line.endswith(newline):
             at = Location(row + 1, 1)
-            return Edit(at, at, statement + source.newline)
+            return Edit(at, at, statement + newline)
         at = source.location(len(source.text))
         return Edit(at, at, source.newline + statement + source.newline)
     # `import torch; model.to(...)`: on the import's own line, code runs right after it.
     first = last_import if shares_line else _first_real_statement(body)
-    at = Location(first.lineno if first is not None else 1, 1)
-    return Edit(at, at, statement + source.newline)
+    row = _first_line(first) if first is not None else 1
+    if first is None and body and _is_docstring(body[0]):
+        row = body[0].end_lineno + 1
+    at = Location(row, 1)
+    newline = _newline_of(source.line_text(row)) or _newline_of(source.line_text(row - 1)) or source.newline
+    return Edit(at, at, statement + newline)
+
+
+def _newline_of(line: str) -> str:
+    if line.endswith("\r\n"):
+        return "\r\n"
+    if line.endswith(("\n", "\r")):
+        return line[-1]
+    return ""
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """Where a statement starts, decorators included."""
+    decorators = getattr(stmt, "decorator_list", None)
+    if decorators:
+        return min(d.lineno for d in decorators)
+    return stmt.lineno
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -130,12 +154,27 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def _is_import_block(stmt: ast.stmt) -> bool:
-    """An import, or a `try:`/`if` whose body only imports (optional dependencies)."""
+    """An import, or a `try:`/`if` whose every branch only imports (or passes): optional
+    dependencies. A branch that does anything else may run the converter before an import
+    placed after the block."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
         return True
-    if isinstance(stmt, (ast.Try, ast.If)):
-        return bool(stmt.body) and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in stmt.body)
+    if isinstance(stmt, ast.If):
+        return bool(stmt.body) and _only_imports(stmt.body) and _only_imports(stmt.orelse)
+    if isinstance(stmt, ast.Try):
+        branches = [stmt.body, stmt.orelse, stmt.finalbody, *(h.body for h in stmt.handlers)]
+        return bool(stmt.body) and all(_only_imports(b) for b in branches)
     return False
+
+
+def _only_imports(statements: list[ast.stmt]) -> bool:
+    return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) or _is_constant_assignment(s) or _is_import_block(s)
+               for s in statements)
+
+
+def _is_constant_assignment(stmt: ast.stmt) -> bool:
+    """`amp = None`, `HAS_APEX = False` in an `except ImportError:` branch: runs no code."""
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
 
 
 def _first_real_statement(body: list[ast.stmt]) -> ast.stmt | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from enum import Enum
 
+from convlint.analysis import Receiver, Verdict
+from convlint.analysis.index import CallSite
+from convlint.analysis.values import NEUTRAL_FORMATS
 from convlint.diagnostics import Applicability, Diagnostic, Fix
-from convlint.inference import Inference, Receiver, Scope
-from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D
+from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS
 from convlint.rules.base import Context, Rule
 from convlint.rules.converters import CallRewrite, converter_reference
 
@@ -87,30 +88,21 @@ torch 2.3; on older torch set `fix-target = "convlint"` to use `convlint.runtime
 _LIVE_FORMAT_KEYWORD = re.compile(
     rb"memory_format[ \t]*=(?!=)[ \t]*(?![ \t]|(?:\w+\.)?(?:contiguous_format|preserve_format)\b)"
 )
+# ...and whose value is a plain name (a parameter, a variable): its format may come from a
+# caller in another file, so the file may have a finding without naming channels_last.
+_VARIABLE_FORMAT_KEYWORD = re.compile(rb"memory_format[ \t]*=(?!=)[ \t]*[A-Za-z_]\w*[ \t]*[,)]")
 
-
-class Format(Enum):
-    CL2D = "channels_last"
-    CL3D = "channels_last_3d"
-    OTHER = "other"  # contiguous_format, preserve_format, anything that is not channels_last
-    UNKNOWN = "unknown"
-
-
-_LITERAL_FORMATS = {
-    "torch.channels_last": Format.CL2D,
-    "torch.channels_last_3d": Format.CL3D,
-    "torch.contiguous_format": Format.OTHER,
-    "torch.preserve_format": Format.OTHER,
-}
-CONVERTERS = {Format.CL2D: CHANNELS_LAST.converter, Format.CL3D: CHANNELS_LAST_3D.converter}
+CONVERTERS = {layout.format: layout.converter for layout in LAYOUTS}
+_LITERALS = {f"torch.{layout.format}" for layout in LAYOUTS}
+_TORCH_DIFFERS = 'set `fix-target = "convlint"` (convlint.runtime handles them)'
 
 
 @dataclass(frozen=True)
 class _Finding:
-    call: ast.Call
-    scope: Scope
-    receiver: Inference
-    formats: frozenset
+    site: CallSite
+    receiver: Verdict
+    formats: frozenset  # the channels-last formats it may be
+    neutral: bool  # it may also be a format that converts nothing (None, contiguous_format)
     literal: bool
 
 
@@ -118,128 +110,103 @@ class ModuleToChannelsLast(Rule):
     codes = {"CL101": CL101_DOC, "CL102": CL102_DOC}
     names = {"CL101": "module-to-channels-last", "CL102": "module-to-channels-last-3d"}
 
-    needs = (b"channels_last",)
+    needs = (b"channels_last", b"memory_format")
 
     def triggered(self, data: bytes) -> bool:
-        # Sound: a finding needs a channels_last format that this file names, directly or
-        # in a binding the analysis follows, and a `memory_format=` keyword whose value is
-        # not spelled contiguous_format or preserve_format (most tensor code: diffusers').
-        return b"channels_last" in data and _LIVE_FORMAT_KEYWORD.search(data) is not None
+        # Sound: a finding needs a `memory_format=` keyword whose value is not spelled
+        # contiguous_format or preserve_format (most tensor code: diffusers'), and a
+        # channels_last format that this file names, or a format held in a name, which a
+        # caller elsewhere may pass.
+        if b"channels_last" in data:
+            return _LIVE_FORMAT_KEYWORD.search(data) is not None
+        return _VARIABLE_FORMAT_KEYWORD.search(data) is not None
 
     def check(self, ctx: Context) -> list[Diagnostic]:
-        findings = []
-        for call, scope in ctx.index.calls:
-            finding = self._match(ctx, call, scope)
-            if finding is not None:
-                findings.append(finding)
-        if not findings:
-            return []
+        findings = [f for site in ctx.analysis.calls if (f := self._match(ctx, site)) is not None]
         return [self._diagnostic(ctx, f) for f in findings]
 
-    def _match(self, ctx: Context, call: ast.Call, scope: Scope) -> _Finding | None:
+    def _match(self, ctx: Context, site: CallSite) -> _Finding | None:
+        call = site.node
         func = call.func
         if not (isinstance(func, ast.Attribute) and func.attr == "to"):
             return None
         keyword = next((k for k in call.keywords if k.arg == "memory_format"), None)
         if keyword is None:
             return None
-        formats = format_values(ctx, keyword.value, scope)
-        if not formats & {Format.CL2D, Format.CL3D}:
+        formats = ctx.analysis.formats(keyword.value, site.scope)
+        channels_last = formats.channels_last
+        if not channels_last:
             return None
-        receiver = ctx.inferrer.infer(func.value, scope)
+        receiver = ctx.analysis.receiver(func.value, site.scope)
         if receiver.kind not in (Receiver.MODULE, Receiver.LIKELY_MODULE):
             return None
-        literal = literal_format(ctx, keyword.value, scope) in (Format.CL2D, Format.CL3D)
-        return _Finding(call, scope, receiver, frozenset(formats), literal)
+        literal = ctx.analysis.qualify(keyword.value, site.scope) in _LITERALS
+        neutral = bool(formats.names & NEUTRAL_FORMATS)
+        return _Finding(site, receiver, frozenset(channels_last), neutral, literal)
 
     def _diagnostic(self, ctx: Context, f: _Finding) -> Diagnostic:
-        channel_formats = f.formats & {Format.CL2D, Format.CL3D}
-        rank = Format.CL3D if channel_formats == {Format.CL3D} else Format.CL2D
-        code = "CL102" if rank is Format.CL3D else "CL101"
+        rank = CHANNELS_LAST_3D.format if f.formats == {CHANNELS_LAST_3D.format} else CHANNELS_LAST.format
+        code = "CL102" if rank == CHANNELS_LAST_3D.format else "CL101"
         who = "a module" if f.receiver.kind is Receiver.MODULE else "what is likely a module"
-        if len(channel_formats) == 2:
+        if len(f.formats) == 2:
             message = (
                 f"`.to(memory_format=...)` on {who} restrides every 4-D or 5-D parameter and buffer "
                 "(the format may be channels_last or channels_last_3d); use the conv-weight "
                 "converter of the format's rank"
             )
         else:
-            maybe = "" if f.literal else f" (the format may be {rank.value})"
-            dims = "5-D" if rank is Format.CL3D else "4-D"
+            maybe = "" if f.literal else f" (the format may be {rank})"
+            dims = "5-D" if rank == CHANNELS_LAST_3D.format else "4-D"
             message = (
-                f"`.to(memory_format={rank.value})` on {who} restrides every {dims} parameter and "
+                f"`.to(memory_format={rank})` on {who} restrides every {dims} parameter and "
                 f"buffer{maybe}; use `{CONVERTERS[rank]}` to convert only the conv weights"
             )
-        fix = None
-        if len(channel_formats) == 1:
-            fix = self._fix(ctx, f, rank)
-        return ctx.diagnostic(code, message, f.call, fix)
+        fix, notes = None, []
+        if len(f.formats) == 1:
+            fix, notes = self._fix(ctx, f, rank)
+        if notes:
+            message += "; " + "; ".join(notes)
+        func = f.site.node.func
+        noqa_row = ctx.source.ast_location(func.end_lineno, func.end_col_offset).row
+        return ctx.diagnostic(code, message, f.site.node, fix, reason=f.receiver.reason, noqa_row=noqa_row)
 
-    def _fix(self, ctx: Context, f: _Finding, rank: Format) -> Fix | None:
-        reference = converter_reference(ctx, f.scope, CONVERTERS[rank])
-        if reference is None:
-            return None
-        text, import_edit = reference
+    def _fix(self, ctx: Context, f: _Finding, rank: str) -> tuple[Fix | None, list[str]]:
+        """The fix, and what the message must say about why it is unsafe or missing."""
+        target = ctx.settings.fix_target
+        site = f.site
+        if site.fstring_debug:
+            return None, ["not fixed: it is inside an f-string `=` field, whose printed text would change"]
+        notes: list[str] = []
         safe = f.receiver.kind is Receiver.MODULE and f.literal
-        start, end = ctx.location(f.call)
-        return Fix(
+        if f.receiver.is_script and target == "torch":
+            return None, ["it is a TorchScript module: torch's converter does not convert its convs "
+                          f"(`.to()` does), so there is no fix to it; {_TORCH_DIFFERS}"]
+        hazards = f.receiver.hazards
+        if target == "torch" and "parametrized" in hazards:
+            safe = False
+            notes.append("its convs are parametrized (spectral_norm, weight_norm), which torch's converter "
+                         f"skips or the next forward undoes: the fix is unsafe; {_TORCH_DIFFERS}")
+        if target == "torch" and "lazy" in hazards:
+            safe = False
+            notes.append("it has lazy convs, which torch's converter cannot convert before their first "
+                         f"forward: the fix is unsafe; {_TORCH_DIFFERS}")
+        repeats = ctx.analysis.repeats(site)
+        if repeats:
+            safe = False
+            notes.append(f"{repeats}, where the converter copies every conv weight on each call "
+                         "(`.to()` copies nothing once converted): hoist it out of the loop")
+        if f.neutral and target == "torch":
+            safe = False
+            notes.append("the format may also be one that converts nothing (None, contiguous_format), "
+                         "for which torch's converter still copies every conv weight: the fix is unsafe")
+        reference = converter_reference(ctx, site, CONVERTERS[rank])
+        if reference is None:
+            return None, notes
+        text, import_edit = reference
+        start, end = ctx.location(site.node)
+        fix = Fix(
             Applicability.SAFE if safe else Applicability.UNSAFE,
             f"Replace with `{text}(...)`",
             plan=CallRewrite(start, end, text, import_edit),
         )
-
-
-def literal_format(ctx: Context, node: ast.expr, scope: Scope) -> Format | None:
-    qualified = ctx.inferrer.qualify(node, scope)
-    return _LITERAL_FORMATS.get(qualified or "")
-
-
-def format_values(ctx: Context, node: ast.expr, scope: Scope) -> set[Format]:
-    """Every format this expression may hold, following local bindings."""
-    return set(_format_values(ctx, node, scope, set())[0])
-
-
-def _format_values(ctx: Context, node: ast.expr, scope: Scope, stack: set) -> tuple[frozenset[Format], bool]:
-    """(the formats, whether no cycle was cut short on the way). Each name's answer is kept
-    per file once it is complete, so chains of conditional rebindings stay linear."""
-    literal = literal_format(ctx, node, scope)
-    if literal is not None:
-        return frozenset({literal}), True
-    if isinstance(node, ast.IfExp):
-        body, body_complete = _format_values(ctx, node.body, scope, stack)
-        orelse, orelse_complete = _format_values(ctx, node.orelse, scope, stack)
-        return body | orelse, body_complete and orelse_complete
-    if isinstance(node, ast.Constant):
-        return frozenset({Format.OTHER}), True
-    if isinstance(node, ast.NamedExpr):
-        return _format_values(ctx, node.value, scope, stack)
-    if not isinstance(node, ast.Name):
-        return frozenset({Format.UNKNOWN}), True
-    bindings = scope.lookup(node.id) or []
-    key = (node.id, id(bindings))
-    if key in ctx.format_memo:
-        return ctx.format_memo[key], True
-    if key in stack:
-        return frozenset({Format.UNKNOWN}), False
-    stack.add(key)
-    values: set[Format] = set()
-    complete = True
-    for binding in bindings:
-        found: list[tuple[frozenset[Format], bool]] = []
-        if binding.kind == "assign" and binding.node is not None and binding.element is None:
-            found.append(_format_values(ctx, binding.node, binding.scope, stack))
-        elif binding.kind == "param" and binding.node is not None:
-            found.append(_format_values(ctx, binding.node, binding.scope.parent or binding.scope, stack))
-            values.add(Format.UNKNOWN)
-        elif binding.kind == "for" and isinstance(binding.node, (ast.Tuple, ast.List, ast.Set)):
-            found.extend(_format_values(ctx, element, binding.scope, stack) for element in binding.node.elts)
-        else:
-            values.add(Format.UNKNOWN)
-        for formats, was_complete in found:
-            values |= formats
-            complete = complete and was_complete
-    stack.discard(key)
-    result = frozenset(values or {Format.UNKNOWN})
-    if complete:
-        ctx.format_memo[key] = result
-    return result, complete
+        return fix, notes

@@ -7,12 +7,11 @@ import io
 import re
 import tokenize
 
+from convlint.analysis.index import CallSite
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from convlint.inference import Scope
+from convlint.layouts import BY_CONVERTER, PRIVATE_HOME, PUBLIC_HOME
 from convlint.rules.base import Context, Rule
-from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME
 from convlint.rules.converters import converter_reference
-from convlint.rules.module_to_channels_last import CONVERTERS
 
 CL104_DOC = """\
 # private-converter-path (CL104)
@@ -63,14 +62,14 @@ class PrivateConverterPath(Rule):
         return b"convert_conv" in data and _MODULE_NAME.search(data) is not None
 
     def check(self, ctx: Context) -> list[Diagnostic]:
-        out = [d for stmt, _ in ctx.index.imports if (d := self._import(ctx, stmt)) is not None]
-        calls = [(call, scope) for call, scope in ctx.index.calls if self._is_private_call(ctx, call, scope)]
-        return out + [self._call(ctx, call, scope) for call, scope in calls]
+        out = [d for stmt, _ in ctx.analysis.imports if (d := self._import(ctx, stmt)) is not None]
+        calls = [site for site in ctx.analysis.calls if self._is_private_call(ctx, site)]
+        return out + [self._call(ctx, site) for site in calls]
 
     def _import(self, ctx: Context, stmt: ast.stmt) -> Diagnostic | None:
         if not (isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module == PRIVATE_HOME):
             return None
-        converters = [a.name for a in stmt.names if a.name in CONVERTERS.values()]
+        converters = [a.name for a in stmt.names if a.name in BY_CONVERTER]
         if not converters:
             return None
         names = ", ".join(f"`{name}`" for name in converters)
@@ -81,20 +80,21 @@ class PrivateConverterPath(Rule):
             fix = Fix(Applicability.SAFE, f"Import from `{PUBLIC_HOME}`", (Edit(start, end, PUBLIC_HOME),))
         return ctx.diagnostic("CL104", message, stmt, fix)
 
-    def _is_private_call(self, ctx: Context, call: ast.Call, scope: Scope) -> bool:
+    def _is_private_call(self, ctx: Context, site: CallSite) -> bool:
         # A bare name comes from an import, which is where it is reported.
-        if not isinstance(call.func, ast.Attribute) or call.func.attr not in CONVERTERS.values():
+        func = site.node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in BY_CONVERTER:
             return False
-        return ctx.inferrer.qualify(call.func.value, scope) == PRIVATE_HOME
+        return ctx.analysis.qualify(func.value, site.scope) == PRIVATE_HOME
 
-    def _call(self, ctx: Context, call: ast.Call, scope: Scope) -> Diagnostic:
-        func = call.func
+    def _call(self, ctx: Context, site: CallSite) -> Diagnostic:
+        func = site.node.func
         message = f"`{func.attr}` called through the private `{PRIVATE_HOME}`; use `{PUBLIC_HOME}.{func.attr}`"
         path = func.value
         if isinstance(path, ast.Attribute):  # `<...>.utils.memory_format.<converter>`: drop `.memory_format`
             edits = (Edit(ctx.source.node_end(path.value), ctx.source.node_end(path), ""),)
         else:  # an alias of the private module
-            reference = converter_reference(ctx, scope, func.attr, PUBLIC_HOME)
+            reference = converter_reference(ctx, site, func.attr, PUBLIC_HOME)
             edits = None
             if reference is not None:
                 text, import_edit = reference

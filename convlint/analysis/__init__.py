@@ -1,0 +1,163 @@
+"""The semantic model the rules ask: is this receiver a module, which formats may this
+expression hold, is this name bound here, does this call run in a loop.
+
+    syntax.py    parse, with a front end for syntax newer than the interpreter
+    index.py     one walk per file: scopes, typed bindings, classes, functions, calls
+    flow.py      reaching bindings and isinstance narrowing per use, on demand per scope
+    project.py   the project around a file: other files' indices, imports, callers
+    facts/       what libraries' functions and classes return, as data
+    values.py    the lattice of values, join and narrowing
+    evaluate.py  the demand-driven evaluator, with one memo per file and a fixed point
+
+`analyze(path, text, tree)` gives a `FileAnalysis`; nothing here depends on settings other
+than where the project is, so an answer depends only on the file's content and the project
+files it consulted (`FileAnalysis.dependencies`).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from enum import Enum
+
+from convlint.analysis.evaluate import Evaluator
+from convlint.analysis.flow import UNBOUND, flow_of
+from convlint.analysis.index import CallSite, FileIndex, ImportBinding, Scope
+from convlint.analysis.project import Project, project_for
+from convlint.analysis.values import LikelyModule, Module, ScriptModule, Tensor, Value
+
+
+class Receiver(str, Enum):
+    MODULE = "module"
+    LIKELY_MODULE = "likely-module"  # only by a module-like name: unsafe fixes at most
+    TENSOR = "tensor"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Receiver
+    reason: str
+    value: Value
+
+    @property
+    def is_module(self) -> bool:
+        return self.kind is Receiver.MODULE
+
+    @property
+    def is_script(self) -> bool:
+        return isinstance(self.value, ScriptModule)
+
+    @property
+    def hazards(self) -> frozenset:
+        return self.value.hazards if isinstance(self.value, Module) else frozenset()
+
+
+def verdict_of(value: Value) -> Verdict:
+    if isinstance(value, Module):
+        kind = Receiver.MODULE
+    elif isinstance(value, LikelyModule):
+        kind = Receiver.LIKELY_MODULE
+    elif isinstance(value, Tensor):
+        kind = Receiver.TENSOR
+    else:
+        kind = Receiver.UNKNOWN
+    return Verdict(kind, value.reason, value)
+
+
+class FileAnalysis:
+    """One file's index and the project's evaluator, with the questions rules ask."""
+
+    def __init__(self, index: FileIndex, project: Project):
+        self.index = index
+        self.project = project
+        self.evaluator = _evaluator(project)
+
+    @property
+    def calls(self) -> list[CallSite]:
+        return self.index.calls
+
+    @property
+    def imports(self) -> list[tuple[ast.stmt, Scope]]:
+        return self.index.imports
+
+    @property
+    def imported_names(self) -> set[str]:
+        return self.index.imported_names
+
+    @property
+    def dependencies(self) -> set[str]:
+        """The other files whose content the answers so far depend on."""
+        return self.project.consulted - {self.index.path}
+
+    def receiver(self, node: ast.expr, scope: Scope) -> Verdict:
+        return verdict_of(self.evaluator.value(node, scope))
+
+    def value(self, node: ast.expr, scope: Scope) -> Value:
+        return self.evaluator.value(node, scope)
+
+    def formats(self, node: ast.expr, scope: Scope):
+        return self.evaluator.formats(node, scope)
+
+    def qualify(self, node: ast.expr, scope: Scope) -> str | None:
+        return self.evaluator.qualify(node, scope)
+
+    def repeats(self, site: CallSite) -> str | None:
+        """Why the call runs many times (a loop around it, or its function called from one
+        in this file, or handed to `apply`/`map`), or None."""
+        if site.loop is not None:
+            return f"it runs in a loop (line {site.loop.lineno})"
+        scope = site.scope
+        while scope is not None and scope.kind == "comprehension":
+            scope = scope.parent
+        why = self.evaluator.repeats(scope.function if scope is not None else None)
+        return f"it runs many times: {why}" if why else None
+
+    def bound_imports(self, call: ast.Call, scope: Scope) -> dict[str, str]:
+        """The names bound at `call`, on every path, to an import that runs (not only
+        under TYPE_CHECKING), with the qualified name each refers to."""
+        flow = flow_of(scope)
+        state = flow.states.get(id(call))
+        out: dict[str, str] = {}
+        for name in self.index.imported_names:
+            if state is not None and name in state:
+                bindings = state[name][0]
+            else:
+                target = scope if scope.is_local(name) else scope.enclosing(name)
+                if target is None or (state is not None and scope.is_local(name)):
+                    continue
+                bindings = tuple(target.bindings.get(name, ()))
+            if not bindings or any(b is UNBOUND or not isinstance(b, ImportBinding) or b.typing_only for b in bindings):
+                continue
+            qualified = {b.qualified for b in bindings}
+            if len(qualified) == 1:
+                out[name] = qualified.pop()
+        return out
+
+    def is_bound(self, name: str, call: ast.Call, scope: Scope) -> bool:
+        """Whether anything may bind `name` where `call` runs (a new import of that name
+        would shadow it, or be shadowed)."""
+        state = flow_of(scope).states.get(id(call))
+        if state is not None and name in state:
+            return any(b is not UNBOUND for b in state[name][0])
+        target = scope if scope.is_local(name) else scope.enclosing(name)
+        return target is not None and bool(target.bindings.get(name))
+
+
+def _evaluator(project: Project) -> Evaluator:
+    evaluator = getattr(project, "evaluator", None)
+    if evaluator is None:
+        evaluator = project.evaluator = Evaluator(project)
+    return evaluator
+
+
+def analyze(path: str, text: str, tree: ast.Module, project_root: str | None = None,
+            key: tuple | None = None) -> FileAnalysis:
+    """The analysis of a file (its text and tree in hand). `project_root` is the configured
+    root, if any; `key` (mtime, size) lets files that import it share its index."""
+    project = project_for(path, project_root)
+    index = project.add_source(path, text, tree, key)
+    return FileAnalysis(index, project)
+
+
+__all__ = ["FileAnalysis", "Receiver", "Verdict", "analyze", "verdict_of"]

@@ -1,0 +1,1217 @@
+"""The evaluator: what value an expression may hold, on demand, with a memo and a fixed point.
+
+One `Evaluator` answers for every file of a project. An answer is memoized in the index of
+the file its node belongs to. A question met again while it is being answered (a cycle:
+`m = m(x)` in a loop, mutually recursive helpers) first gets "nothing yet" and is then
+recomputed until its answer stops changing (the lattice is small, so a few rounds), and the
+answers that depended on it on the way are kept only once it has settled.
+
+Parameters take their annotation, else the join of what the callers in the project pass
+(bounded depth), else their default. Attributes come from the class: `self.x = ...` in its
+methods, class-level assignments and dataclass fields, inherited from bases across files,
+and the library facts for library classes.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+
+from convlint.analysis import facts
+from convlint.analysis.facts.names import is_loader_name, is_module_like_name
+from convlint.analysis.flow import UNBOUND, flow_of, pattern_classes
+from convlint.analysis.index import (
+    AssignBinding,
+    AugAssignBinding,
+    Binding,
+    ClassBinding,
+    ClassInfo,
+    DeleteBinding,
+    ExceptBinding,
+    FileIndex,
+    FunctionBinding,
+    FunctionInfo,
+    ImportBinding,
+    LoopBinding,
+    MatchBinding,
+    NamedExprBinding,
+    ParamBinding,
+    Scope,
+    StarBinding,
+    WithBinding,
+    dotted,
+)
+from convlint.analysis.project import Project
+from convlint.analysis.values import (
+    Class,
+    Constant,
+    Formats,
+    Function,
+    Instance,
+    Iterable,
+    LikelyModule,
+    Library,
+    Module,
+    ModuleClass,
+    NoneValue,
+    ProjectModule,
+    ScriptModule,
+    Tensor,
+    Tuple,
+    Unknown,
+    Value,
+    join,
+    narrow,
+)
+
+MAX_ROUNDS = 6  # of a cycle's fixed point
+MAX_CALLER_DEPTH = 3  # parameters inferred through callers of callers of callers
+MAX_CALLER_FILES = 64  # files read to find a function's callers, at most
+_BUILTINS = frozenset(dir(builtins))
+_CONTAINERS = ("torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict")
+_TENSOR_ATTRIBUTES = frozenset({"weight", "bias", "data", "grad", "T", "mT", "H", "mH", "real", "imag"})
+
+
+class _Pending:
+    __slots__ = ("depth", "approx", "read")
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.approx: Value | None = None
+        self.read = False
+
+
+_NOTHING = object()  # a memoized "no value"
+
+
+def short(node: ast.AST, limit: int = 60) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse handles every node ast produces
+        return type(node).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Evaluator:
+    def __init__(self, project: Project):
+        self.project = project
+        self._stack: list[_Pending] = []
+        self._floor = 1 << 30
+        self._caller_depth = 0
+
+    # ------------------------------------------------------------------ the memo
+
+    def _memo(self, table: dict, key, compute):
+        entry = table.get(key, None)
+        if entry is not None:
+            if entry.__class__ is _Pending:
+                entry.read = True
+                if entry.depth < self._floor:
+                    self._floor = entry.depth
+                return entry.approx
+            return None if entry is _NOTHING else entry
+        depth = len(self._stack)
+        pending = _Pending(depth)
+        table[key] = pending
+        self._stack.append(pending)
+        outer_floor, self._floor = self._floor, 1 << 30
+        try:
+            for _ in range(MAX_ROUNDS):
+                result = compute()
+                if not pending.read or result == pending.approx:
+                    break
+                pending.approx, pending.read = result, False
+            else:
+                result = Unknown("a cycle of bindings that does not settle")
+        except BaseException:
+            del table[key]
+            self._floor = min(outer_floor, self._floor)
+            raise
+        finally:
+            self._stack.pop()
+        floor = self._floor
+        if floor < depth:  # it read an answer still being computed above it: provisional
+            del table[key]
+            self._floor = min(outer_floor, floor)
+        else:
+            table[key] = _NOTHING if result is None else result
+            self._floor = outer_floor
+        return result
+
+    # ------------------------------------------------------------------ public questions
+
+    def value(self, node: ast.expr, scope: Scope) -> Value:
+        """What `node`, evaluated in `scope`, may hold (never None)."""
+        try:
+            result = self._expr(node, scope)
+        except RecursionError:
+            # A receiver hundreds of calls deep is valid Python; not following it is a
+            # miss, which is better than losing the file.
+            return Unknown("too deeply nested to follow")
+        return result if result is not None else Unknown("no binding reaches it")
+
+    def formats(self, node: ast.expr, scope: Scope) -> Formats:
+        value = self.value(node, scope)
+        return as_formats(value)
+
+    def qualify(self, node: ast.expr, scope: Scope) -> str | None:
+        """The qualified name of a dotted expression whose root is an import (or a builtin),
+        aliases resolved: `th.nn.Conv2d` -> "torch.nn.Conv2d"."""
+        name = dotted(node)
+        if name is None:
+            return None
+        root, _, rest = name.partition(".")
+        root_node = node
+        while isinstance(root_node, ast.Attribute):
+            root_node = root_node.value
+        found = self._reaching(root_node, scope)
+        if found is None:
+            if root in _BUILTINS and not rest:
+                return f"builtins.{root}"
+            return None
+        imports = [b for b in found[0] if b is not UNBOUND and not _is_none_assignment(b)]
+        if not imports or any(not isinstance(b, ImportBinding) for b in imports):
+            return None
+        qualified = {b.qualified for b in imports}
+        if len(qualified) != 1:
+            return None
+        base = qualified.pop()
+        return canonical(f"{base}.{rest}" if rest else base)
+
+    # ------------------------------------------------------------------ names
+
+    def _reaching(self, node: ast.Name, scope: Scope) -> tuple | None:
+        """(the bindings that may reach a use of a name, the narrowings there), or None for a
+        name bound nowhere around it. A local name is answered by the flow facts; a free
+        one (used in a function, bound around it) by every binding where it is bound."""
+        name = node.id
+        if _local_up_to_owner(scope, name):
+            found = flow_of(scope).reaching(node)
+            if found is not None:
+                bindings, narrows = found
+                owner = _owner(scope)
+                late = owner.index.late_bindings.get(id(owner))
+                if late and name in late:  # bound by `global`/`nonlocal` code elsewhere
+                    bindings = bindings + tuple(b for b in owner.bindings.get(name, ()) if b.scope is not owner)
+                return bindings, narrows
+        target = _declared_target(scope, name) or (scope if scope.is_local(name) else scope.enclosing(name))
+        if target is None:
+            return None
+        return tuple(target.bindings.get(name, ())), ()
+
+    def _name(self, node: ast.Name, scope: Scope) -> Value | None:
+        name = node.id
+        found = self._reaching(node, scope)
+        if found is None:
+            if name in _BUILTINS:
+                return Library(f"`{name}` is a builtin", f"builtins.{name}")
+            return self._likely(name, Unknown(f"`{name}` is not bound in this file"))
+        bindings, narrows = found
+        values = []
+        for binding in bindings:
+            if binding is UNBOUND:
+                continue
+            value = self.binding(binding)
+            for n in narrows:
+                value = self._narrowed(value, n)
+            values.append(value)
+        joined = join(values, f"the bindings of `{name}`")
+        if any(isinstance(b, (ImportBinding, FunctionBinding, ClassBinding)) for b in bindings):
+            return joined  # a function or class named `build_model` is not a model
+        return self._likely(name, joined)
+
+    def _likely(self, name: str, value: Value | None) -> Value | None:
+        if (value is None or (isinstance(value, Unknown) and not value.conflict)) and is_module_like_name(name):
+            why = value.reason if value is not None else "no binding reaches it"
+            return LikelyModule(f"`{name}` is a module-like name; {why}")
+        return value
+
+    def _narrowed(self, value: Value | None, n) -> Value | None:
+        verdict = self._class_verdict(n.classes, n.scope)
+        if verdict is None:
+            return value
+        check = "isinstance" if n.positive else "not isinstance"
+        return narrow(value, verdict, n.positive, f"narrowed by `{check}(..., {short(n.classes)})` (line {n.line})")
+
+    def _class_verdict(self, classes: ast.expr, scope: Scope) -> str | None:
+        """What `isinstance(x, classes)` tests: "module-base" (nn.Module itself among them),
+        "module" (module classes only), "tensor", or None (anything else, or a mix)."""
+        members = classes.elts if isinstance(classes, ast.Tuple) else [classes]
+        kinds = set()
+        for member in members:
+            value = self.value(member, scope)
+            if isinstance(value, ModuleClass):
+                kinds.add("module-base" if value.cls == "torch.nn.Module" else "module")
+            elif isinstance(value, Class) and facts.lookup("classes", str(value.cls)) == "tensor":
+                kinds.add("tensor")
+            else:
+                return None
+        if kinds <= {"module", "module-base"}:
+            return "module-base" if "module-base" in kinds else "module"
+        if kinds == {"tensor"}:
+            return "tensor"
+        return None
+
+    # ------------------------------------------------------------------ bindings
+
+    def binding(self, b: Binding) -> Value | None:
+        table = b.scope.index.memo
+        key = ("b", id(b))
+        if key not in table:
+            self._warm(b)
+        return self._memo(table, key, lambda: self._compute_binding(b))
+
+    def _warm(self, b: Binding) -> None:
+        """Evaluate the earlier bindings of the same name first, in order: a chain of ten
+        thousand `m = m.cuda()` is then a loop, not ten thousand frames deep."""
+        if not isinstance(b, (AssignBinding, AugAssignBinding, NamedExprBinding)):
+            return
+        bindings = b.scope.bindings.get(b.name)
+        if not bindings or b.order >= len(bindings) or bindings[b.order] is not b:
+            return
+        start = b.scope.warmed.get(b.name, 0)
+        if b.order - start < 8:
+            return
+        b.scope.warmed[b.name] = b.order
+        for earlier in bindings[start : b.order]:
+            if isinstance(earlier, (AssignBinding, AugAssignBinding, NamedExprBinding)):
+                self.binding(earlier)
+
+    def _compute_binding(self, b: Binding) -> Value | None:
+        if isinstance(b, AssignBinding):
+            return self._assignment(b)
+        if isinstance(b, ImportBinding):
+            return self._import(b)
+        if isinstance(b, ParamBinding):
+            return self._parameter(b)
+        if isinstance(b, LoopBinding):
+            value = self._element_of(b.iterable, b.scope)
+            for i in b.element:
+                value = _item(value, i, f"`{b.name}` is unpacked from `{short(b.iterable)}`")
+            return value
+        if isinstance(b, FunctionBinding):
+            return Function(f"`{b.name}` is a function (line {b.line})", b.info)
+        if isinstance(b, ClassBinding):
+            return self.class_value(b.info)
+        if isinstance(b, NamedExprBinding):
+            return self._expr(b.value, b.scope)
+        if isinstance(b, AugAssignBinding):
+            before = self._name(b.node, b.scope) if isinstance(b.node, ast.Name) else None
+            operand = self._expr(b.value, b.scope)
+            if isinstance(before, Tensor) or isinstance(operand, Tensor):
+                return Tensor(f"`{b.name}` is updated by arithmetic on a tensor (line {b.line})")
+            return Unknown(f"`{b.name}` is updated by an operator (line {b.line})")
+        if isinstance(b, MatchBinding):
+            return self._match_capture(b)
+        if isinstance(b, WithBinding):
+            return Unknown(f"`{b.name}` is what `with {short(b.context)}` gives")
+        if isinstance(b, ExceptBinding):
+            return Constant(f"`{b.name}` is an exception")
+        if isinstance(b, DeleteBinding):
+            return None
+        if isinstance(b, StarBinding):
+            return Unknown(f"`{b.name}` is a starred target")
+        return Unknown(f"`{b.name}` has a value this analysis does not follow")
+
+    def _assignment(self, b: AssignBinding) -> Value | None:
+        if b.annotation is not None:
+            annotated = self._annotation(b.annotation, b.scope)
+            if annotated is not None:
+                return annotated
+        value = self._expr(b.value, b.scope)
+        if value is None:
+            return None
+        for i in b.element:
+            value = _item(value, i, f"`{b.name}` is unpacked from `{short(b.value)}`")
+        line = getattr(b.value, "lineno", "?")
+        return value.because(f"`{b.name}` = `{short(b.value)}` (line {line}): {value.reason}")
+
+    def _match_capture(self, b: MatchBinding) -> Value | None:
+        if not b.whole:
+            return Unknown(f"`{b.name}` is part of the value matched at line {b.line}")
+        value = self._expr(b.subject, b.scope)
+        classes = pattern_classes(b.pattern)
+        if classes is not None:
+            verdict = self._class_verdict(classes, b.scope)
+            if verdict is not None:
+                value = narrow(value, verdict, True, f"matched by `case {short(classes)}()` (line {b.line})")
+        if value is None:
+            return None
+        return value.because(f"`{b.name}` captures the match subject `{short(b.subject)}` (line {b.line}): {value.reason}")
+
+    def _import(self, b: ImportBinding) -> Value | None:
+        resolved = self.project.resolve(b.qualified, b.scope.index)
+        if resolved is None:
+            return self.library_value(canonical(b.qualified.lstrip(".")))
+        if resolved.symbol is None:
+            return ProjectModule(f"`{b.name}` is the module {resolved.index.path}", resolved.index.path)
+        value = self.global_value(resolved.index, resolved.symbol)
+        if value is None:
+            return Unknown(f"`{b.name}` is not defined in {resolved.index.path}")
+        return value.because(f"{b.qualified.lstrip('.')}: {value.reason}")
+
+    def global_value(self, index: FileIndex, name: str) -> Value | None:
+        """A module-level name of another file: the join of its module-level bindings."""
+        bindings = index.module_scope.bindings.get(name)
+        if not bindings:
+            return None
+        return self._memo(index.memo, ("global", name),
+                          lambda: join([self.binding(b) for b in bindings], f"the bindings of `{name}`"))
+
+    def library_value(self, qualified: str) -> Value:
+        """What an imported name of a library is, by the facts."""
+        constant = facts.lookup("constants", qualified)
+        if isinstance(constant, dict) and "format" in constant:
+            return Formats(f"{qualified} is a memory format", frozenset({constant["format"]}))
+        kind = facts.lookup("classes", qualified)
+        if kind in ("module", "script-module"):
+            return ModuleClass(f"{qualified} is a module class", qualified)
+        if kind in ("tensor", "class"):
+            return Class(f"{qualified} is a class", qualified)
+        return Library(f"`{qualified}` is imported", qualified)
+
+    # ------------------------------------------------------------------ classes
+
+    def class_value(self, info: ClassInfo) -> Value:
+        reason = self.module_class_reason(info)
+        if reason:
+            return ModuleClass(reason, info)
+        return Class(f"{info.name} is a class (line {info.node.lineno}) that is not a module", info)
+
+    def module_class_reason(self, info: ClassInfo) -> str | None:
+        """Why a class of the project subclasses nn.Module (through its bases, across
+        files), or None."""
+        result = self._memo(info.index.memo, ("module-class", id(info)), lambda: self._module_class(info))
+        return result.reason if isinstance(result, Constant) else None
+
+    def _module_class(self, info: ClassInfo) -> Value:
+        for base in info.node.bases:
+            value = self._expr(base, info.scope)
+            if isinstance(value, ModuleClass):
+                if isinstance(value.cls, str):
+                    return Constant(f"{info.name} subclasses {value.cls}")
+                return Constant(f"{info.name} subclasses {short(base)}, a module class")
+        return Unknown(f"{info.name} is not a module class")
+
+    def bases(self, info: ClassInfo) -> list[Value]:
+        return [v for v in (self._expr(base, info.scope) for base in info.node.bases) if v is not None]
+
+    def class_attribute(self, info: ClassInfo, attr: str, seen: frozenset = frozenset()) -> Value | None:
+        """What `<instance of info>.attr` is: its assignments in the class, else inherited."""
+        if id(info) in seen:
+            return None
+        return self._memo(info.index.memo, ("attr", id(info), attr), lambda: self._class_attribute(info, attr, seen))
+
+    def _class_attribute(self, info: ClassInfo, attr: str, seen: frozenset) -> Value | None:
+        if attr in info.tensor_attributes:
+            return Tensor(f"{info.name}.{attr} is a registered parameter or buffer")
+        if attr in info.annotations:
+            annotated = self._annotation(info.annotations[attr], info.body or info.scope)
+            if annotated is not None:
+                return annotated.because(f"{info.name}.{attr} is annotated `{short(info.annotations[attr])}`")
+        bindings = info.attributes.get(attr)
+        if bindings:
+            values = [self.binding(b) for b in bindings]
+            if info.is_dataclass:
+                values.extend(self._constructor_arguments(info, attr))
+            return join(values, f"the assignments of self.{attr}")
+        method = info.methods.get(attr)
+        if method is not None:
+            if any(dotted(d) == "property" for d in method.decorators):
+                return self.returns(method)
+            return Function(f"{info.name}.{attr} is a method", method)
+        for base in self.bases(info):
+            if not isinstance(base, (ModuleClass, Class)):
+                continue
+            if isinstance(base.cls, ClassInfo):
+                found = self.class_attribute(base.cls, attr, seen | {id(info)})
+            else:
+                found = self._library_member("attributes", [str(base.cls)], attr)
+            if found is not None and not isinstance(found, Unknown):
+                return found
+        return None
+
+    def _constructor_arguments(self, info: ClassInfo, field_name: str) -> list[Value]:
+        """The values the project passes for a dataclass field where it builds instances."""
+        fields = [name for name in info.annotations]
+        position = fields.index(field_name) if field_name in fields else None
+        out = []
+        try:
+            indices = self._caller_indices(info.methods.get("__init__") or _class_stub(info), info.name)
+        except _TooManyCallers:
+            return [Unknown(f"{info.name} is built in too many places to follow")]
+        for site in (site for index in indices for site in index.calls_named(info.name)):
+            call = site.node
+            callee = self._expr(call.func, site.scope)
+            if not (isinstance(callee, (ModuleClass, Class)) and callee.cls is info):
+                continue
+            arg = _argument(call, position, field_name)
+            if arg is not None:
+                out.append(self._expr(arg, site.scope) if arg is not _STARRED else Unknown("a starred argument"))
+        return out
+
+    def class_hazards(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset:
+        """What in a project class (its methods, and the project classes they build) makes a
+        targeted conversion do less than `.to()`: parametrized or lazy convs."""
+        if id(info) in seen or len(seen) > 8:
+            return frozenset()
+        key = ("hazards", id(info))
+        if key in info.index.memo:
+            return info.index.memo[key]
+        found = set()
+        body = info.body
+        for site in info.index.calls:
+            if not _inside(site.scope, body):
+                continue
+            qualified = self.qualify(site.node.func, site.scope)
+            if qualified is not None:
+                hazard = facts.lookup("hazards", qualified)
+                if hazard:
+                    found.add(hazard)
+                continue
+            callee = self._expr(site.node.func, site.scope)
+            if isinstance(callee, ModuleClass) and isinstance(callee.cls, ClassInfo):
+                found |= self.class_hazards(callee.cls, seen | {id(info)})
+        for base in self.bases(info):
+            if isinstance(base, ModuleClass) and isinstance(base.cls, ClassInfo):
+                found |= self.class_hazards(base.cls, seen | {id(info)})
+        result = frozenset(found)
+        info.index.memo[key] = result
+        return result
+
+    # ------------------------------------------------------------------ parameters
+
+    def _parameter(self, b: ParamBinding) -> Value | None:
+        info = b.function
+        if b.annotation is not None:
+            annotated = self._annotation(b.annotation, info.scope)
+            if annotated is not None and not isinstance(annotated, Formats):
+                return annotated.because(f"parameter `{b.name}` is annotated `{short(b.annotation)}`")
+        if b.kind in ("varargs", "varkw"):
+            return Unknown(f"`{b.name}` collects arguments")
+        cls = info.class_info
+        if cls is not None and b.position == 0:
+            if info.self_name == b.name:
+                reason = self.module_class_reason(cls)
+                if reason:
+                    return Module(f"`{b.name}` in a method of {cls.name} ({reason})", cls,
+                                  self.class_hazards(cls))
+                return Instance(f"`{b.name}` in a method of {cls.name}, not a module class", cls)
+            return self.class_value(cls)  # `cls` of a classmethod
+        passed = self._passed(b)
+        if passed is None:
+            if b.default is not None:
+                default = self._expr(b.default, info.scope)
+                return join([default, Unknown(f"`{b.name}` is a parameter")], f"parameter `{b.name}`")
+            return Unknown(f"`{b.name}` is a parameter")
+        return passed
+
+    def _passed(self, b: ParamBinding) -> Value | None:
+        """The join of the arguments the project's callers pass for a parameter (None when
+        no caller is found, or the callers are too far away)."""
+        if self._caller_depth >= MAX_CALLER_DEPTH:
+            return None
+        self._caller_depth += 1
+        try:
+            return self._memo(b.scope.index.memo, ("passed", id(b)), lambda: self._compute_passed(b))
+        finally:
+            self._caller_depth -= 1
+
+    def _compute_passed(self, b: ParamBinding) -> Value | None:
+        info = b.function
+        values: list[Value | None] = []
+        offset = 1 if info.class_info is not None and (info.self_name or _is_classmethod(info)) else 0
+        position = b.position - offset if b.position is not None else None
+        try:
+            callers = list(self._callers(info))
+        except _TooManyCallers:
+            return None
+        for call, scope, bound in callers:
+            if bound == "callback":
+                values.append(call)  # the value the library passes (see _callbacks)
+                continue
+            arg = _argument(call, position, b.name)
+            if arg is _STARRED:
+                values.append(Unknown("a starred argument"))
+            elif arg is None:
+                if b.default is not None:
+                    values.append(self._expr(b.default, info.scope))
+                else:
+                    values.append(Unknown("a call that does not pass it"))
+            else:
+                values.append(self._expr(arg, scope))
+        if not values:
+            return None
+        joined = join(values, f"the arguments passed for `{b.name}`")
+        if joined is None:
+            return None
+        return joined.because(f"what the callers of `{info.name}()` pass for `{b.name}`: {joined.reason}")
+
+    def _callers(self, info: FunctionInfo):
+        """(call or value, scope, how) for every call of `info` found in the project; `how`
+        is "call", or "callback" with the value a library calls it with. Raises
+        _TooManyCallers when the places to look are too many to read."""
+        name = info.name
+        if name == "<lambda>":
+            name = _lambda_name(info)
+            if name is None:
+                return
+        search = name
+        if name == "__init__" and info.class_info is not None:
+            search = info.class_info.name  # instantiations call __init__
+        indices = self._caller_indices(info, search)
+        for index in indices:
+            for site in index.calls_named(search):
+                callee = self._expr(site.node.func, site.scope)
+                if isinstance(callee, Function) and callee.ref is info:
+                    yield site.node, site.scope, "call"
+                elif search != name and isinstance(callee, (ModuleClass, Class)) and callee.cls is info.class_info:
+                    yield site.node, site.scope, "call"
+            for site in index.calls_passing(name):
+                value = self._callback_value(site, info)
+                if value is not None:
+                    yield value, site.scope, "callback"
+
+    def _caller_indices(self, info: FunctionInfo, search: str) -> list[FileIndex]:
+        """Where the callers of `info` may be: its own file, and for a module-level function
+        (or class) the project files that name both it and its module."""
+        home = info.index
+        owner = info.class_info.scope if info.name == "__init__" and info.class_info is not None else info.scope
+        if owner.kind != "module" or home.path.startswith("<"):
+            return [home]
+        others = self.project.mentioning(search, _module_word(home.path), MAX_CALLER_FILES)
+        if others is None:
+            raise _TooManyCallers(search)
+        return [home, *(i for i in others if i is not home)]
+
+    def _callback_value(self, site, info: FunctionInfo) -> Value | None:
+        """`model.apply(fn)`, `map(fn, modules)`: what the callee calls `fn` with."""
+        call = site.node
+        spec, receiver = self._callback_spec(call, site.scope)
+        if spec is None:
+            return None
+        argument = spec["argument"]
+        passed = call.args[argument] if argument < len(call.args) else None
+        if not (isinstance(passed, ast.Name) and self._expr(passed, site.scope) == Function("", info)):
+            return None
+        value = spec["value"]
+        if value == "module":
+            return Module(f"`{info.name}` is called by `{short(call.func)}` with each submodule of a module")
+        if value.startswith("element:"):
+            i = int(value.split(":")[1])
+            if i < len(call.args):
+                return self._element_of(call.args[i], site.scope)
+        return None
+
+    def _callback_spec(self, call: ast.Call, scope: Scope):
+        func = call.func
+        qualified = self.qualify(func, scope)
+        if qualified is not None:
+            return facts.lookup("callbacks", qualified), None
+        if isinstance(func, ast.Attribute):
+            owner = self._expr(func.value, scope)
+            if isinstance(owner, Module):
+                return facts.lookup("callbacks", f"torch.nn.Module.{func.attr}"), owner
+        return None, None
+
+    def repeats(self, info: FunctionInfo | None, seen: frozenset = frozenset()) -> str | None:
+        """Why a function runs many times: called from a loop in its file (or from a
+        function that is), or handed to `apply`/`map`. None when not known to."""
+        if info is None or id(info) in seen or len(seen) > 3:
+            return None
+        index = info.index
+        name = info.name
+        for site in index.calls_named(name):
+            callee = self._expr(site.node.func, site.scope)
+            if not (isinstance(callee, Function) and callee.ref is info):
+                continue
+            if site.loop is not None:
+                return f"`{name}()` is called in a loop (line {site.loop.lineno})"
+            outer = _function_of_scope(site.scope)
+            why = self.repeats(outer, seen | {id(info)})
+            if why is not None:
+                return f"`{name}()` is called from `{outer.name}()`, and {why}"
+        for site in index.calls_passing(name):
+            spec, _ = self._callback_spec(site.node, site.scope)
+            if spec is not None and spec.get("repeats"):
+                return f"`{name}` is called by `{short(site.node.func)}` once per item"
+        return None
+
+    # ------------------------------------------------------------------ expressions
+
+    def _expr(self, node: ast.expr, scope: Scope) -> Value | None:
+        return self._memo(scope.index.memo, id(node), lambda: self._dispatch(node, scope))
+
+    def _dispatch(self, node: ast.expr, scope: Scope) -> Value | None:
+        kind = node.__class__
+        if kind is ast.Name:
+            return self._name(node, scope)
+        if kind is ast.Attribute:
+            return self._attribute(node, scope)
+        if kind is ast.Call:
+            return self._call(node, scope)
+        if kind is ast.Subscript:
+            return self._subscript(node, scope)
+        if kind is ast.Constant:
+            if node.value is None:
+                return NoneValue("None")
+            return Constant(f"the constant {short(node)}")
+        if kind is ast.IfExp:
+            return join([self._expr(node.body, scope), self._expr(node.orelse, scope)],
+                        "either branch of the conditional")
+        if kind is ast.BoolOp:
+            return join([self._expr(v, scope) for v in node.values], "the operands")
+        if kind is ast.NamedExpr or kind is ast.Await:
+            return self._expr(node.value, scope)
+        if kind is ast.BinOp:
+            sides = [self._expr(node.left, scope), self._expr(node.right, scope)]
+            if any(isinstance(s, Tensor) for s in sides):
+                return Tensor("arithmetic on a tensor")
+            return Unknown("the result of an operator")
+        if kind is ast.UnaryOp:
+            operand = self._expr(node.operand, scope)
+            return Tensor("arithmetic on a tensor") if isinstance(operand, Tensor) else Unknown("an operator")
+        if kind in (ast.Tuple, ast.List):
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                return Unknown("a starred sequence")
+            return Tuple("a sequence", tuple(self._expr(e, scope) or Unknown("no value") for e in node.elts))
+        if kind is ast.Lambda:
+            info = scope.index.functions.get(id(node))
+            return Function("a lambda", info) if info is not None else Unknown("a lambda")
+        if kind in (ast.JoinedStr, ast.Compare, ast.Dict, ast.Set, ast.DictComp, ast.SetComp):
+            return Constant(f"a {kind.__name__} expression")
+        return Unknown(f"a {kind.__name__} expression")
+
+    def _attribute(self, node: ast.Attribute, scope: Scope) -> Value | None:
+        qualified = self.qualify(node, scope)
+        if qualified is not None and self._is_library_root(node, scope):
+            return self.library_value(qualified)
+        owner = self._expr(node.value, scope)
+        if owner is None:
+            return None
+        return self.member(owner, node.attr, node)
+
+    def _is_library_root(self, node: ast.expr, scope: Scope) -> bool:
+        """Whether a dotted expression starts at a library import (`torch.nn.Conv2d`), not
+        at a project module or value."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return False
+        value = self._expr(node, scope)
+        return isinstance(value, Library) or (
+            isinstance(value, (ModuleClass, Class)) and isinstance(value.cls, str)
+        )
+
+    def member(self, owner: Value, attr: str, node: ast.AST | None = None) -> Value | None:
+        """What `owner.attr` is."""
+        if isinstance(owner, Tensor):
+            if attr in _TENSOR_ATTRIBUTES:
+                return Tensor(f"`.{attr}` of a tensor")
+            return Unknown(f"`.{attr}` of a tensor")
+        if isinstance(owner, Library):
+            return self.library_value(canonical(f"{owner.name}.{attr}"))
+        if isinstance(owner, ProjectModule):
+            index = self.project.index_at(owner.path)
+            value = self.global_value(index, attr) if index is not None else None
+            if value is None and index is not None:
+                sub = self.project.resolve("." + attr, index) if index.path.endswith("__init__.py") else None
+                if sub is not None and sub.symbol is None:
+                    return ProjectModule(f"the module {sub.index.path}", sub.index.path)
+            return value if value is not None else Unknown(f"`{attr}` of a project module")
+        if isinstance(owner, (Module, Instance)):
+            cls = owner.cls
+            if isinstance(cls, ClassInfo):
+                found = self.class_attribute(cls, attr)
+                if found is not None and not isinstance(found, Unknown):
+                    return found
+                library_bases = self._library_bases(cls)
+                found_library = self._library_member("attributes", library_bases, attr)
+                if found_library is not None:
+                    return found_library
+                if found is not None:
+                    return self._likely(attr, found)
+            elif isinstance(cls, str):
+                found = self._library_member("attributes", [cls], attr)
+                if found is not None:
+                    return found
+            if isinstance(owner, Module):
+                found = self._library_member("attributes", ["torch.nn.Module"], attr)
+                if found is not None:
+                    return found
+            what = "module" if isinstance(owner, Module) else "object"
+            return self._likely(attr, Unknown(f"attribute `{attr}` of a {what}"))
+        if isinstance(owner, (ModuleClass, Class)):
+            if isinstance(owner.cls, ClassInfo):
+                found = self.class_attribute(owner.cls, attr)
+                if found is not None:
+                    return found
+            return Unknown(f"attribute `{attr}` of a class")
+        if isinstance(owner, Tuple):
+            return Unknown(f"`.{attr}` of a sequence")
+        what = owner.reason if isinstance(owner, (Unknown, LikelyModule)) else owner.kind
+        return self._likely(attr, Unknown(f"attribute `{attr}` of {what}"))
+
+    def _library_bases(self, info: ClassInfo, seen: frozenset = frozenset()) -> list[str]:
+        """The qualified names of the library classes a project class derives from."""
+        out = []
+        if id(info) in seen:
+            return out
+        for base in self.bases(info):
+            cls = getattr(base, "cls", None)
+            if isinstance(cls, str):
+                out.append(cls)
+            elif isinstance(cls, ClassInfo):
+                out.extend(self._library_bases(cls, seen | {id(info)}))
+        return out
+
+    def _library_member(self, section: str, classes: list[str], member: str) -> Value | None:
+        spec = facts.class_members(section, classes, member)
+        if spec is None and section == "attributes":
+            spec = facts.class_members(section, classes, "*")
+            if spec == "tensor-attribute":
+                spec = "tensor" if member in _TENSOR_ATTRIBUTES else None
+        if spec is None:
+            return None
+        owner = classes[0] if classes else "?"
+        if spec == "module":
+            return Module(f"`.{member}` of a {owner} is a module")
+        if spec == "tensor":
+            return Tensor(f"`.{member}` of a {owner} is a tensor")
+        return None
+
+    def _subscript(self, node: ast.Subscript, scope: Scope) -> Value | None:
+        owner = self._expr(node.value, scope)
+        if owner is None:
+            return None
+        if isinstance(owner, Tensor):
+            return Tensor("indexing a tensor")
+        if isinstance(owner, Module) and owner.cls in _CONTAINERS:
+            return Module(f"an element of a {owner.cls}")
+        if isinstance(owner, Tuple) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, int):
+            return _item(owner, node.slice.value, "an element of a sequence")
+        return Unknown("an indexed value")
+
+    # ------------------------------------------------------------------ calls
+
+    def _call(self, node: ast.Call, scope: Scope) -> Value | None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            qualified = self.qualify(func, scope)
+            if qualified is not None and self._is_library_root(func, scope):
+                return self.library_call(qualified, node, scope)
+            owner = self._expr(func.value, scope)
+            if owner is None:
+                return None
+            return self.method_call(owner, func.attr, node, scope)
+        callee = self._expr(func, scope)
+        if callee is None:
+            return None
+        return self.call_value(callee, node, scope)
+
+    def call_value(self, callee: Value, node: ast.Call, scope: Scope) -> Value | None:
+        """What calling `callee` (a value) with the arguments of `node` returns."""
+        if isinstance(callee, ModuleClass):
+            return self._instantiate(callee, node, scope)
+        if isinstance(callee, Class):
+            if isinstance(callee.cls, str):
+                return self.library_call(callee.cls, node, scope)
+            return Instance(f"an instance of {callee.cls.name}", callee.cls)
+        if isinstance(callee, Function):
+            if isinstance(callee.ref, str):
+                return self.library_call(callee.ref, node, scope)
+            if isinstance(callee.ref, FunctionInfo):
+                result = self.returns(callee.ref)
+                if result is None:
+                    return None
+                return result.because(f"`{callee.ref.name}()` returns: {result.reason}")
+        if isinstance(callee, (Module, LikelyModule)):
+            return Tensor(f"the output of calling module `{short(node.func)}`")
+        if isinstance(callee, Library):
+            return self.library_call(callee.name, node, scope)
+        return Unknown(f"the result of `{short(node.func)}()`")
+
+    def _instantiate(self, callee: ModuleClass, node: ast.Call, scope: Scope) -> Value:
+        cls = callee.cls
+        if isinstance(cls, ClassInfo):
+            return Module(f"an instance of {cls.name}: {callee.reason}", cls, self.class_hazards(cls))
+        return self.library_call(str(cls), node, scope)
+
+    def returns(self, info: FunctionInfo) -> Value | None:
+        """The join of what a project function returns."""
+        if not info.returns:
+            return Unknown(f"`{info.name}()` returns nothing this analysis follows")
+        body = info.body
+        return self._memo(info.index.memo, ("returns", id(info)),
+                          lambda: join([self._expr(r, body) for r in info.returns], f"what `{info.name}()` returns"))
+
+    def method_call(self, owner: Value, method: str, node: ast.Call, scope: Scope) -> Value | None:
+        if isinstance(owner, Tensor):
+            return Tensor(f"`.{method}()` of a tensor")
+        if isinstance(owner, ProjectModule):
+            callee = self.member(owner, method)
+            return self.call_value(callee, node, scope) if callee is not None else None
+        if isinstance(owner, Library):
+            return self.library_call(canonical(f"{owner.name}.{method}"), node, scope)
+        cls = getattr(owner, "cls", None)
+        if isinstance(owner, (Module, Instance, ModuleClass, Class)):
+            if isinstance(cls, ClassInfo):
+                found = self.class_attribute(cls, method)
+                if isinstance(found, Function) and isinstance(found.ref, FunctionInfo):
+                    return self.call_value(found, node, scope)
+                if isinstance(found, Module):
+                    return Tensor(f"the output of calling submodule `.{method}`")
+                classes = self._library_bases(cls)
+            else:
+                classes = [cls] if isinstance(cls, str) else []
+            if isinstance(owner, (Module, ModuleClass)):
+                classes = classes + ["torch.nn.Module"]
+            spec = facts.class_members("methods", classes, method)
+            if spec is not None:
+                return self.apply_spec(spec, node, scope, owner)
+            return Unknown(f"the result of `.{method}()`")
+        if isinstance(owner, LikelyModule):
+            spec = facts.class_members("methods", ["torch.nn.Module"], method)
+            if spec == "self":
+                return LikelyModule(f"`.{method}()` returns the module: {owner.reason}")
+            return Unknown(f"the result of `.{method}()`")
+        if isinstance(owner, Function) and method in ("apply", "__call__"):
+            return Unknown(f"the result of `.{method}()`")
+        if isinstance(owner, Unknown):
+            return Unknown(f"`.{method}()` of {owner.reason}", owner.conflict)
+        return Unknown(f"the result of `.{method}()`")
+
+    def library_call(self, qualified: str, node: ast.Call, scope: Scope) -> Value | None:
+        """A call of a library function or class, by the facts."""
+        kind = facts.lookup("classes", qualified)
+        hazard = facts.lookup("hazards", qualified)
+        hazards = frozenset({hazard}) if hazard else frozenset()
+        if kind == "module":
+            return Module(f"{qualified} is a module class", qualified, hazards)
+        if kind == "script-module":
+            return ScriptModule(f"{qualified} is a TorchScript module class", qualified)
+        if kind == "tensor":
+            return Tensor(f"{qualified} is a tensor")
+        if kind == "class":
+            return Instance(f"an instance of {qualified}", qualified)
+        spec = facts.lookup("functions", qualified)
+        if spec is None:
+            # `X.from_pretrained(...)` of a library model class
+            owner, _, method = qualified.rpartition(".")
+            if owner and facts.lookup("classes", owner):
+                member = facts.class_members("methods", [owner], method)
+                if member is not None:
+                    return self.apply_spec(member, node, scope, self.library_value(owner))
+            return Unknown(f"the result of {qualified}()")
+        value = self.apply_spec(spec, node, scope, None, qualified)
+        if value is not None and hazards and isinstance(value, Module):
+            return value.__class__(value.reason, value.cls, value.hazards | hazards)
+        return value
+
+    def apply_spec(self, spec, node: ast.Call, scope: Scope, receiver: Value | None, name: str | None = None) -> Value | None:
+        what = name or short(node.func)
+        if isinstance(spec, dict):
+            if "tuple" in spec:
+                return Tuple(f"{what}() returns a tuple",
+                             tuple(self.apply_spec(s, node, scope, receiver, name) or Unknown("nothing")
+                                   for s in spec["tuple"]))
+            for keyword, other in spec.get("keyword", {}).items():
+                if any(k.arg == keyword for k in node.keywords):
+                    return self.apply_spec(other, node, scope, receiver, name)
+            return self.apply_spec(spec["spec"], node, scope, receiver, name)
+        if spec == "module":
+            return Module(f"{what}() returns a module", name)
+        if spec.startswith("module:"):
+            return Module(f"{what}() returns a {spec[7:]}", spec[7:])
+        if spec == "script-module":
+            return ScriptModule(f"{what}() returns a TorchScript module")
+        if spec == "tensor":
+            return Tensor(f"{what}() returns a tensor")
+        if spec == "none":
+            return Constant(f"{what}() returns no module or tensor")
+        if spec == "self":
+            if receiver is None:
+                return None
+            return receiver.because(f"`.{what.rsplit('.', 1)[-1]}()` returns the module: {receiver.reason}") \
+                if isinstance(receiver, Module) else receiver
+        if spec == "instance":
+            if isinstance(receiver, ModuleClass):
+                cls = receiver.cls
+                return Module(f"{what}() loads a model: {receiver.reason}", cls)
+            if isinstance(receiver, Class):
+                return Instance(f"{what}() builds a {receiver.cls}", receiver.cls)
+            return None
+        if spec.startswith("class:"):
+            return Instance(f"{what}() returns a {spec[6:]}", spec[6:])
+        if spec.startswith("arg:") or spec.startswith("script:arg:"):
+            script = spec.startswith("script:")
+            parts = spec.split(":")[2 if script else 1:]
+            position = int(parts[0])
+            keyword = parts[1] if len(parts) > 1 else None
+            arg = _argument(node, position, keyword)
+            if arg is None or arg is _STARRED:
+                return Unknown(f"{what}() of a value it was not given")
+            value = self._expr(arg, scope)
+            if value is None:
+                return None
+            if isinstance(value, Module):
+                kind = ScriptModule if script else value.__class__
+                verb = "scripts" if script else "returns"
+                return kind(f"{what}() {verb} the module: {value.reason}", value.cls, value.hazards)
+            if isinstance(value, LikelyModule):
+                return LikelyModule(f"{what}() of {value.reason}")
+            return Unknown(f"{what}() of a value of unknown type", getattr(value, "conflict", False))
+        if spec == "args":
+            values = [self._expr(a, scope) for a in node.args]
+            if len(values) == 1:
+                return values[0]
+            return Tuple(f"{what}() returns its arguments", tuple(v or Unknown("nothing") for v in values))
+        if spec == "getattr":
+            return self._getattr(node, scope)
+        if spec in ("enumerate", "zip", "product"):
+            elements = [self._element_of(a, scope) for a in node.args]
+            if spec == "enumerate":
+                elements = [Constant("a count")] + elements[:1]
+            return Iterable(f"{what}()", Tuple(f"an item of {what}()", tuple(e or Unknown("?") for e in elements)))
+        if spec.startswith("iter:"):
+            element = {"module": Module(f"an item of `.{what}()` of a module"),
+                       "tensor": Tensor(f"an item of `.{what}()`"),
+                       "pair-module": Tuple(f"an item of `.{what}()`",
+                                            (Constant("a name"), Module(f"an item of `.{what}()` of a module")))}[spec[5:]]
+            return Iterable(f"`.{what}()`", element)
+        return Unknown(f"the result of {what}()")
+
+    def _getattr(self, node: ast.Call, scope: Scope) -> Value | None:
+        if len(node.args) < 2 or not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            return Unknown("getattr of a computed name")
+        owner = self._expr(node.args[0], scope)
+        if owner is None:
+            return None
+        found = self.member(owner, node.args[1].value)
+        if len(node.args) > 2:
+            default = self._expr(node.args[2], scope)
+            if isinstance(found, (Unknown, LikelyModule)):
+                found = default
+            else:
+                found = join([found, default], "getattr with a default")
+        return found
+
+    # ------------------------------------------------------------------ iteration, annotations
+
+    def _element_of(self, iterable: ast.expr, scope: Scope) -> Value:
+        """What iterating over `iterable` gives."""
+        value = self._expr(iterable, scope)
+        element = element_of(value)
+        if element is not None:
+            return element
+        root = iterable
+        while isinstance(root, ast.Call) and root.args:
+            root = root.args[0]
+        name = dotted(root.func) if isinstance(root, ast.Call) else dotted(root)
+        if name and is_loader_name(name.rsplit(".", 1)[-1]):
+            return Tensor(f"a batch from `{name}`")
+        return Unknown(f"an item of `{short(iterable)}`")
+
+    def _annotation(self, annotation: ast.expr, scope: Scope) -> Value | None:
+        """A module, tensor or format type annotation (Optional[...], X | None, strings)."""
+        members: list[ast.expr] = []
+        _union_members(annotation, members, self, scope)
+        values = []
+        for member in members:
+            if isinstance(member, ast.Constant) and member.value is None:
+                continue
+            value = self._expr(member, scope) if not _synthetic(member) else self._synthetic_value(member, scope)
+            if isinstance(value, ModuleClass):
+                cls = value.cls
+                if isinstance(cls, str) and facts.lookup("classes", cls) == "script-module":
+                    values.append(ScriptModule(f"annotated {cls}", cls))
+                else:
+                    values.append(Module(value.reason, cls,
+                                         self.class_hazards(cls) if isinstance(cls, ClassInfo) else frozenset()))
+            elif isinstance(value, Class) and facts.lookup("classes", str(value.cls)) == "tensor":
+                values.append(Tensor(f"annotated {value.cls}"))
+            elif isinstance(value, Library) and value.name == "torch.memory_format":
+                values.append(Formats("annotated torch.memory_format", frozenset({"unknown"})))
+            else:
+                return None
+        if not values:
+            return None
+        return join(values, "the annotation")
+
+    def _synthetic_value(self, node: ast.expr, scope: Scope) -> Value | None:
+        """A node parsed from a string annotation: its names resolve without flow facts."""
+        if isinstance(node, ast.Name):
+            bindings = scope.bindings.get(node.id) or (scope.enclosing(node.id) or scope).bindings.get(node.id, ())
+            return join([self.binding(b) for b in bindings], "the annotation") if bindings else None
+        if isinstance(node, ast.Attribute):
+            owner = self._synthetic_value(node.value, scope)
+            return self.member(owner, node.attr) if owner is not None else None
+        return None
+
+
+# ---------------------------------------------------------------------- helpers
+
+_STARRED = object()
+
+
+class _TooManyCallers(Exception):
+    pass
+
+
+def _module_word(path: str) -> str:
+    """The name other files import a file by: its stem, or its package's for __init__.py."""
+    import os
+
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem == "__init__":
+        return os.path.basename(os.path.dirname(path))
+    return stem
+
+
+def _class_stub(info: ClassInfo) -> FunctionInfo:
+    """A stand-in `__init__` for a class without one: where its instances are built."""
+    stub = FunctionInfo("__init__", info.node, info.body or info.scope, info.index)
+    stub.class_info = info
+    return stub
+
+
+def _argument(call: ast.Call, position: int | None, keyword: str | None):
+    """The argument expression of `call` for a parameter at `position` / named `keyword`;
+    None when not passed; _STARRED when a *args or **kwargs may pass it."""
+    if position is not None:
+        for i, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                return _STARRED
+            if i == position:
+                return arg
+    for k in call.keywords:
+        if k.arg is None:
+            return _STARRED
+        if keyword is not None and k.arg == keyword:
+            return k.value
+    return None
+
+
+def _item(value: Value | None, i: int, reason: str) -> Value | None:
+    if value is None:
+        return None
+    if isinstance(value, Tuple) and i < len(value.items):
+        return value.items[i]
+    if isinstance(value, Tensor):
+        return Tensor(f"an element of a tensor")
+    return Unknown(reason)
+
+
+def element_of(value: Value | None) -> Value | None:
+    if isinstance(value, Iterable):
+        return value.element
+    if isinstance(value, Tuple):
+        return join(list(value.items), "the elements")
+    if isinstance(value, Tensor):
+        return Tensor("an element of a tensor")
+    if isinstance(value, Module) and value.cls in _CONTAINERS:
+        return Module(f"an element of a {value.cls}")
+    return None
+
+
+def as_formats(value: Value | None) -> Formats:
+    if isinstance(value, Formats):
+        return value
+    if isinstance(value, NoneValue):
+        return Formats("None", frozenset({"none"}))
+    if isinstance(value, Constant):
+        return Formats(value.reason, frozenset({"other"}))
+    return Formats(value.reason if value is not None else "", frozenset({"unknown"}))
+
+
+def canonical(qualified: str) -> str:
+    """A qualified name with library aliases resolved (`torch.torch.x` -> `torch.x`)."""
+    parts = qualified.split(".")
+    for cut in range(min(len(parts), 3), 1, -1):
+        alias = facts.lookup("constants", ".".join(parts[:cut]))
+        if isinstance(alias, dict) and "alias" in alias:
+            return canonical(".".join([alias["alias"], *parts[cut:]]))
+    return qualified
+
+
+def _is_none_assignment(b) -> bool:
+    """`except ImportError: amp = None` does not make `amp.initialize` something else."""
+    return isinstance(b, AssignBinding) and isinstance(b.value, ast.Constant) and b.value.value is None
+
+
+def _owner(scope: Scope) -> Scope:
+    while scope.kind == "comprehension":
+        scope = scope.parent
+    return scope
+
+
+def _local_up_to_owner(scope: Scope, name: str) -> bool:
+    while scope.kind == "comprehension":
+        if name in scope.bindings:
+            return True
+        scope = scope.parent
+    return scope.is_local(name)
+
+
+def _declared_target(scope: Scope, name: str) -> Scope | None:
+    if name in scope.globals_:
+        return scope.module
+    if name in scope.nonlocals:
+        return scope.enclosing(name)
+    return None
+
+
+def _inside(scope: Scope | None, outer: Scope | None) -> bool:
+    while scope is not None:
+        if scope is outer:
+            return True
+        scope = scope.parent
+    return False
+
+
+def _function_of_scope(scope: Scope) -> FunctionInfo | None:
+    while scope is not None and scope.kind == "comprehension":
+        scope = scope.parent
+    return scope.function if scope is not None else None
+
+
+def _is_classmethod(info: FunctionInfo) -> bool:
+    return any(dotted(d) == "classmethod" for d in info.decorators)
+
+
+def _lambda_name(info: FunctionInfo) -> str | None:
+    """The name a lambda is bound to (`f = lambda m: ...`), if it is."""
+    for bindings in info.scope.bindings.values():
+        for b in bindings:
+            if isinstance(b, AssignBinding) and b.value is info.node and not b.element:
+                return b.name
+    return None
+
+
+def _synthetic(node: ast.AST) -> bool:
+    return not hasattr(node, "lineno") or getattr(node, "_convlint_synthetic", False)
+
+
+def _union_members(annotation: ast.expr, out: list, evaluator: Evaluator, scope: Scope) -> None:
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            parsed = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            out.append(annotation)
+            return
+        for node in ast.walk(parsed):
+            node._convlint_synthetic = True  # type: ignore[attr-defined]
+        annotation = parsed
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        _union_members(annotation.left, out, evaluator, scope)
+        _union_members(annotation.right, out, evaluator, scope)
+        return
+    if isinstance(annotation, ast.Subscript):
+        head = dotted(annotation.value) or ""
+        if head.rsplit(".", 1)[-1] in ("Optional", "Union"):
+            inner = annotation.slice
+            for member in inner.elts if isinstance(inner, ast.Tuple) else [inner]:
+                _union_members(member, out, evaluator, scope)
+            return
+    out.append(annotation)

@@ -1,0 +1,14 @@
+"""Facts about Hugging Face accelerate: Accelerator.prepare and unwrap_model."""
+
+FACTS = {
+    "classes": {
+        "accelerate.Accelerator": "class",
+        "accelerate.accelerator.Accelerator": "class",
+    },
+    "methods": {
+        "accelerate.**Accelerator": {"prepare": "args", "prepare_model": "arg:0", "unwrap_model": "arg:0"},
+    },
+    "functions": {
+        "accelerate.utils.extract_model_from_parallel": "arg:0",
+    },
+}

@@ -1,0 +1,16 @@
+"""Facts about DeepSpeed: initialize and init_inference return engines, which are modules."""
+
+FACTS = {
+    "functions": {
+        "deepspeed.initialize": {"tuple": ["module:deepspeed.DeepSpeedEngine", "none", "none", "none"]},
+        "deepspeed.init_inference": "module:deepspeed.InferenceEngine",
+    },
+    "classes": {
+        "deepspeed.DeepSpeedEngine": "module",
+        "deepspeed.InferenceEngine": "module",
+        "deepspeed.runtime.engine.DeepSpeedEngine": "module",
+    },
+    "attributes": {
+        "deepspeed.**Engine": {"module": "module"},
+    },
+}

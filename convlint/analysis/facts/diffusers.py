@@ -1,0 +1,42 @@
+"""Facts about diffusers: model classes, pipelines and their components."""
+
+FACTS = {
+    "classes": {
+        "diffusers.**.*Model": "module",
+        "diffusers.**.*ModelMixin": "module",
+        "diffusers.**.Autoencoder*": "module",
+        "diffusers.**.UNet*": "module",
+        "diffusers.**.ControlNet*Model": "module",
+        "diffusers.**.*Pipeline": "class",
+        "diffusers.**.DiffusionPipeline": "class",
+        "diffusers.**.*Pipeline*Output": None,
+    },
+    "methods": {
+        "diffusers.**.*Pipeline": {"from_pretrained": "instance", "from_single_file": "instance",
+                                   "to": "self"},
+        "diffusers.**.*Model*": {"from_pretrained": "instance", "from_config": "instance",
+                                 "from_single_file": "instance"},
+        "diffusers.**.Autoencoder*": {"from_pretrained": "instance", "from_single_file": "instance"},
+        "diffusers.**.UNet*": {"from_pretrained": "instance"},
+    },
+    "attributes": {
+        "diffusers.**.*Pipeline": {
+            "unet": "module",
+            "vae": "module",
+            "text_encoder": "module",
+            "text_encoder_2": "module",
+            "text_encoder_3": "module",
+            "transformer": "module",
+            "controlnet": "module",
+            "safety_checker": "module",
+            "image_encoder": "module",
+            "prior": "module",
+            "decoder": "module",
+            "movq": "module",
+            "unet_2": "module",
+            "image_noising": "module",
+            "audio_encoder": "module",
+            "vocoder": "module",
+        },
+    },
+}

@@ -1,0 +1,8 @@
+"""Facts about Intel Extension for PyTorch: ipex.optimize returns the model (and optimizer)."""
+
+FACTS = {
+    "functions": {
+        "intel_extension_for_pytorch.optimize": {"spec": "arg:0:model",
+                                                 "keyword": {"optimizer": {"tuple": ["arg:0:model", "none"]}}},
+    },
+}

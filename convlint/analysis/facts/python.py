@@ -1,0 +1,25 @@
+"""Facts about Python's builtins and standard library."""
+
+FACTS = {
+    "functions": {
+        "copy.deepcopy": "arg:0",
+        "copy.copy": "arg:0",
+        "builtins.getattr": "getattr",
+        "builtins.iter": "arg:0",
+        "builtins.enumerate": "enumerate",
+        "builtins.zip": "zip",
+        "builtins.list": "arg:0",
+        "builtins.tuple": "arg:0",
+        "builtins.reversed": "arg:0",
+        "builtins.sorted": "arg:0",
+        "itertools.product": "product",
+        "functools.partial": "none",
+        "builtins.isinstance": "none",
+        "builtins.len": "none",
+        "builtins.print": "none",
+    },
+    "callbacks": {
+        # map(fn, modules): fn is called with each element of the iterable.
+        "builtins.map": {"argument": 0, "parameter": 0, "value": "element:1", "repeats": True},
+    },
+}

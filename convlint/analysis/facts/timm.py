@@ -1,0 +1,21 @@
+"""Facts about timm: create_model, its module classes, EMA wrappers, BN conversions."""
+
+FACTS = {
+    "functions": {
+        "timm.create_model": "module",
+        "timm.models.create_model": "module",
+        "timm.models.convert_splitbn_model": "arg:0",
+        "timm.layers.convert_sync_batchnorm": "arg:0",
+        "timm.models.layers.convert_sync_batchnorm": "arg:0",
+    },
+    "classes": {
+        "timm.models.**.[A-Z]*": "module",
+        "timm.layers.**.[A-Z]*": "module",
+        "timm.utils.ModelEma*": "module",
+        "timm.utils.model_ema.ModelEma*": "module",
+    },
+    "attributes": {
+        "timm.utils.**.ModelEma*": {"module": "module"},
+        "timm.utils.ModelEma*": {"module": "module"},
+    },
+}

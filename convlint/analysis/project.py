@@ -1,0 +1,261 @@
+"""The project a file belongs to: its other files' indices, the import resolver, and the
+search for a function's callers.
+
+A project is found from a file's own location, never from the working directory: the
+nearest directory above the file with a `pyproject.toml`, `setup.py`, `setup.cfg` or `.git`
+(or the configuration's directory, when settings name one), else the parent of the
+outermost package around the file, else the file's folder. Imports resolve as Python would
+for that file run as a script or imported from the project: absolute imports from the
+file's own folder (`sys.path[0]` of a script), from the outermost package's parent, from the
+project root and its `src/`; relative imports from the file's package; a package's
+`__init__` re-exports followed. Indices of other files are cached by path, modification
+time and size (a long-running server sees edits), at most `MAX_INDICES` of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from convlint.analysis.index import FileIndex
+from convlint.analysis.syntax import parse
+
+MAX_INDICES = 512
+# Caller searches read every Python file of the project once; their bytes are kept up to
+# this much in all (larger projects are read again for each search).
+MAX_CACHED_BYTES = 64 << 20
+MAX_PROJECT_FILES = 20000
+_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+_SKIP_DIRS = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build",
+              "dist", "node_modules", "site-packages", ".mypy_cache", ".ruff_cache", ".eggs",
+              "__pypackages__", ".ipynb_checkpoints", "buck-out", "_build"}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What an import names in the project: a module (`symbol` None) or a name in one."""
+
+    index: FileIndex
+    symbol: str | None = None
+
+
+def project_root(path: str, configured: str | None = None) -> str:
+    """The root of the project `path` belongs to (see the module docstring)."""
+    if configured:
+        return os.path.abspath(configured)
+    directory = os.path.dirname(os.path.abspath(path))
+    probe = directory
+    while True:
+        if any(os.path.exists(os.path.join(probe, marker)) for marker in _MARKERS):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return _package_root(directory)
+
+
+def _package_root(directory: str) -> str:
+    """The parent of the outermost package around `directory` (itself when not a package)."""
+    root = directory
+    while os.path.isfile(os.path.join(root, "__init__.py")):
+        parent = os.path.dirname(root)
+        if parent == root:
+            break
+        root = parent
+    return root
+
+
+class Project:
+    def __init__(self, root: str):
+        self.root = root
+        self._indices: OrderedDict[str, tuple[tuple, FileIndex | None]] = OrderedDict()
+        self._modules: dict[tuple[str, str], str | None] = {}
+        self._files: list[str] | None = None
+        self._bytes: dict[str, bytes] = {}
+        self._mentions: dict[tuple[str, str], list[str]] = {}
+        # The files read to answer questions about the files being analysed (see
+        # `consulted`): what a cached answer depends on.
+        self.consulted: set[str] = set()
+        self.searched_callers = False
+
+    # ---- indices
+
+    def add_source(self, path: str, text: str, tree, key: tuple | None = None) -> FileIndex:
+        """The index of a file being analysed (its text in hand), shared with the files that
+        import it."""
+        absolute = os.path.abspath(path)
+        if key is not None:
+            cached = self._indices.get(absolute)
+            if cached is not None and cached[0] == key and cached[1] is not None and cached[1].text == text:
+                return cached[1]  # already read as an import of a file analysed before
+        index = FileIndex(tree, absolute, text)
+        if key is not None:
+            self._store(absolute, key, index)
+        return index
+
+    def index_at(self, path: str) -> FileIndex | None:
+        """The index of another project file, from disk (None when it cannot be read or
+        parsed)."""
+        path = os.path.abspath(path)
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        key = (status.st_mtime_ns, status.st_size)
+        cached = self._indices.get(path)
+        if cached is not None and cached[0] == key:
+            self._indices.move_to_end(path)
+            self.consulted.add(path)
+            return cached[1]
+        index = None
+        self._store(path, key, None)  # an import cycle meets "unknown", not a loop
+        try:
+            from convlint.files import decode_source, read_bytes  # noqa: PLC0415 - no cycle at import time
+
+            data = self._bytes.get(path) or read_bytes(path)[0]
+            text = decode_source(data).text
+            index = FileIndex(parse(text, path).tree, path, text)
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            index = None
+        self._store(path, key, index)
+        self.consulted.add(path)
+        return index
+
+    def _store(self, path: str, key: tuple, index: FileIndex | None) -> None:
+        self._indices[path] = (key, index)
+        self._indices.move_to_end(path)
+        while len(self._indices) > MAX_INDICES:
+            self._indices.popitem(last=False)
+
+    # ---- imports
+
+    def resolve(self, qualified: str, importer: FileIndex) -> Resolved | None:
+        """The project module (or name in a module) that `qualified`, imported by
+        `importer`, refers to; None for anything outside the project (a library)."""
+        level = len(qualified) - len(qualified.lstrip("."))
+        dotted = qualified[level:]
+        parts = dotted.split(".") if dotted else []
+        if level:
+            base = os.path.dirname(importer.path)
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            roots = [base]
+        else:
+            roots = self._roots(importer.path)
+        for root in roots:
+            # The longest prefix that is a module; what follows is a name in it.
+            # (an empty module name is the package itself, for `from . import x` only)
+            for cut in range(len(parts), -1 if level else 0, -1):
+                module = self._module_file(root, parts[:cut])
+                if module is None:
+                    continue
+                if not level and os.path.abspath(module) == importer.path:
+                    break  # `import lightning` in a script named lightning.py: the library
+                if cut == len(parts):
+                    index = self.index_at(module)
+                    return Resolved(index) if index is not None else None
+                index = self.index_at(module)
+                if index is None:
+                    return None
+                if cut == len(parts) - 1:
+                    return Resolved(index, parts[-1])
+                return None  # a.b.c with a.b a module: c an attribute of attribute b
+            if not level and parts and self._module_file(root, parts[:1]) is not None:
+                return None
+        return None
+
+    def _roots(self, path: str) -> list[str]:
+        here = os.path.dirname(path)
+        roots = [here, _package_root(here), self.root, os.path.join(self.root, "src")]
+        return list(dict.fromkeys(roots))
+
+    def _module_file(self, root: str, parts: list[str]) -> str | None:
+        key = (root, ".".join(parts))
+        if key in self._modules:
+            return self._modules[key]
+        found = None
+        if not parts:
+            init = os.path.join(root, "__init__.py")
+            found = init if os.path.isfile(init) else None
+        else:
+            base = os.path.join(root, *parts)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if os.path.isfile(candidate):
+                    found = candidate
+                    break
+        self._modules[key] = found
+        return found
+
+    # ---- callers
+
+    def files(self) -> list[str]:
+        """Every Python file of the project (default excludes skipped, symlinks not
+        followed), at most MAX_PROJECT_FILES."""
+        if self._files is None:
+            found: list[str] = []
+            stack = [self.root]
+            while stack and len(found) < MAX_PROJECT_FILES:
+                directory = stack.pop()
+                try:
+                    entries = sorted(os.scandir(directory), key=lambda e: e.name)
+                except OSError:
+                    continue
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            if entry.name not in _SKIP_DIRS and not entry.name.startswith("."):
+                                stack.append(entry.path)
+                        elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                            found.append(os.path.abspath(entry.path))
+                    except OSError:
+                        continue
+            self._files = found
+        return self._files
+
+    def mentioning(self, name: str, also: str, limit: int) -> list[FileIndex] | None:
+        """The indices of the project files whose text holds both `name` and `also` (the
+        places that may import and call a function); None when more than `limit` do."""
+        self.searched_callers = True
+        key = (name, also)
+        paths = self._mentions.get(key)
+        if paths is None:
+            words = (name.encode(), also.encode())
+            paths = [path for path, data in self._project_bytes() if all(w in data for w in words)]
+            self._mentions[key] = paths
+        if len(paths) > limit:
+            return None
+        return [index for index in map(self.index_at, paths) if index is not None]
+
+    def _project_bytes(self):
+        budget = MAX_CACHED_BYTES - sum(map(len, self._bytes.values()))
+        for path in self.files():
+            data = self._bytes.get(path)
+            if data is None:
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                if len(data) <= budget:
+                    self._bytes[path] = data
+                    budget -= len(data)
+            yield path, data
+
+
+_PROJECTS: dict[str, Project] = {}
+
+
+def forget_projects() -> None:
+    """Drop every cached project: a new run sees the files as they are now."""
+    _PROJECTS.clear()
+
+
+def project_for(path: str, configured_root: str | None = None) -> Project:
+    """The (per process) Project of the file at `path`."""
+    root = project_root(path, configured_root)
+    project = _PROJECTS.get(root)
+    if project is None:
+        project = _PROJECTS[root] = Project(root)
+    return project
