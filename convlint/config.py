@@ -38,8 +38,14 @@ class Settings:
     fix_target: str = "torch"
     respect_gitignore: bool = True
     force_exclude: bool = False
-    # Where relative patterns (exclude, per-file-ignores) are anchored.
-    project_root: str = field(default_factory=os.getcwd)
+    # The directory of the configuration file, where relative patterns (exclude,
+    # per-file-ignores) are anchored; None without one (patterns are then relative to the
+    # working directory, as Ruff's are, and the analysis finds each file's project itself).
+    project_root: str | None = None
+
+    @property
+    def pattern_root(self) -> str:
+        return self.project_root or os.getcwd()
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:
         return self.enabled_codes(path)(code)
@@ -52,7 +58,7 @@ class Settings:
         return lambda code: rule_enabled(code, select, ignored)
 
     def ignored_for_path(self, path: str) -> list[str]:
-        rel = relative_posix(path, self.project_root)
+        rel = relative_posix(path, self.pattern_root)
         codes: list[str] = []
         for pattern, pattern_codes in self.per_file_ignores:
             if path_matches(pattern, rel):
@@ -62,7 +68,7 @@ class Settings:
     def is_excluded(self, path: str, parents: bool = True) -> bool:
         """True when a pattern of `exclude`/`extend-exclude` matches the path (or, with
         `parents`, one of its parent directories)."""
-        rel = relative_posix(path, self.project_root)
+        rel = relative_posix(path, self.pattern_root)
         return any(path_matches(p, rel, parents) for p in self.exclude + self.extend_exclude)
 
     @cached_property
@@ -86,7 +92,7 @@ class Settings:
         if name in names or (glob is not None and glob.match(name)):
             return True
         if paths:
-            rel = relative_posix(path, self.project_root)
+            rel = relative_posix(path, self.pattern_root)
             return any(fnmatch.fnmatchcase(rel, p) for p in paths)
         return False
 

@@ -9,8 +9,10 @@ import os
 import sys
 
 # The words of which every file the rules enabled by default can report on holds at least
-# one: the union of their `Rule.needs` (tests/test_launcher.py keeps the two equal).
+# one: the union of their `Rule.needs` (tests/test_launcher.py keeps the two equal). A file
+# with `memory_format` alone is left to the module-conversion trigger.
 DEFAULT_NEEDED_WORDS = (b"channels_last", b"convert_conv", b"memory_format")
+_DECISIVE_WORDS = (b"channels_last", b"convert_conv")
 _QUICK_FLAGS = {"--force-exclude"}
 
 
@@ -41,6 +43,11 @@ def _nothing_to_find(args: list[str]) -> bool:
                 data = f.read()
         except OSError:
             return False
-        if any(word in data for word in DEFAULT_NEEDED_WORDS):
+        if any(word in data for word in _DECISIVE_WORDS):
             return False
+        if b"memory_format" in data:
+            from convlint.triggers import may_convert_a_module
+
+            if may_convert_a_module(data):
+                return False
     return True

@@ -99,6 +99,7 @@ class Evaluator:
         self._stack: list[_Pending] = []
         self._floor = 1 << 30
         self._caller_depth = 0
+        self._purpose = "receiver"  # what the question is about: "receiver" or "format"
 
     # ------------------------------------------------------------------ the memo
 
@@ -152,8 +153,11 @@ class Evaluator:
         return result if result is not None else Unknown("no binding reaches it")
 
     def formats(self, node: ast.expr, scope: Scope) -> Formats:
-        value = self.value(node, scope)
-        return as_formats(value)
+        self._purpose = "format"
+        try:
+            return as_formats(self.value(node, scope))
+        finally:
+            self._purpose = "receiver"
 
     def qualify(self, node: ast.expr, scope: Scope) -> str | None:
         """The qualified name of a dotted expression whose root is an import (or a builtin),
@@ -317,7 +321,7 @@ class Evaluator:
     def _assignment(self, b: AssignBinding) -> Value | None:
         if b.annotation is not None:
             annotated = self._annotation(b.annotation, b.scope)
-            if annotated is not None:
+            if annotated is not None and not isinstance(annotated, Formats):  # a format's value says more
                 return annotated
         value = self._expr(b.value, b.scope)
         if value is None:
@@ -408,7 +412,7 @@ class Evaluator:
             return Tensor(f"{info.name}.{attr} is a registered parameter or buffer")
         if attr in info.annotations:
             annotated = self._annotation(info.annotations[attr], info.body or info.scope)
-            if annotated is not None:
+            if annotated is not None and not isinstance(annotated, Formats):
                 return annotated.because(f"{info.name}.{attr} is annotated `{short(info.annotations[attr])}`")
         bindings = info.attributes.get(attr)
         if bindings:
@@ -433,22 +437,29 @@ class Evaluator:
         return None
 
     def _constructor_arguments(self, info: ClassInfo, field_name: str) -> list[Value]:
-        """The values the project passes for a dataclass field where it builds instances."""
-        fields = [name for name in info.annotations]
+        """The values the project passes for a dataclass field where it builds instances
+        (in the class's file; across the project for a format no call there passes)."""
+        fields = list(info.annotations)
         position = fields.index(field_name) if field_name in fields else None
-        out = []
-        try:
-            indices = self._caller_indices(info.methods.get("__init__") or _class_stub(info), info.name)
-        except _TooManyCallers:
-            return [Unknown(f"{info.name} is built in too many places to follow")]
-        for site in (site for index in indices for site in index.calls_named(info.name)):
-            call = site.node
-            callee = self._expr(call.func, site.scope)
-            if not (isinstance(callee, (ModuleClass, Class)) and callee.cls is info):
-                continue
-            arg = _argument(call, position, field_name)
-            if arg is not None:
-                out.append(self._expr(arg, site.scope) if arg is not _STARRED else Unknown("a starred argument"))
+        out: list[Value] = []
+        stub = info.methods.get("__init__") or _class_stub(info)
+        indices = [info.index]
+        for pass_ in (0, 1):
+            for site in (site for index in indices for site in index.calls_named(info.name)):
+                callee = self._expr(site.node.func, site.scope)
+                if not (isinstance(callee, (ModuleClass, Class)) and same_definition(callee.cls, info)):
+                    continue
+                arg = _argument(site.node, position, field_name)
+                if arg is _STARRED:
+                    out.append(Unknown("a starred argument"))
+                elif arg is not None:
+                    out.append(self._expr(arg, site.scope))
+            if pass_ or out or self._purpose != "format" or info.scope.kind != "module":
+                break
+            try:
+                indices = self._caller_indices(stub, info.name)[1:]
+            except _TooManyCallers:
+                return [Unknown(f"{info.name} is built in too many places to follow")]
         return out
 
     def class_hazards(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset:
@@ -514,20 +525,47 @@ class Evaluator:
             return None
         self._caller_depth += 1
         try:
-            return self._memo(b.scope.index.memo, ("passed", id(b)), lambda: self._compute_passed(b))
+            key = ("passed", id(b), self._purpose)
+            return self._memo(b.scope.index.memo, key, lambda: self._compute_passed(b))
         finally:
             self._caller_depth -= 1
 
     def _compute_passed(self, b: ParamBinding) -> Value | None:
+        """The callers in the function's own file first; those elsewhere in the project
+        only when they could change what is reported (reading the project costs)."""
+        info = b.function
+        values = self._arguments(b, [info.index])
+        if self._worth_a_project_search(b, values):
+            try:
+                elsewhere = self._caller_indices(info, _search_name(info))[1:]
+            except _TooManyCallers:
+                return None
+            values += self._arguments(b, elsewhere)
+        if not values:
+            return None
+        joined = join(values, f"the arguments passed for `{b.name}`")
+        if joined is None:
+            return None
+        return joined.because(f"what the callers of `{info.name}()` pass for `{b.name}`: {joined.reason}")
+
+    def _worth_a_project_search(self, b: ParamBinding, values: list) -> bool:
+        owner = b.function.class_info.scope if b.function.name == "__init__" and b.function.class_info else b.function.scope
+        if owner.kind != "module" or b.function.index.path.startswith("<"):
+            return False  # a method's or a nested function's callers are in its file
+        joined = join(values)
+        if self._purpose == "format":
+            return joined is None
+        if joined is None:
+            return is_module_like_name(b.name)
+        return isinstance(joined, (Module, LikelyModule))
+
+    def _arguments(self, b: ParamBinding, indices: list[FileIndex]) -> list[Value | None]:
+        """What the calls of `b`'s function in `indices` pass for it."""
         info = b.function
         values: list[Value | None] = []
         offset = 1 if info.class_info is not None and (info.self_name or _is_classmethod(info)) else 0
         position = b.position - offset if b.position is not None else None
-        try:
-            callers = list(self._callers(info))
-        except _TooManyCallers:
-            return None
-        for call, scope, bound in callers:
+        for call, scope, bound in self._callers(info, indices):
             if bound == "callback":
                 values.append(call)  # the value the library passes (see _callbacks)
                 continue
@@ -541,32 +579,24 @@ class Evaluator:
                     values.append(Unknown("a call that does not pass it"))
             else:
                 values.append(self._expr(arg, scope))
-        if not values:
-            return None
-        joined = join(values, f"the arguments passed for `{b.name}`")
-        if joined is None:
-            return None
-        return joined.because(f"what the callers of `{info.name}()` pass for `{b.name}`: {joined.reason}")
+        return values
 
-    def _callers(self, info: FunctionInfo):
-        """(call or value, scope, how) for every call of `info` found in the project; `how`
-        is "call", or "callback" with the value a library calls it with. Raises
-        _TooManyCallers when the places to look are too many to read."""
+    def _callers(self, info: FunctionInfo, indices: list[FileIndex]):
+        """(call or value, scope, how) for every call of `info` in `indices`; `how` is
+        "call", or "callback" with the value a library calls it with."""
         name = info.name
         if name == "<lambda>":
             name = _lambda_name(info)
             if name is None:
                 return
-        search = name
-        if name == "__init__" and info.class_info is not None:
-            search = info.class_info.name  # instantiations call __init__
-        indices = self._caller_indices(info, search)
+        search = _search_name(info)
         for index in indices:
             for site in index.calls_named(search):
                 callee = self._expr(site.node.func, site.scope)
-                if isinstance(callee, Function) and callee.ref is info:
+                if isinstance(callee, Function) and same_definition(callee.ref, info):
                     yield site.node, site.scope, "call"
-                elif search != name and isinstance(callee, (ModuleClass, Class)) and callee.cls is info.class_info:
+                elif info.name == "__init__" and isinstance(callee, (ModuleClass, Class)) and \
+                        same_definition(callee.cls, info.class_info):
                     yield site.node, site.scope, "call"
             for site in index.calls_passing(name):
                 value = self._callback_value(site, info)
@@ -593,7 +623,8 @@ class Evaluator:
             return None
         argument = spec["argument"]
         passed = call.args[argument] if argument < len(call.args) else None
-        if not (isinstance(passed, ast.Name) and self._expr(passed, site.scope) == Function("", info)):
+        passed_value = self._expr(passed, site.scope) if isinstance(passed, ast.Name) else None
+        if not (isinstance(passed_value, Function) and same_definition(passed_value.ref, info)):
             return None
         value = spec["value"]
         if value == "module":
@@ -624,7 +655,7 @@ class Evaluator:
         name = info.name
         for site in index.calls_named(name):
             callee = self._expr(site.node.func, site.scope)
-            if not (isinstance(callee, Function) and callee.ref is info):
+            if not (isinstance(callee, Function) and same_definition(callee.ref, info)):
                 continue
             if site.loop is not None:
                 return f"`{name}()` is called in a loop (line {site.loop.lineno})"
@@ -1031,6 +1062,8 @@ class Evaluator:
                                          self.class_hazards(cls) if isinstance(cls, ClassInfo) else frozenset()))
             elif isinstance(value, Class) and facts.lookup("classes", str(value.cls)) == "tensor":
                 values.append(Tensor(f"annotated {value.cls}"))
+            elif isinstance(value, Class):
+                values.append(Instance(f"annotated {short(member)}", value.cls))
             elif isinstance(value, Library) and value.name == "torch.memory_format":
                 values.append(Formats("annotated torch.memory_format", frozenset({"unknown"})))
             else:
@@ -1067,6 +1100,27 @@ def _module_word(path: str) -> str:
     if stem == "__init__":
         return os.path.basename(os.path.dirname(path))
     return stem
+
+
+def _search_name(info: FunctionInfo) -> str:
+    """The name the calls of a function are spelled with: a class's for its __init__, the
+    name a lambda is bound to."""
+    if info.name == "__init__" and info.class_info is not None:
+        return info.class_info.name
+    if info.name == "<lambda>":
+        return _lambda_name(info) or "<lambda>"
+    return info.name
+
+
+def same_definition(a, b) -> bool:
+    """The same function or class, even when its file was indexed twice (once as the file
+    being analysed, once as an import of another): a definition's identity is where it is."""
+    if a is b:
+        return True
+    if a is None or b is None or type(a) is not type(b):
+        return False
+    return a.index.path == b.index.path and a.node.lineno == b.node.lineno and \
+        a.node.col_offset == b.node.col_offset and a.name == b.name
 
 
 def _class_stub(info: ClassInfo) -> FunctionInfo:

@@ -384,7 +384,7 @@ class _Walker:
         self.body(node.body)
 
     def try_(self, node) -> None:
-        before = self.state
+        before = dict(self.state) if self.state is not None else None
         region: dict[str, list] = {}
         self.regions.append(region)
         self.body(node.body)

@@ -14,6 +14,7 @@ time and size (a long-running server sees edits), at most `MAX_INDICES` of them.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ from convlint.analysis.index import FileIndex
 from convlint.analysis.syntax import parse
 
 MAX_INDICES = 512
-# Caller searches read every Python file of the project once; their bytes are kept up to
-# this much in all (larger projects are read again for each search).
-MAX_CACHED_BYTES = 64 << 20
+# Caller searches read every Python file of the project once and keep the bytes, up to
+# this much in all (a larger project is not searched: callers elsewhere stay unknown).
+MAX_CACHED_BYTES = 256 << 20
 MAX_PROJECT_FILES = 20000
 _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build",
@@ -73,7 +74,7 @@ class Project:
         self._indices: OrderedDict[str, tuple[tuple, FileIndex | None]] = OrderedDict()
         self._modules: dict[tuple[str, str], str | None] = {}
         self._files: list[str] | None = None
-        self._bytes: dict[str, bytes] = {}
+        self._text: _Corpus | bool | None = None  # every file's bytes, for caller searches
         self._mentions: dict[tuple[str, str], list[str]] = {}
         # The files read to answer questions about the files being analysed (see
         # `consulted`): what a cached answer depends on.
@@ -114,7 +115,7 @@ class Project:
         try:
             from convlint.files import decode_source, read_bytes  # noqa: PLC0415 - no cycle at import time
 
-            data = self._bytes.get(path) or read_bytes(path)[0]
+            data = read_bytes(path)[0]
             text = decode_source(data).text
             index = FileIndex(parse(text, path).tree, path, text)
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
@@ -216,32 +217,65 @@ class Project:
 
     def mentioning(self, name: str, also: str, limit: int) -> list[FileIndex] | None:
         """The indices of the project files whose text holds both `name` and `also` (the
-        places that may import and call a function); None when more than `limit` do."""
+        places that may import and call a function); None when more than `limit` do, or
+        the project is too large to search."""
         self.searched_callers = True
         key = (name, also)
         paths = self._mentions.get(key)
         if paths is None:
-            words = (name.encode(), also.encode())
-            paths = [path for path, data in self._project_bytes() if all(w in data for w in words)]
+            corpus = self._corpus()
+            if corpus is None:
+                return None
+            named = corpus.files_with(name.encode())
+            both = named & corpus.files_with(also.encode()) if named else named
+            paths = [corpus.paths[i] for i in sorted(both)]
             self._mentions[key] = paths
         if len(paths) > limit:
             return None
         return [index for index in map(self.index_at, paths) if index is not None]
 
-    def _project_bytes(self):
-        budget = MAX_CACHED_BYTES - sum(map(len, self._bytes.values()))
-        for path in self.files():
-            data = self._bytes.get(path)
-            if data is None:
-                try:
-                    with open(path, "rb") as f:
-                        data = f.read()
-                except OSError:
-                    continue
-                if len(data) <= budget:
-                    self._bytes[path] = data
-                    budget -= len(data)
-            yield path, data
+    def _corpus(self) -> "_Corpus | None":
+        if self._text is None:
+            self._text = _Corpus.read(self.files())
+        return self._text or None
+
+
+class _Corpus:
+    """Every project file's bytes in one buffer, so that finding the files that hold a word
+    is one scan in C, not one Python step per file."""
+
+    def __init__(self, paths: list[str], blob: bytes, starts: list[int]):
+        self.paths = paths
+        self.blob = blob
+        self.starts = starts  # where each file's bytes begin in the blob
+
+    @classmethod
+    def read(cls, files: list[str]) -> "_Corpus | bool":
+        paths, chunks, starts, size = [], [], [], 0
+        for path in files:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            size += len(data) + 1
+            if size > MAX_CACHED_BYTES:
+                return False  # too large to search: callers elsewhere stay unknown
+            paths.append(path)
+            starts.append(size - len(data) - 1)
+            chunks.append(data)
+        return cls(paths, b"\0".join(chunks), starts)
+
+    def files_with(self, word: bytes) -> set[int]:
+        found: set[int] = set()
+        blob, starts = self.blob, self.starts
+        at = blob.find(word)
+        while at != -1:
+            i = bisect.bisect_right(starts, at) - 1
+            found.add(i)
+            following = starts[i + 1] if i + 1 < len(starts) else len(blob)
+            at = blob.find(word, following)
+        return found
 
 
 _PROJECTS: dict[str, Project] = {}

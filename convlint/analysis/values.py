@@ -13,67 +13,102 @@ so that no name heuristic makes it a module again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 
 
-@dataclass(frozen=True)
 class Value:
-    reason: str = field(default="", compare=False)
+    """A value, with the reason it was inferred (not part of equality). Subclasses list
+    their fields in `_fields`; values are immutable, compared and hashed by kind and fields.
+    (Plain classes, not dataclasses: a run imports this module once per process, and
+    generating a dozen frozen dataclasses costs more than the rest of the import.)"""
+
+    __slots__ = ("reason",)
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, reason: str = "", *args):
+        object.__setattr__(self, "reason", reason)
+        for name, value in zip(self._fields, args):
+            object.__setattr__(self, name, value)
+        for name in self._fields[len(args):]:
+            object.__setattr__(self, name, self._defaults[name])
+
+    _defaults: dict = {}
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _key(self) -> tuple:
+        return (type(self), *(getattr(self, name) for name in self._fields))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Value) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({self.reason!r}{', ' if fields else ''}{fields})"
 
     @property
     def kind(self) -> str:
         return type(self).__name__
 
     def because(self, reason: str) -> "Value":
-        return replace(self, reason=reason)
+        return type(self)(reason, *(getattr(self, name) for name in self._fields))
 
 
-@dataclass(frozen=True)
 class Module(Value):
-    cls: object = None  # a ClassRef (a project class), a qualified name, or None
-    hazards: frozenset = frozenset()  # why a targeted converter may not do what .to() does
+    __slots__ = ("cls", "hazards")
+    _fields = ("cls", "hazards")
+    _defaults = {"cls": None, "hazards": frozenset()}
+    # cls: a ClassInfo (a project class), a qualified name, or None; hazards: why a
+    # targeted converter may not do what .to() does ("parametrized", "lazy")
 
     @property
     def kind(self) -> str:
         return "Module"
 
 
-@dataclass(frozen=True)
 class ScriptModule(Module):
     """A TorchScript module: `.to(memory_format=...)` converts it, torch's targeted converter
     does not (its submodules are RecursiveScriptModules, not Conv2d)."""
+
+    __slots__ = ()
 
     @property
     def kind(self) -> str:
         return "ScriptModule"
 
 
-@dataclass(frozen=True)
 class ModuleClass(Value):
-    cls: object = None
+    __slots__ = ("cls",)
+    _fields = ("cls",)
+    _defaults = {"cls": None}
 
 
-@dataclass(frozen=True)
 class Class(Value):
-    cls: object = None
+    __slots__ = ("cls",)
+    _fields = ("cls",)
+    _defaults = {"cls": None}
 
 
-@dataclass(frozen=True)
 class Instance(Value):
-    cls: object = None
+    __slots__ = ("cls",)
+    _fields = ("cls",)
+    _defaults = {"cls": None}
 
 
-@dataclass(frozen=True)
 class Tensor(Value):
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class Formats(Value):
     """Memory formats: "channels_last", "channels_last_3d", "contiguous_format",
     "preserve_format", "none" (None), "other" (a value that is not a format) and "unknown"."""
 
-    names: frozenset = frozenset()
+    __slots__ = ("names",)
+    _fields = ("names",)
+    _defaults = {"names": frozenset()}
 
     @property
     def channels_last(self) -> frozenset:
@@ -84,55 +119,60 @@ CHANNELS_LAST_FORMATS = frozenset({"channels_last", "channels_last_3d"})
 NEUTRAL_FORMATS = frozenset({"contiguous_format", "preserve_format", "none"})
 
 
-@dataclass(frozen=True)
 class Function(Value):
-    ref: object = None  # a FunctionInfo of the project, or a qualified name
+    __slots__ = ("ref",)
+    _fields = ("ref",)
+    _defaults = {"ref": None}  # a FunctionInfo of the project, or a qualified name
 
 
-@dataclass(frozen=True)
 class Tuple(Value):
-    items: tuple = ()
+    __slots__ = ("items",)
+    _fields = ("items",)
+    _defaults = {"items": ()}
 
 
-@dataclass(frozen=True)
 class Iterable(Value):
     """Something iterated over: each item is `element` (`model.modules()`, a loader)."""
 
-    element: object = None
+    __slots__ = ("element",)
+    _fields = ("element",)
+    _defaults = {"element": None}
 
 
-@dataclass(frozen=True)
 class Library(Value):
     """An imported object of a library the facts say nothing more about."""
 
-    name: str = ""
+    __slots__ = ("name",)
+    _fields = ("name",)
+    _defaults = {"name": ""}
 
 
-@dataclass(frozen=True)
 class ProjectModule(Value):
     """A Python module of the project (`import models`): attributes are its globals."""
 
-    path: str = ""
+    __slots__ = ("path",)
+    _fields = ("path",)
+    _defaults = {"path": ""}
 
 
-@dataclass(frozen=True)
 class NoneValue(Value):
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class Constant(Value):
     """A literal other than None: a number, a string."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True)
+
 class LikelyModule(Value):
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class Unknown(Value):
-    conflict: bool = False  # some path says it is a tensor: never a module by its name
+    __slots__ = ("conflict",)
+    _fields = ("conflict",)
+    _defaults = {"conflict": False}  # some path says it is a tensor: never a module by its name
 
 
 def is_module(value: Value | None) -> bool:

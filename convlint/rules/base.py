@@ -16,6 +16,7 @@ from typing import Iterable
 from convlint.analysis import FileAnalysis
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Location
+from convlint.layouts import BY_CONVERTER
 from convlint.source import SourceText
 from convlint.suppress import Noqa, line_directives
 
@@ -38,6 +39,17 @@ class Context:
     @cached_property
     def directives(self) -> dict[int, Noqa]:
         return line_directives(self.source)
+
+    @cached_property
+    def converter_names(self) -> frozenset[str]:
+        """The names a converter can be called by here: its own, and what imports bind
+        them to (`from torch.nn.utils import convert_conv2d_weight_memory_format as cv`)."""
+        names = set(BY_CONVERTER)
+        for stmt, _ in self.analysis.imports:
+            for alias in stmt.names:
+                if alias.name.rsplit(".", 1)[-1] in BY_CONVERTER and alias.asname:
+                    names.add(alias.asname)
+        return frozenset(names)
 
     def diagnostic(self, code: str, message: str, node: ast.AST, fix=None, reason: str | None = None,
                    noqa_row: int | None = None) -> Diagnostic:

@@ -66,7 +66,10 @@ class ConverterRankMismatch(Rule):
 
     def _match(self, ctx: Context, site: CallSite):
         call = site.node
-        qualified = ctx.analysis.qualify(call.func, site.scope) or ""
+        func = call.func
+        if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) not in ctx.converter_names:
+            return None  # not spelled like a converter (or an alias of one): not one
+        qualified = ctx.analysis.qualify(func, site.scope) or ""
         home, _, name = qualified.rpartition(".")
         if home not in CONVERTER_HOMES or name not in BY_CONVERTER:
             return None

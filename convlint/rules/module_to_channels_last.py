@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 
 from convlint.analysis import Receiver, Verdict
@@ -13,6 +12,7 @@ from convlint.diagnostics import Applicability, Diagnostic, Fix
 from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS
 from convlint.rules.base import Context, Rule
 from convlint.rules.converters import CallRewrite, converter_reference
+from convlint.triggers import may_convert_a_module
 
 CL101_DOC = """\
 # module-to-channels-last (CL101)
@@ -83,17 +83,9 @@ torch 2.3; on older torch set `fix-target = "convlint"` to use `convlint.runtime
 """
 
 
-# `memory_format=` (not `==`) whose value is not a literal contiguous/preserve format. The
-# lookahead refuses a blank too, so that backtracking over the blanks cannot skip past it.
-_LIVE_FORMAT_KEYWORD = re.compile(
-    rb"memory_format[ \t]*=(?!=)[ \t]*(?![ \t]|(?:\w+\.)?(?:contiguous_format|preserve_format)\b)"
-)
-# ...and whose value is a plain name (a parameter, a variable): its format may come from a
-# caller in another file, so the file may have a finding without naming channels_last.
-_VARIABLE_FORMAT_KEYWORD = re.compile(rb"memory_format[ \t]*=(?!=)[ \t]*[A-Za-z_]\w*[ \t]*[,)]")
-
 CONVERTERS = {layout.format: layout.converter for layout in LAYOUTS}
 _LITERALS = {f"torch.{layout.format}" for layout in LAYOUTS}
+_NEUTRAL_LITERALS = {f"torch.{name}" for name in NEUTRAL_FORMATS if name != "none"}
 _TORCH_DIFFERS = 'set `fix-target = "convlint"` (convlint.runtime handles them)'
 
 
@@ -113,13 +105,7 @@ class ModuleToChannelsLast(Rule):
     needs = (b"channels_last", b"memory_format")
 
     def triggered(self, data: bytes) -> bool:
-        # Sound: a finding needs a `memory_format=` keyword whose value is not spelled
-        # contiguous_format or preserve_format (most tensor code: diffusers'), and a
-        # channels_last format that this file names, or a format held in a name, which a
-        # caller elsewhere may pass.
-        if b"channels_last" in data:
-            return _LIVE_FORMAT_KEYWORD.search(data) is not None
-        return _VARIABLE_FORMAT_KEYWORD.search(data) is not None
+        return may_convert_a_module(data)
 
     def check(self, ctx: Context) -> list[Diagnostic]:
         findings = [f for site in ctx.analysis.calls if (f := self._match(ctx, site)) is not None]
@@ -133,14 +119,19 @@ class ModuleToChannelsLast(Rule):
         keyword = next((k for k in call.keywords if k.arg == "memory_format"), None)
         if keyword is None:
             return None
+        literal = ctx.analysis.qualify(keyword.value, site.scope)
+        if literal in _NEUTRAL_LITERALS:
+            return None
+        # The receiver before a format that is not a literal: most `.to(memory_format=...)`
+        # calls are on tensors, and a format's question may reach callers across the project.
+        receiver = ctx.analysis.receiver(func.value, site.scope)
+        if receiver.kind not in (Receiver.MODULE, Receiver.LIKELY_MODULE):
+            return None
         formats = ctx.analysis.formats(keyword.value, site.scope)
         channels_last = formats.channels_last
         if not channels_last:
             return None
-        receiver = ctx.analysis.receiver(func.value, site.scope)
-        if receiver.kind not in (Receiver.MODULE, Receiver.LIKELY_MODULE):
-            return None
-        literal = ctx.analysis.qualify(keyword.value, site.scope) in _LITERALS
+        literal = literal in _LITERALS
         neutral = bool(formats.names & NEUTRAL_FORMATS)
         return _Finding(site, receiver, frozenset(channels_last), neutral, literal)
 
