@@ -206,20 +206,3 @@ def test_rule_docs_have_ruff_sections_and_rule_all_lists_them():
             doc = run_cli(["rule", code], ROOT).stdout
             for section in ("## What it does", "## Why is this bad?", "## Example", "## Fix safety"):
                 assert section in doc, (code, section)
-
-
-def test_notebook_cells_in_sarif_and_junit():
-    from convlint.diagnostics import Applicability, Diagnostic, Fix
-    from convlint.formats import format_junit, format_sarif
-
-    at, end = Location(2, 5), Location(2, 48)
-    fix = Fix(Applicability.SAFE, "Replace", (Edit(at, end, "converted", cell=3),))
-    finding = Diagnostic("nb.ipynb", "CL101", "message", at, end, fix, cell=3)
-    log = json.loads(format_sarif([finding]))
-    assert sarif_errors(log) == []
-    (result,) = log["runs"][0]["results"]
-    assert result["locations"][0]["physicalLocation"]["region"]["properties"] == {"cell": 3}
-    replacement = result["fixes"][0]["artifactChanges"][0]["replacements"][0]
-    assert replacement["deletedRegion"]["properties"] == {"cell": 3}
-    failure = ET.fromstring(format_junit([finding])).find("testsuite/testcase/failure")
-    assert failure.text == "cell 3, line 2, col 5, message"
