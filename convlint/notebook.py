@@ -185,8 +185,8 @@ class NotebookJson:
     def __init__(self, text: str):
         self.text = text
         # 1-based cell number (counting every cell) -> (source, the JSON offset of each of
-        # its characters followed by the offset where the source ends)
-        self._cells: dict[int, tuple[str, list[int]]] = {}
+        # its characters followed by the offset where the source ends; None for no strings)
+        self._cells: dict[int, tuple[str, list[int] | None]] = {}
         try:
             _JsonScanner(text, self._cells).notebook()
         except (ValueError, IndexError, KeyError):  # not JSON, or not a notebook's shape
@@ -203,6 +203,8 @@ class NotebookJson:
         if found is None:
             return None
         source, offsets = found
+        if offsets is None:
+            return None
         rows = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", source)]
         index = len(source) if loc.row > len(rows) else rows[loc.row - 1] + loc.column - 1
         return offsets[max(0, min(index, len(source)))]
@@ -261,8 +263,9 @@ class _JsonScanner:
             end = self._array(pos, lambda _, at: starts.append(at) or self._skip(at))
         else:
             return self._skip(pos)
-        if starts and all(self.text[at] == '"' for at in starts):
-            self.cells[number] = self._decode(starts)
+        if all(self.text[at] == '"' for at in starts):
+            # An empty list is an empty source, with no string to point into.
+            self.cells[number] = self._decode(starts) if starts else ("", None)
         return end
 
     def _decode(self, starts: list[int]) -> tuple[str, list[int]]:
