@@ -321,7 +321,7 @@ def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
             click.echo(f"error: {e}", err=True)
 
     def announce(message: str) -> None:
-        if not c.silent:
+        if not c.quiet:
             click.echo(f"[{datetime.now():%H:%M:%S}] {message}", err=True)
 
     def list_files() -> list[str]:

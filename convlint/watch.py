@@ -31,19 +31,19 @@ def relevant(path: str) -> bool:
 
 def file_changes(roots: list[str], list_files: Callable[[], list[str]]) -> Iterator[set[str]]:
     """Batches of changed paths under `roots`: from watchfiles when it is installed, else
-    by polling the files `list_files` names every POLL_SECONDS."""
+    by polling the files `list_files` names every POLL_SECONDS. Watching starts now, before
+    the first check, so that a change made while it runs is not missed."""
     try:
         import watchfiles
     except ImportError:
         return poll_changes(PollingWatcher(list_files))
-    return _watchfiles_changes(watchfiles, roots)
-
-
-def _watchfiles_changes(watchfiles, roots: list[str]) -> Iterator[set[str]]:
     ignored = watchfiles.DefaultFilter()  # .git, __pycache__, virtualenvs, editors' swap files
     keep = lambda change, path: relevant(path) and ignored(change, path)  # noqa: E731
-    for batch in watchfiles.watch(*roots, watch_filter=keep):
-        yield {path for _, path in batch}
+    # watchfiles starts its watcher at the first step, which returns after at most the
+    # timeout; the watcher then keeps the changes that come between two steps.
+    batches = watchfiles.watch(*roots, watch_filter=keep, rust_timeout=200, yield_on_timeout=True)
+    next(batches)
+    return (changed for changed in ({path for _, path in batch} for batch in batches) if changed)
 
 
 class PollingWatcher:
