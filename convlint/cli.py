@@ -107,7 +107,7 @@ def _guarded(body):
         try:
             code = body(**kw)
         except ConfigError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {printable(str(e))}", err=True)
             code = EXIT_ERROR
         except (click.exceptions.Exit, click.ClickException):  # usage errors: click prints them
             raise
@@ -116,7 +116,7 @@ def _guarded(body):
                 import traceback
 
                 traceback.print_exc()
-            click.echo(f"error: internal error: {type(e).__name__}: {e}", err=True)
+            click.echo(f"error: internal error: {type(e).__name__}: {printable(str(e))}", err=True)
             code = EXIT_ERROR
         sys.exit(code)
 
@@ -170,7 +170,7 @@ class _CheckChoices:
     color: bool
     fix: bool  # apply fixes (--fix, --fix-only): written, or printed for standard input
     fix_only: bool
-    diff: bool
+    diff: bool  # print the fixes' diff instead: nothing written, no findings reported
     exit_non_zero_on_fix: bool
     statistics: bool
     show_fixes: bool
@@ -222,7 +222,7 @@ def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff,
     stream_is_terminal = output_file is None and sys.stdout.isatty()
     choices = _CheckChoices(
         output_format=output_format, output_file=output_file, color=use_color(color, stream_is_terminal),
-        fix=apply_fixes or fix_only, fix_only=fix_only or diff, diff=diff,
+        fix=apply_fixes or fix_only, fix_only=fix_only, diff=diff,
         exit_non_zero_on_fix=exit_non_zero_on_fix, statistics=statistics, show_fixes=show_fixes,
         exit_zero=exit_zero, quiet=quiet or silent, silent=silent,
     )
@@ -267,20 +267,22 @@ def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
 
 
 def _check_report(report: Report, c: _CheckChoices, results: list[FileResult], any_error: bool) -> str:
+    """The findings in the chosen format; for people, then the fixes (--show-fixes) and the
+    footer. With --fix-only, only what was fixed."""
     fixed = sum(r.fixed for r in results)
-    applied = formats_text.format_fix_summary({r.path: r.fixed_codes for r in results if r.fixed}, True)
     if c.fix_only:
-        return ("" if not c.show_fixes else applied) + ("" if c.quiet else formats_text.format_fix_only_footer(report, fixed))
+        body = _fix_summary(results, True) if c.show_fixes else ""
+        return body + ("" if c.quiet else formats_text.format_fix_only_footer(report, fixed))
     if c.statistics and c.output_format == "json":
         return formats_text.format_statistics_json(report)
     if c.statistics:
         body = formats_text.format_statistics(report)
-    else:
+    elif c.output_format in formats.WITH_FOOTER:
         body = formats.render(c.output_format, report)
-        if c.output_format not in formats.WITH_FOOTER:
-            return body
+    else:
+        return formats.render(c.output_format, report)
     if c.show_fixes:
-        body += applied if c.fix else formats_text.format_available_fixes(report)
+        body += _fix_summary(results, True) if c.fix else formats_text.format_available_fixes(report)
     if c.quiet or (any_error and not report.diagnostics and not fixed):  # no "All checks passed!"
         return body
     fix_command = "convlint check --fix" if c.fix else "convlint fix --write"
@@ -318,7 +320,7 @@ def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
         try:
             _check_once(paths, c, kw)
         except ConfigError as e:  # fix the configuration and save: the next run reads it
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {printable(str(e))}", err=True)
 
     def announce(message: str) -> None:
         if not c.quiet:
@@ -352,7 +354,7 @@ def _emit(report: str, output_file: str | None) -> bool:
         with open(output_file, "w", encoding="utf-8", newline="") as f:
             f.write(report)
     except OSError as e:
-        click.echo(f"error: {output_file}: cannot write the report: {e.strerror or e}", err=True)
+        click.echo(f"error: {printable(output_file)}: cannot write the report: {e.strerror or e}", err=True)
         return False
     return True
 

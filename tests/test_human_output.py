@@ -325,6 +325,8 @@ def test_hostile_file_names_keep_one_finding_on_one_line(tmp_path, output_format
 def test_hostile_names_in_errors_warnings_and_fix_summaries(tmp_path):
     missing = run_cli(["check", "no\nsuch.py"], tmp_path)
     assert missing.stderr == "error: no\\nsuch.py: No such file or directory\n"
+    config = run_cli(["check", "--config", "bad\x1b[2J.toml", "."], tmp_path)
+    assert config.exit_code == 2 and "\x1b" not in config.stderr and len(config.stderr.splitlines()) == 1
     write(tmp_path, {"a\nb.py": BAD})
     summary = run_cli(["fix", "--write", "--show-fixes", "."], tmp_path).stdout
     assert "- a\\nb.py:\n" in summary
