@@ -194,31 +194,60 @@ class NotebookJson:
         self._lines = None
 
     def cell_source(self, cell: int) -> str | None:
+        """The cell's source as the notebook holds it."""
         found = self._cells.get(cell)
         return found[0] if found is not None else None
 
+    def cell_code(self, cell: int) -> str | None:
+        """The cell's source as the analysis reads it, the text a finding's rows count in:
+        a newline ends its last line (load_notebook adds one where the cell has none)."""
+        source = self.cell_source(cell)
+        if source is None or source.endswith("\n"):
+            return source
+        return source + "\n"
+
     def json_offset(self, cell: int, loc: Location) -> int | None:
-        """The offset in the JSON text of a (1-based, in characters) location in a cell."""
+        """The offset in the JSON text of a (1-based, in characters) location in a cell's
+        code; the added newline, and anything past it, is where the source ends."""
         found = self._cells.get(cell)
-        if found is None:
+        if found is None or found[1] is None:
             return None
         source, offsets = found
-        if offsets is None:
-            return None
-        rows = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", source)]
-        index = len(source) if loc.row > len(rows) else rows[loc.row - 1] + loc.column - 1
-        return offsets[max(0, min(index, len(source)))]
+        return offsets[max(0, min(self._code_offset(cell, loc), len(source)))]
 
     def json_location(self, cell: int, loc: Location) -> Location | None:
         """Where a location in a cell is in the JSON text: its line and column there."""
         offset = self.json_offset(cell, loc)
-        if offset is None:
+        return self._json_lines().location(offset) if offset is not None else None
+
+    def json_edit(self, cell: int, edit: Edit) -> Edit | None:
+        """An edit of a cell's code as an edit of the JSON text, its content escaped for
+        the JSON string it lands in; it gives the source the notebook's writer writes."""
+        found = self._cells.get(cell)
+        if found is None or found[1] is None:
             return None
+        source, offsets = found
+        start, end = self._code_offset(cell, edit.start), self._code_offset(cell, edit.end)
+        content = edit.content
+        if end > len(source):  # it reaches the newline the analysis added: none is written
+            content = ("\n" if start > len(source) else "") + content
+            start, end = min(start, len(source)), len(source)
+            content = content[:-1] if content.endswith("\n") else content
+        lines = self._json_lines()
+        return Edit(lines.location(offsets[start]), lines.location(offsets[end]), self.escape(content))
+
+    def _code_offset(self, cell: int, loc: Location) -> int:
+        from convlint.source import SourceText  # only consumers of JSON positions need it
+
+        code = SourceText(self.cell_code(cell))
+        return min(code.offset(loc), len(code.text))
+
+    def _json_lines(self):
         if self._lines is None:
-            from convlint.source import SourceText  # only consumers of JSON positions need it
+            from convlint.source import SourceText
 
             self._lines = SourceText(self.text)
-        return self._lines.location(offset)
+        return self._lines
 
     def escape(self, content: str) -> str:
         """`content` spelled as it goes inside a JSON string of this notebook."""

@@ -438,10 +438,19 @@ def cell_sources(text: str) -> list[str]:
     return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in json.loads(text)["cells"]]
 
 
+# The import goes after the last line of cell 2, which has no newline of its own.
+IMPORT_AT_THE_END = notebook(
+    ("markdown", "# Train\n"),
+    "import timm\nfrom torch import channels_last",
+    "m = timm.create_model('x')\nn = 1\nm = m.to(\n    memory_format=channels_last)",
+)
+
+
+@pytest.mark.parametrize("nb", [NOTEBOOK, IMPORT_AT_THE_END], ids=["import-first", "import-at-the-end"])
 @pytest.mark.parametrize("as_list", [True, False], ids=["line-list", "one-string"])
 @pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "ascii"])
-def test_sarif_notebook_fixes_edit_the_json_into_what_fix_writes(tmp_path, as_list, ensure_ascii):
-    nb = copy.deepcopy(NOTEBOOK)
+def test_sarif_notebook_fixes_edit_the_json_into_what_fix_writes(tmp_path, nb, as_list, ensure_ascii):
+    nb = copy.deepcopy(nb)
     nb["cells"][2]["source"].insert(0, "# é \"quoted\" \\ tab\t\n")
     if not as_list:
         for cell in nb["cells"]:

@@ -136,6 +136,22 @@ def test_full_carets_line_up_after_tabs_and_wide_characters(tmp_path):
     assert carets.count("^") == len("好.to(memory_format=torch.channels_last)") + 1
 
 
+def test_full_diff_of_an_import_after_a_cells_last_line_without_a_newline(tmp_path):
+    from tests.test_notebooks import notebook
+
+    save(tmp_path / "nb.ipynb", notebook("import timm\nfrom torch import channels_last",
+                                         "m = timm.create_model('x')\nm.to(memory_format=channels_last)"))
+    lines = run_cli(["check", "--output-format", "full", "nb.ipynb"], tmp_path).stdout.splitlines()
+    start = lines.index(" ::: cell 1")
+    assert lines[start : start + 5] == [
+        " ::: cell 1",
+        "  |",
+        "2 | from torch import channels_last",
+        "3 + from torch.nn.utils import convert_conv2d_weight_memory_format",
+        "  |",
+    ]
+
+
 def test_full_in_a_notebook_frames_the_cell(tmp_path):
     save(tmp_path / "train.ipynb", TRAIN)
     lines = run_cli(["check", "--output-format", "full", "train.ipynb"], tmp_path).stdout.splitlines()

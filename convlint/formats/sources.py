@@ -38,8 +38,8 @@ class Sources:
         """The text a finding's rows count in: the file, or the notebook cell."""
         if cell is None:
             return self.lines(path) if self.text(path) is not None else None
-        source = self.notebook(path).cell_source(cell)
-        return SourceText(source) if source is not None else None
+        code = self.notebook(path).cell_code(cell)
+        return SourceText(code) if code is not None else None
 
     def file_location(self, path: str, cell: int | None, loc: Location) -> Location:
         """A finding's location in the file as a consumer shows it: the same outside
@@ -55,12 +55,7 @@ class Sources:
         strings), or None when the cell's source cannot be mapped."""
         if edit.cell is None:
             return edit
-        notebook = self.notebook(path)
-        start = notebook.json_location(edit.cell, edit.start)
-        end = notebook.json_location(edit.cell, edit.end)
-        if start is None or end is None:
-            return None
-        return Edit(start, end, notebook.escape(edit.content))
+        return self.notebook(path).json_edit(edit.cell, edit)
 
     def utf8_column(self, path: str, loc: Location) -> int:
         """The 1-based column of a file location counted in UTF-8 bytes (reviewdog's)."""
