@@ -519,3 +519,20 @@ def test_notebook_json_positions_are_where_each_character_is(cells, as_list, ens
         else:  # no string to point into
             assert end is None
     assert mapped.cell_source(len(cells) + 1) is None
+
+
+def test_rdjson_suggestion_in_a_notebook_edits_its_json(tmp_path):
+    from tests.test_notebooks import TRAIN
+
+    path = tmp_path / "train.ipynb"
+    text = save(path, TRAIN)
+    (diagnostic,) = json.loads(run_cli(["check", "--output-format", "rdjson", "train.ipynb"], tmp_path).stdout)["diagnostics"]
+    assert rdjson_errors({"diagnostics": [diagnostic]}) == []
+    (suggestion,) = diagnostic["suggestions"]
+    start, end = suggestion["range"]["start"], suggestion["range"]["end"]
+    assert start["line"] == end["line"]
+    lines = text.encode().splitlines(keepends=True)
+    line = lines[start["line"] - 1]  # rdjson columns count bytes
+    lines[start["line"] - 1] = line[: start["column"] - 1] + suggestion["text"].encode() + line[end["column"] - 1 :]
+    run_cli(["fix", "--write", "train.ipynb"], tmp_path)
+    assert cell_sources(b"".join(lines).decode()) == cell_sources(path.read_text(encoding="utf-8"))
