@@ -150,9 +150,12 @@ def _report_errors(results: list[FileResult], warnings: bool = True) -> bool:
 
 
 def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], settings) -> None:
-    """Ruff's warning for paths that hold no file to check (a clean run has no results, so
-    only then is the discovery asked again)."""
+    """Ruff's warning for paths that hold no file to check. Only a run with no results can
+    have checked nothing, and a file named on the command line is checked: only then is
+    the discovery asked again (the engine does not say how many files it found)."""
     if results or paths == ["-"]:
+        return
+    if not settings.force_exclude and any(os.path.isfile(path) for path in paths):
         return
     from convlint.files import discover_files
 
