@@ -5,9 +5,9 @@ names, and what a run that checked nothing says."""
 from __future__ import annotations
 
 import os
-import pty
 import re
 import select
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -221,6 +221,7 @@ def test_colour_on_request_and_the_same_text_without_it(tmp_path, output_format)
 def run_on_terminal(args, cwd, env=None) -> str:
     """Run convlint with its standard output on a pseudo-terminal, as a person's shell does;
     returns what the terminal received."""
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX's")
     controller, terminal = pty.openpty()
     environ = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "FORCE_COLOR", "CONVLINT_OUTPUT_FORMAT")}
     environ.update({"PYTHONPATH": str(ROOT), "TERM": "xterm", **(env or {})})
@@ -348,6 +349,7 @@ def test_hostile_names_in_errors_warnings_and_fix_summaries(tmp_path):
     assert "- a\\nb.py:\n" in summary
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git reads the diff back")
 def test_a_diff_of_a_hostile_name_is_quoted_as_git_quotes_it_and_applies(tmp_path):
     name = "a\nb\x1b.py"
     write(tmp_path, {name: BAD})
