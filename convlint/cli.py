@@ -318,14 +318,14 @@ def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
     from convlint.watch import config_files, file_changes, watch
 
     def once() -> None:
-        if sys.stdout.isatty():
-            click.echo("\x1b[2J\x1b[H", nl=False)  # a clear screen for each run, as Ruff's
         try:
             _check_once(paths, c, kw)
         except ConfigError as e:  # fix the configuration and save: the next run reads it
             click.echo(f"error: {printable(str(e))}", err=True)
 
     def announce(message: str) -> None:
+        if sys.stdout.isatty():
+            click.echo("\x1b[2J\x1b[H", nl=False)  # a clear screen for each run, as Ruff's
         if not c.quiet:
             click.echo(f"[{datetime.now():%H:%M:%S}] {message}", err=True)
 
