@@ -51,8 +51,9 @@ class Diagnostic:
     cell: int | None = None  # in a notebook: the 1-based cell the locations are in
     # Why the rule decided as it did ("`model` is a module: ..."), for --show-reasons/JSON.
     reason: str | None = field(default=None, compare=False)
-    # The row a `# noqa` for this finding goes on (--add-noqa): the row of `.to(` for a
-    # call that spans rows; None: the start row.
+    # The row a `# noqa` for this finding goes on (--add-noqa) when the analysis knows a
+    # better one than the start row: the row of `.to(` for a call that spans rows (formats
+    # print `start.row` when it is None).
     noqa_row: int | None = field(default=None, compare=False)
 
     @property
