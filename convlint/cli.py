@@ -177,6 +177,7 @@ class _CheckChoices:
     exit_non_zero_on_fix: bool
     statistics: bool
     show_fixes: bool
+    show_reasons: bool
     exit_zero: bool
     quiet: bool
     silent: bool
@@ -202,6 +203,8 @@ class _CheckChoices:
               help="Print the number of findings per rule instead of the findings (concise or json).")
 @click.option("--show-fixes", is_flag=True,
               help="List the fixes `convlint fix --write` would apply (with --fix: count those applied).")
+@click.option("--show-reasons", is_flag=True,
+              help="Under each finding, say why its receiver is a module (what the analysis followed).")
 @click.option("--add-noqa", is_flag=True,
               help="Add a `# noqa: CODE` to every line with a finding (the files are rewritten).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
@@ -210,7 +213,7 @@ class _CheckChoices:
 @click.option("-w", "--watch", is_flag=True, help="Check again whenever a checked file or configuration file changes.")
 @_guarded
 def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff, exit_non_zero_on_fix,
-          statistics, show_fixes, add_noqa, exit_zero, quiet, silent, watch, **kw) -> int:
+          statistics, show_fixes, show_reasons, add_noqa, exit_zero, quiet, silent, watch, **kw) -> int:
     """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
     paths = _paths(paths, kw)
     if statistics and output_format not in (None, "concise", "json"):
@@ -227,6 +230,7 @@ def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff,
         output_format=output_format, output_file=output_file, color=use_color(color, stream_is_terminal),
         fix=apply_fixes or fix_only, fix_only=fix_only, diff=diff,
         exit_non_zero_on_fix=exit_non_zero_on_fix, statistics=statistics, show_fixes=show_fixes,
+        show_reasons=show_reasons,
         exit_zero=exit_zero, quiet=quiet or silent, silent=silent,
     )
     if add_noqa:
@@ -262,7 +266,7 @@ def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
     diagnostics = [d for r in results for d in r.diagnostics]
     fixed = sum(r.fixed for r in results)
     given = {results[0].path: _stdin_text(results[0], stdin_data)} if stdin_data is not None else None
-    report = Report(diagnostics, unsafe, Style(c.color), Sources(given))
+    report = Report(diagnostics, unsafe, Style(c.color), Sources(given), show_reasons=c.show_reasons)
     text = "" if c.silent else _check_report(report, c, results, any_error)
     if not _emit(text, c.output_file):
         return EXIT_ERROR

@@ -52,7 +52,10 @@ class Notebook:
         fix = diagnostic.fix
         if fix is not None and fix.edits:
             fix = replace(fix, edits=tuple(self._locate_edit(e) for e in fix.edits))
-        return replace(diagnostic, start=start, end=end, cell=cell, fix=fix)
+        noqa_row = diagnostic.noqa_row
+        if noqa_row is not None:
+            noqa_row = self._cell_location(Location(noqa_row, 1))[1].row
+        return replace(diagnostic, start=start, end=end, cell=cell, fix=fix, noqa_row=noqa_row)
 
     def _locate_edit(self, edit: Edit) -> Edit:
         cell, start = self._cell_location(edit.start)

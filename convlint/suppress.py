@@ -136,13 +136,14 @@ def noqa_edit(source: SourceText, directive: Noqa, codes: list[str]) -> Edit:
 
 
 def add_noqa_edits(source: SourceText, diagnostics: list[Diagnostic]) -> list[Edit]:
-    """One edit per row that gets `# noqa: CODES` for the diagnostics: the row where each
-    starts (or where the string or continuation it ends in ends), merged into the directive
-    already there. A bare `# noqa` already suppresses everything."""
+    """One edit per row that gets `# noqa: CODES` for the diagnostics: the row the rule names
+    (`noqa_row`: the row of a multi-line call's `.to(`), else the row where each starts (or
+    where the string or continuation it ends in ends), merged into the directive already
+    there. A bare `# noqa` already suppresses everything."""
     directives, comment_rows = _scan(source)
     wanted: dict[int, list[str]] = {}
     for d in diagnostics:
-        i = bisect.bisect_left(comment_rows, d.start.row)
+        i = bisect.bisect_left(comment_rows, d.noqa_row or d.start.row)
         if i < len(comment_rows):
             codes = wanted.setdefault(comment_rows[i], [])
             if d.code not in codes:

@@ -92,12 +92,14 @@ def test_json_output_is_ruff_shaped(tmp_path):
     # Absolute paths and Ruff's keys, in Ruff's (sorted) order.
     assert [i["filename"] for i in items] == [str(tmp_path / "bad.py"), str(tmp_path / "maybe.py")]
     first = items[0]
+    # Ruff's keys, and convlint's `reason` in its sorted place.
     assert list(first) == ["cell", "code", "end_location", "filename", "fix", "location", "message", "name",
-                           "noqa_row", "severity", "url"]
+                           "noqa_row", "reason", "severity", "url"]
     assert list(first["fix"]) == ["applicability", "edits", "message"]
     assert list(first["location"]) == ["column", "row"]
     assert (first["cell"], first["name"], first["noqa_row"], first["severity"]) == (None, "module-to-channels-last", 5, "error")
     assert first["url"] == "https://github.com/convlint/convlint#cl101-module-to-channels-last"
+    assert first["reason"].startswith("`model` = ")
     assert first["code"] == "CL101"
     assert first["location"] == {"row": 5, "column": 9}
     assert first["end_location"] == {"row": 5, "column": 52}

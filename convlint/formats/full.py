@@ -29,6 +29,8 @@ def _finding(d: Diagnostic, report: Report) -> str:
         f"{' ' * width}{style('-->', 'bold', 'bright_blue')} {where(d)}",
         *frame,
     ]
+    if report.show_reasons and d.reason:
+        lines.append(f"{style('reason', 'bold', 'yellow')}{style(': ', 'bold')}{printable(d.reason)}")
     if d.fix is not None:
         lines.append(f"{style('help', 'bold', 'bright_cyan')}{style(': ' + printable(d.fix.message), 'bold')}")
         lines += _fix_diff(d, report)

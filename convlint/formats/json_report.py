@@ -40,6 +40,7 @@ def diagnostic_json(d: Diagnostic) -> dict:
         "message": d.message,
         "name": RULE_NAMES.get(d.code),
         "noqa_row": noqa_row(d),
+        "reason": d.reason,
         "severity": "error",
         "url": rule_url(d.code),
     }

@@ -27,6 +27,14 @@ class Report:
     unsafe_fixes: bool = False
     style: Style = field(default_factory=Style)
     sources: Sources = field(default_factory=Sources)
+    show_reasons: bool = False  # --show-reasons: each finding's reason under it
+
+
+def reason_line(d: Diagnostic, report: Report, indent: str = "  ") -> str:
+    """`  reason: ...` under a finding, with --show-reasons (and a reason to show)."""
+    if not report.show_reasons or not d.reason:
+        return ""
+    return f"{indent}{report.style('reason', 'bold', 'yellow')}: {printable(d.reason)}\n"
 
 
 # Characters that would move the cursor, end the line or reorder text on a terminal: C0 and

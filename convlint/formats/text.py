@@ -8,7 +8,7 @@ from collections import Counter
 from itertools import groupby
 
 from convlint.diagnostics import Applicability, Diagnostic
-from convlint.formats.report import Report, cell_prefix, printable
+from convlint.formats.report import Report, cell_prefix, printable, reason_line
 from convlint.formats.style import Style
 from convlint.rules import RULE_NAMES
 
@@ -25,6 +25,7 @@ def format_concise(report: Report) -> str:
         path, *position = _where_parts(d)
         where = style(path, "bold") + "".join(style(":", "cyan") + part for part in position) + style(":", "cyan")
         lines.append(f"{where} {style(d.code, 'bold', 'red')}{fix_marker(d, report)} {printable(d.message)}\n")
+        lines.append(reason_line(d, report))
     return "".join(lines)
 
 
@@ -41,6 +42,7 @@ def format_grouped(report: Report) -> str:
         for d, row in zip(found, rows):
             at = f"{row:>{row_width}}{style(':', 'cyan')}{d.start.column:<{column_width}}"
             out.append(f"  {at} {style(d.code, 'bold', 'red')}{fix_marker(d, report)} {printable(d.message)}\n")
+            out.append(reason_line(d, report, "    "))
         out.append("\n")
     return "".join(out)
 
