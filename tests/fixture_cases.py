@@ -70,14 +70,27 @@ def check_output(case: Case) -> tuple[str, int]:
     return result.stdout, result.exit_code
 
 
+def project_dir(case: Case) -> Path:
+    """The directory a case's project lives in: the nearest folder above it, inside
+    fixtures/, that holds a pyproject.toml (a multi-file project), else its own folder."""
+    for folder in case.path.parents:
+        if folder == FIXTURES:
+            break
+        if (folder / "pyproject.toml").exists():
+            return folder
+    return case.path.parent
+
+
 def fixed_bytes(case: Case, unsafe: bool) -> bytes:
-    """The case file after `fix --write`, run on a copy in a copy of its directory."""
+    """The case file after `fix --write`, run in its directory of a copy of its project."""
+    project = project_dir(case)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "case"
-        shutil.copytree(case.path.parent, work)
+        shutil.copytree(project, work)
+        here = work / case.path.parent.relative_to(project)
         args = ["fix", "--write", case.path.name] + (["--unsafe-fixes"] if unsafe else [])
-        run_cli(args, work)
-        return (work / case.path.name).read_bytes()
+        run_cli(args, here)
+        return (here / case.path.name).read_bytes()
 
 
 def update() -> None:

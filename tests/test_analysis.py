@@ -1016,3 +1016,35 @@ def test_an_import_later_in_the_function_is_not_bound_at_the_call():
     analysis = analysis_of(source)
     site = _site(analysis, "TARGET")
     assert "torch" not in analysis.bound_imports(site.node, site.scope)
+
+
+def test_a_return_annotation_names_the_module():
+    source = """
+        import torch.nn as nn
+        def get_eager_model() -> nn.Module:
+            return registry[name]()
+        get_eager_model().to()  # TARGET
+    """
+    result = infer_receiver(source)
+    assert result.kind is Receiver.MODULE
+    assert "annotated to return `nn.Module`" in result.reason
+
+
+def test_a_return_annotation_does_not_beat_a_returned_tensor():
+    source = """
+        import torch, torch.nn as nn
+        def make() -> nn.Module:
+            return torch.zeros(1)
+        make().to()  # TARGET
+    """
+    assert infer_receiver(source).kind is Receiver.UNKNOWN
+
+
+def test_a_lightning_callback_hook_gets_the_module():
+    source = """
+        import pytorch_lightning as pl
+        class ChannelsLast(pl.Callback):
+            def setup(self, trainer, pl_module, stage=None):
+                pl_module.to()  # TARGET
+    """
+    assert infer_receiver(source).kind is Receiver.MODULE

@@ -361,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
                 if not tree.is_dir():
                     raise FindingsError(f"{tree} is missing: run benchmarks/realcode/fetch.py first")
                 for item in run_convlint(args.convlint, tree):
-                    item["filename"] = f"{package.name}/{tree_path(item['filename'])}"
+                    filename = Path(item["filename"])
+                    if filename.is_absolute():  # convlint writes absolute paths, as Ruff does
+                        filename = filename.resolve().relative_to(tree.resolve())
+                    item["filename"] = f"{package.name}/{tree_path(str(filename))}"
                     raw.append(item)
             findings = load_findings(raw, names, cache)
             if args.dump:

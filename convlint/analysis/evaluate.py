@@ -173,7 +173,8 @@ class Evaluator:
         if found is None:
             if root in _BUILTINS and not rest:
                 return f"builtins.{root}"
-            return None
+            starred = self._library_star(scope.index, root)
+            return canonical(f"{starred[0]}.{name}") if starred is not None else None
         imports = [b for b in found[0] if b is not UNBOUND and not _is_none_assignment(b)]
         if not imports or any(not isinstance(b, ImportBinding) for b in imports):
             return None
@@ -201,8 +202,38 @@ class Evaluator:
                 return bindings, narrows
         target = _declared_target(scope, name) or (scope if scope.is_local(name) else scope.enclosing(name))
         if target is None:
-            return None
+            starred = self._star_bindings(scope.index, name, frozenset())
+            return (starred, ()) if starred else None
         return tuple(target.bindings.get(name, ())), ()
+
+    def _library_star(self, index: FileIndex, name: str) -> tuple[str, Value] | None:
+        """`from torch import *` then `channels_last`: the star-imported library (the last
+        one whose facts know the name) and what the name is there."""
+        for module in reversed(index.star_imports):
+            if module.startswith(".") or self.project.resolve(module, index) is not None:
+                continue
+            value = self.library_value(canonical(f"{module}.{name}"))
+            if not isinstance(value, Library):
+                return module, value.because(f"`{name}` comes from `from {module} import *`: {value.reason}")
+        return None
+
+    def _star_bindings(self, index: FileIndex, name: str, seen: frozenset) -> tuple:
+        """The module-level bindings of `name` that `from <module> import *` brings into
+        `index` from a project module (the last star import that has it wins)."""
+        if not index.star_imports or len(seen) > 6:
+            return ()
+        for module in reversed(index.star_imports):
+            resolved = self.project.resolve(module, index)
+            if resolved is None or resolved.symbol is not None or resolved.index.path in seen:
+                continue
+            other = resolved.index
+            bindings = other.module_scope.bindings.get(name)
+            if bindings:
+                return tuple(bindings)
+            found = self._star_bindings(other, name, seen | {index.path})
+            if found:
+                return found
+        return ()
 
     def _name(self, node: ast.Name, scope: Scope) -> Value | None:
         name = node.id
@@ -210,6 +241,9 @@ class Evaluator:
         if found is None:
             if name in _BUILTINS:
                 return Library(f"`{name}` is a builtin", f"builtins.{name}")
+            starred = self._library_star(scope.index, name)
+            if starred is not None:
+                return starred[1]
             return self._likely(name, Unknown(f"`{name}` is not bound in this file"))
         bindings, narrows = found
         values = []
@@ -502,6 +536,11 @@ class Evaluator:
         if b.kind in ("varargs", "varkw"):
             return Unknown(f"`{b.name}` collects arguments")
         cls = info.class_info
+        if cls is not None and b.position != 0:
+            # A method a library calls (a Lightning callback's `pl_module`): the facts say.
+            spec = facts.class_members("overrides", self._library_bases(cls), b.name)
+            if spec == "module":
+                return Module(f"`{b.name}` is what {info.name}() of a {self._library_bases(cls)[0]} subclass is called with")
         if cls is not None and b.position == 0:
             if info.self_name == b.name:
                 reason = self.module_class_reason(cls)
@@ -747,6 +786,9 @@ class Evaluator:
             index = self.project.index_at(owner.path)
             value = self.global_value(index, attr) if index is not None else None
             if value is None and index is not None:
+                starred = self._star_bindings(index, attr, frozenset())
+                value = join([self.binding(b) for b in starred], f"`{attr}`") if starred else None
+            if value is None and index is not None:
                 sub = self.project.resolve("." + attr, index) if index.path.endswith("__init__.py") else None
                 if sub is not None and sub.symbol is None:
                     return ProjectModule(f"the module {sub.index.path}", sub.index.path)
@@ -771,8 +813,8 @@ class Evaluator:
                 found = self._library_member("attributes", ["torch.nn.Module"], attr)
                 if found is not None:
                     return found
-            what = "module" if isinstance(owner, Module) else "object"
-            return self._likely(attr, Unknown(f"attribute `{attr}` of a {what}"))
+            what = "a module" if isinstance(owner, Module) else "an object"
+            return self._likely(attr, Unknown(f"attribute `{attr}` of {what}"))
         if isinstance(owner, (ModuleClass, Class)):
             if isinstance(owner.cls, ClassInfo):
                 found = self.class_attribute(owner.cls, attr)
@@ -782,7 +824,8 @@ class Evaluator:
         if isinstance(owner, Tuple):
             return Unknown(f"`.{attr}` of a sequence")
         what = owner.reason if isinstance(owner, (Unknown, LikelyModule)) else owner.kind
-        return self._likely(attr, Unknown(f"attribute `{attr}` of {what}"))
+        # An attribute of what may be a tensor may be one too.
+        return self._likely(attr, Unknown(f"attribute `{attr}` of {what}", isinstance(owner, Unknown) and owner.conflict))
 
     def _library_bases(self, info: ClassInfo, seen: frozenset = frozenset()) -> list[str]:
         """The qualified names of the library classes a project class derives from."""
@@ -870,12 +913,27 @@ class Evaluator:
         return self.library_call(str(cls), node, scope)
 
     def returns(self, info: FunctionInfo) -> Value | None:
-        """The join of what a project function returns."""
-        if not info.returns:
-            return Unknown(f"`{info.name}()` returns nothing this analysis follows")
+        """What a project function returns: its return annotation when that names a module
+        (or tensor) type and no `return` says otherwise, else the join of its returns."""
+        return self._memo(info.index.memo, ("returns", id(info)), lambda: self._returns(info))
+
+    def _returns(self, info: FunctionInfo) -> Value | None:
         body = info.body
-        return self._memo(info.index.memo, ("returns", id(info)),
-                          lambda: join([self._expr(r, body) for r in info.returns], f"what `{info.name}()` returns"))
+        inferred = join([self._expr(r, body) for r in info.returns], f"what `{info.name}()` returns") \
+            if info.returns else None
+        annotation = getattr(info.node, "returns", None)
+        declared = self._annotation(annotation, info.scope) if annotation is not None else None
+        if declared is not None and not isinstance(declared, Formats):
+            if isinstance(inferred, (Module, Tensor, Instance)) and type(inferred) is not type(declared):
+                if isinstance(inferred, Tensor) or isinstance(declared, Tensor):
+                    return Unknown(f"`{info.name}()` is annotated `{short(annotation)}` but returns {inferred.reason}", True)
+            if isinstance(inferred, Unknown) and inferred.conflict:
+                return inferred
+            if not isinstance(inferred, Module) or isinstance(declared, ScriptModule):
+                return declared.because(f"`{info.name}()` is annotated to return `{short(annotation)}`")
+        if inferred is None:
+            return Unknown(f"`{info.name}()` returns nothing this analysis follows")
+        return inferred
 
     def method_call(self, owner: Value, method: str, node: ast.Call, scope: Scope) -> Value | None:
         if isinstance(owner, Tensor):
@@ -919,7 +977,8 @@ class Evaluator:
         hazard = facts.lookup("hazards", qualified)
         hazards = frozenset({hazard}) if hazard else frozenset()
         if kind == "module":
-            return Module(f"{qualified} is a module class", qualified, hazards)
+            # A module built from modules (Sequential, a wrapper) holds what they hold.
+            return Module(f"{qualified} is a module class", qualified, hazards | self._argument_hazards(node, scope))
         if kind == "script-module":
             return ScriptModule(f"{qualified} is a TorchScript module class", qualified)
         if kind == "tensor":
@@ -940,6 +999,18 @@ class Evaluator:
             return value.__class__(value.reason, value.cls, value.hazards | hazards)
         return value
 
+    def _argument_hazards(self, node: ast.Call, scope: Scope) -> frozenset:
+        found = set()
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            if isinstance(arg, ast.Starred):
+                arg = arg.value
+            value = self._expr(arg, scope)
+            items = value.items if isinstance(value, Tuple) else (value,)
+            for item in items:
+                if isinstance(item, Module):
+                    found |= item.hazards
+        return frozenset(found)
+
     def apply_spec(self, spec, node: ast.Call, scope: Scope, receiver: Value | None, name: str | None = None) -> Value | None:
         what = name or short(node.func)
         if isinstance(spec, dict):
@@ -952,7 +1023,9 @@ class Evaluator:
                     return self.apply_spec(other, node, scope, receiver, name)
             return self.apply_spec(spec["spec"], node, scope, receiver, name)
         if spec == "module":
-            return Module(f"{what}() returns a module", name)
+            # A module a method finds inside another (get_submodule) holds what that holds.
+            inherited = receiver.hazards if isinstance(receiver, Module) else frozenset()
+            return Module(f"{what}() returns a module", name, inherited)
         if spec.startswith("module:"):
             return Module(f"{what}() returns a {spec[7:]}", spec[7:])
         if spec == "script-module":
@@ -992,7 +1065,7 @@ class Evaluator:
                 return kind(f"{what}() {verb} the module: {value.reason}", value.cls, value.hazards)
             if isinstance(value, LikelyModule):
                 return LikelyModule(f"{what}() of {value.reason}")
-            return Unknown(f"{what}() of a value of unknown type", getattr(value, "conflict", False))
+            return value.because(f"{what}() of {value.reason}")  # a tensor's copy is a tensor
         if spec == "args":
             values = [self._expr(a, scope) for a in node.args]
             if len(values) == 1:
@@ -1006,10 +1079,10 @@ class Evaluator:
                 elements = [Constant("a count")] + elements[:1]
             return Iterable(f"{what}()", Tuple(f"an item of {what}()", tuple(e or Unknown("?") for e in elements)))
         if spec.startswith("iter:"):
-            element = {"module": Module(f"an item of `.{what}()` of a module"),
-                       "tensor": Tensor(f"an item of `.{what}()`"),
-                       "pair-module": Tuple(f"an item of `.{what}()`",
-                                            (Constant("a name"), Module(f"an item of `.{what}()` of a module")))}[spec[5:]]
+            inherited = receiver.hazards if isinstance(receiver, Module) else frozenset()
+            item = Module(f"an item of `.{what}()` of a module", None, inherited)
+            element = {"module": item, "tensor": Tensor(f"an item of `.{what}()`"),
+                       "pair-module": Tuple(f"an item of `.{what}()`", (Constant("a name"), item))}[spec[5:]]
             return Iterable(f"`.{what}()`", element)
         return Unknown(f"the result of {what}()")
 

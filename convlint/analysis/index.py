@@ -314,6 +314,7 @@ class FileIndex:
         self.calls: list[CallSite] = []
         self.imports: list[tuple[ast.stmt, Scope]] = []
         self.imported_names: set[str] = set()
+        self.star_imports: list[str] = []  # the modules of `from <module> import *`, in order
         self.classes: dict[int, ClassInfo] = {}  # by id(ClassDef)
         self.functions: dict[int, FunctionInfo] = {}  # by id(def or lambda)
         self.binding_of: dict[int, Binding] = {}  # by id(the node that binds)
@@ -498,6 +499,8 @@ class _Binder:
         self.index.imports.append((node, scope))
         for alias in node.names:
             if alias.name == "*":
+                if scope.kind == "module":  # (Python allows it nowhere else)
+                    self.index.star_imports.append("." * node.level + (node.module or ""))
                 continue
             name, qualified = import_binding(node, alias)
             self.index.imported_names.add(name)

@@ -261,6 +261,8 @@ def narrow(value: Value | None, verdict: str, positive: bool, reason: str) -> Va
         return None
     if verdict == "module-base" and isinstance(value, Module):
         return None
+    if verdict == "module-base" and isinstance(value, (Unknown, LikelyModule)):
+        return Unknown(reason, True)  # known not to be a module here: no name makes it one
     if verdict == "tensor" and isinstance(value, Unknown) and value.conflict:
         return Unknown(value.reason)  # not a tensor here, but nothing says module either
     return value

@@ -131,7 +131,7 @@ class ModuleToChannelsLast(Rule):
         channels_last = formats.channels_last
         if not channels_last:
             return None
-        literal = literal in _LITERALS
+        literal = literal in _LITERALS or _is_getattr_literal(ctx, keyword.value, site)
         neutral = bool(formats.names & NEUTRAL_FORMATS)
         return _Finding(site, receiver, frozenset(channels_last), neutral, literal)
 
@@ -201,3 +201,15 @@ class ModuleToChannelsLast(Rule):
             plan=CallRewrite(start, end, text, import_edit),
         )
         return fix, notes
+
+
+def _is_getattr_literal(ctx: Context, node: ast.expr, site: CallSite) -> bool:
+    """`getattr(torch, "channels_last")`: as literal as `torch.channels_last`."""
+    return (
+        isinstance(node, ast.Call)
+        and ctx.analysis.qualify(node.func, site.scope) == "builtins.getattr"
+        and len(node.args) == 2
+        and ctx.analysis.qualify(node.args[0], site.scope) == "torch"
+        and isinstance(node.args[1], ast.Constant)
+        and f"torch.{node.args[1].value}" in _LITERALS
+    )

@@ -15,6 +15,8 @@ key mapped to None says "nothing is known" where a broader pattern would say som
   "parametrized" (spectral_norm, weight_norm, parametrizations), "lazy" (LazyConv*).
 - `callbacks`: functions and methods that call a function argument with a value:
   `{"argument": 0, "parameter": 0, "value": "module", "repeats": True}`.
+- `overrides`: per library class, the parameters (by name) its subclasses' methods are
+  called with by the library: `{"pl_module": "module"}` for a Lightning Callback.
 
 A return spec is a string: "module", "script-module", "tensor", "none", "instance" (an
 instance of the receiver class: `Model.from_pretrained`), "self" (the receiver),
@@ -48,7 +50,7 @@ from convlint.analysis.facts import (
 
 LIBRARIES = (python, torch, quantization, torchvision, timm, diffusers, transformers, accelerate,
              deepspeed, ipex, apex, lightning)
-SECTIONS = ("classes", "functions", "methods", "attributes", "constants", "hazards", "callbacks")
+SECTIONS = ("classes", "functions", "methods", "attributes", "constants", "hazards", "callbacks", "overrides")
 
 # Filled when coverage is on (tests/test_facts.py): every (library, section, key) looked up
 # and matched.
@@ -68,9 +70,10 @@ class _Table:
                     patterns.append((key, owner, value))
                 else:
                     self.exact[key] = (owner, value)
-        # More literal segments first, then longer patterns: `torch.nn.utils.**` beats
-        # `torch.nn.**`.
-        patterns.sort(key=lambda p: (-_literal_segments(p[0]), -len(p[0])))
+        # More literal segments first (`torch.nn.utils.**` beats `torch.nn.**`), then the
+        # exclusions (`transformers.**.TF*` beats `transformers.**.*Model`), then longer
+        # patterns.
+        patterns.sort(key=lambda p: (-_literal_segments(p[0]), p[2] is not None, -len(p[0])))
         self.patterns = [(key, _compile(key), owner, value) for key, owner, value in patterns]
         self.section = section
 

@@ -2,13 +2,9 @@
 
 FACTS = {
     "classes": {
-        "accelerate.Accelerator": "class",
-        "accelerate.accelerator.Accelerator": "class",
+        "accelerate.**.Accelerator": "class",
     },
     "methods": {
-        "accelerate.**Accelerator": {"prepare": "args", "prepare_model": "arg:0", "unwrap_model": "arg:0"},
-    },
-    "functions": {
-        "accelerate.utils.extract_model_from_parallel": "arg:0",
+        "accelerate.**.Accelerator": {"prepare": "args", "prepare_model": "arg:0", "unwrap_model": "arg:0"},
     },
 }

@@ -6,11 +6,9 @@ FACTS = {
         "deepspeed.init_inference": "module:deepspeed.InferenceEngine",
     },
     "classes": {
-        "deepspeed.DeepSpeedEngine": "module",
-        "deepspeed.InferenceEngine": "module",
-        "deepspeed.runtime.engine.DeepSpeedEngine": "module",
+        "deepspeed.**.*Engine": "module",
     },
     "attributes": {
-        "deepspeed.**Engine": {"module": "module"},
+        "deepspeed.**.*Engine": {"module": "module"},
     },
 }

@@ -5,19 +5,11 @@ FACTS = {
         "diffusers.**.*Model": "module",
         "diffusers.**.*ModelMixin": "module",
         "diffusers.**.Autoencoder*": "module",
-        "diffusers.**.UNet*": "module",
-        "diffusers.**.ControlNet*Model": "module",
         "diffusers.**.*Pipeline": "class",
-        "diffusers.**.DiffusionPipeline": "class",
-        "diffusers.**.*Pipeline*Output": None,
     },
     "methods": {
-        "diffusers.**.*Pipeline": {"from_pretrained": "instance", "from_single_file": "instance",
-                                   "to": "self"},
-        "diffusers.**.*Model*": {"from_pretrained": "instance", "from_config": "instance",
-                                 "from_single_file": "instance"},
-        "diffusers.**.Autoencoder*": {"from_pretrained": "instance", "from_single_file": "instance"},
-        "diffusers.**.UNet*": {"from_pretrained": "instance"},
+        "diffusers.**.*Pipeline": {"from_pretrained": "instance", "from_single_file": "instance", "to": "self"},
+        "diffusers.**": {"from_pretrained": "instance", "from_config": "instance", "from_single_file": "instance"},
     },
     "attributes": {
         "diffusers.**.*Pipeline": {
@@ -33,10 +25,6 @@ FACTS = {
             "prior": "module",
             "decoder": "module",
             "movq": "module",
-            "unet_2": "module",
-            "image_noising": "module",
-            "audio_encoder": "module",
-            "vocoder": "module",
         },
     },
 }

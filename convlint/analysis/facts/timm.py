@@ -6,16 +6,13 @@ FACTS = {
         "timm.models.create_model": "module",
         "timm.models.convert_splitbn_model": "arg:0",
         "timm.layers.convert_sync_batchnorm": "arg:0",
-        "timm.models.layers.convert_sync_batchnorm": "arg:0",
     },
     "classes": {
         "timm.models.**.[A-Z]*": "module",
         "timm.layers.**.[A-Z]*": "module",
-        "timm.utils.ModelEma*": "module",
-        "timm.utils.model_ema.ModelEma*": "module",
+        "timm.utils.**.ModelEma*": "module",
     },
     "attributes": {
         "timm.utils.**.ModelEma*": {"module": "module"},
-        "timm.utils.ModelEma*": {"module": "module"},
     },
 }

@@ -3,81 +3,51 @@
 FACTS = {
     "classes": {
         "torch.nn.**.[A-Z]*": "module",
-        "torch.nn.functional.**": None,
-        "torch.nn.init.**": None,
-        "torch.nn.utils.**": None,
-        "torch.nn.parameter.**": None,
+        "torch.nn.utils.**": None,  # PackedSequence, the parametrize machinery...
         "torch.nn.Parameter": "tensor",
         "torch.nn.parameter.Parameter": "tensor",
-        "torch.nn.UninitializedParameter": "tensor",
-        "torch.nn.UninitializedBuffer": "tensor",
         "torch.nn.Buffer": "tensor",
-        "torch.nn.utils.parametrize.ParametrizationList": "module",
-        "torch.nn.modules.**.[A-Z]*": "module",
-        "torch.nn.parallel.**.[A-Z]*": "module",
         "torch.jit.ScriptModule": "script-module",
         "torch.jit.RecursiveScriptModule": "script-module",
-        "torch.jit._script.RecursiveScriptModule": "script-module",
         "torch.fx.GraphModule": "module",
         "torch.optim.swa_utils.AveragedModel": "module",
         "torch.Tensor": "tensor",
         "torch.[A-Z]*Tensor": "tensor",
     },
     "functions": {
-        # Tensor factories and ops: the lower-case functions of torch itself.
+        # Tensor factories and ops: the lower-case functions of torch itself...
         "torch.[a-z]*": "tensor",
-        "torch.[A-Z]*Tensor": "tensor",
         "torch.fft.*": "tensor",
         "torch.linalg.*": "tensor",
-        "torch.special.*": "tensor",
-        "torch.sparse.*": "tensor",
-        "torch.nested.*": "tensor",
         "torch.nn.functional.*": "tensor",
-        # ...but not these, which return no tensor
-        "torch.load": None, "torch.device": None, "torch.dtype": None, "torch.manual_seed": None,
-        "torch.seed": None, "torch.initial_seed": None, "torch.set_*": None, "torch.get_*": None,
-        "torch.no_grad": None, "torch.enable_grad": None, "torch.inference_mode": None,
-        "torch.is_*": None, "torch.finfo": None, "torch.iinfo": None, "torch.save": None,
-        "torch.use_deterministic_algorithms": None, "torch.autocast": None, "torch.typename": None,
-        "torch.broadcast_shapes": None, "torch.memory_format": None, "torch.layout": None,
-        "torch.numel": None, "torch.cuda": None, "torch.backends": None,
+        # ...but not torch.load, which returns whatever was saved (often a model)
+        "torch.load": None,
         # Models: what returns a module, or the module it was given.
         "torch.compile": "arg:0",
         "torch.hub.load": "module",
         "torch.fx.symbolic_trace": "module",
-        "torch.nn.utils.skip_init": "module",
-        "torch.nn.utils.fusion.fuse_conv_bn_eval": "module",
         "torch.nn.utils.weight_norm": "arg:0",
         "torch.nn.utils.spectral_norm": "arg:0",
-        "torch.nn.utils.remove_weight_norm": "arg:0",
-        "torch.nn.utils.remove_spectral_norm": "arg:0",
         "torch.nn.utils.parametrizations.*": "arg:0",
         "torch.nn.utils.parametrize.register_parametrization": "arg:0",
-        "torch.nn.utils.convert_conv2d_weight_memory_format": "arg:0",
-        "torch.nn.utils.convert_conv3d_weight_memory_format": "arg:0",
+        "torch.nn.utils.convert_conv*_weight_memory_format": "arg:0",
         "torch.nn.utils.memory_format.convert_conv*_weight_memory_format": "arg:0",
         "convlint.runtime.convert_conv*": "arg:0",
         "torch.nn.SyncBatchNorm.convert_sync_batchnorm": "arg:0",
-        "torch.nn.modules.batchnorm.SyncBatchNorm.convert_sync_batchnorm": "arg:0",
         # TorchScript: a ScriptModule, which torch's targeted converter does not convert.
         "torch.jit.script": "script:arg:0",
         "torch.jit.trace": "script:arg:0",
-        "torch.jit.trace_module": "script:arg:0",
         "torch.jit.freeze": "script:arg:0",
-        "torch.jit.optimize_for_inference": "script:arg:0",
         "torch.jit.load": "script-module",
     },
     "methods": {
         "torch.nn.Module": {
             # methods that return the module itself
-            "to": "self", "cuda": "self", "cpu": "self", "xpu": "self", "mps": "self",
-            "ipu": "self", "half": "self", "float": "self", "bfloat16": "self",
-            "double": "self", "type": "self", "eval": "self", "train": "self",
-            "requires_grad_": "self", "share_memory": "self", "to_empty": "self",
-            "apply": "self", "compile": "self",
+            "to": "self", "cuda": "self", "cpu": "self", "xpu": "self", "mps": "self", "ipu": "self",
+            "half": "self", "float": "self", "bfloat16": "self", "double": "self", "type": "self",
+            "eval": "self", "train": "self", "requires_grad_": "self", "share_memory": "self",
+            "to_empty": "self", "apply": "self",
             "get_submodule": "module",
-            "get_encoder": "module",
-            "get_decoder": "module",
             "forward": "tensor",
             "modules": "iter:module",
             "children": "iter:module",
@@ -86,7 +56,6 @@ FACTS = {
             "parameters": "iter:tensor",
             "buffers": "iter:tensor",
         },
-        "torch.Tensor": {"*": "tensor"},
     },
     "attributes": {
         "torch.nn.Module": {
@@ -94,7 +63,6 @@ FACTS = {
             # wrappers (DistributedDataParallel, DataParallel, AveragedModel, EMA copies)
             "module": "module",
         },
-        "torch.Tensor": {"*": "tensor-attribute"},
     },
     "constants": {
         "torch.channels_last": {"format": "channels_last"},
@@ -109,7 +77,6 @@ FACTS = {
         "torch.nn.utils.parametrizations.*": "parametrized",
         "torch.nn.utils.parametrize.register_parametrization": "parametrized",
         "torch.nn.Lazy*": "lazy",
-        "torch.nn.modules.conv.Lazy*": "lazy",
     },
     "callbacks": {
         # model.apply(fn): fn is called with every submodule.

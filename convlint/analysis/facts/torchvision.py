@@ -3,17 +3,10 @@
 FACTS = {
     "functions": {
         "torchvision.models.[a-z]*": "module",
-        "torchvision.models.*.[a-z]*": "module",
-        "torchvision.models.get_model": "module",
-        "torchvision.models.get_weight": None,
-        "torchvision.models.get_model_weights": None,
-        "torchvision.models.list_models": None,
-        "torchvision.models.get_model_builder": None,
+        "torchvision.models.*.[a-z]*": "module",  # detection, segmentation, video...
     },
     "classes": {
         "torchvision.models.**.[A-Z]*": "module",
-        "torchvision.models.**.*Weights": None,
-        "torchvision.models.**.*WeightsEnum": None,
         "torchvision.ops.**.[A-Z]*": "module",
     },
     "attributes": {
