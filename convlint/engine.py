@@ -528,8 +528,10 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
     paths and findings cross between processes); a small one is read here, and only its
     candidates go to workers, when there are enough of them to pay for a pool.
     """
-    files, missing = discover_files(paths, settings)
-    results = [FileResult(e.path, errors=[e]) for e in missing]
+    discovered = discover_files(paths, settings)
+    files = discovered.files
+    results = [FileResult(e.path, errors=[e]) for e in discovered.errors]
+    results += [FileResult(n.path, notes=[f"{n.path}: {n.message}"]) for n in discovered.notes]
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
         chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
