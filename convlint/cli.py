@@ -280,7 +280,7 @@ def _print_fixed_stdin(result: FileResult, data: bytes, unsafe_fixes: bool, any_
     if result.fixed_source is None:
         sys.stdout.buffer.write(data)
     else:
-        sys.stdout.buffer.write(result.fixed_source.encode(result.encoding))
+        sys.stdout.buffer.write(result.fixed_data)
     sys.stdout.buffer.flush()
     click.echo(formats.format_concise(result.diagnostics, unsafe_fixes), nl=False, err=True)
     if any_error:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
-from convlint.files import FileError, path_sort_key, decode_source, discover_files, error_message, read_bytes
+from convlint.files import (
+    DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, path_sort_key, read_bytes,
+)
 from convlint.inference import FileIndex
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
@@ -54,7 +56,7 @@ class FileResult:
     fixed_codes: Counter[str] = field(default_factory=Counter)  # findings fixed, by code
     original: str | None = None  # set when a fix changed the source
     fixed_source: str | None = None
-    encoding: str = "utf-8"  # to write `fixed_source` back as the file was
+    fixed_data: bytes | None = None  # `fixed_source` as the file's bytes
     notes: list[str] = field(default_factory=list)  # fixes that could not be applied
     noqa_added: int = 0  # rows given a `# noqa` (`check --add-noqa`)
 
@@ -366,27 +368,7 @@ def process_file(path: str, data: bytes, stat_result: os.stat_result | None, set
     """Lint (and fix) one file whose bytes passed the prefilter. Never raises."""
     result = FileResult(path)
     try:
-        decoded = decode_source(data)
-        result.encoding = decoded.encoding
-        document = open_document(path, decoded.text)
-    except SyntaxError as e:
-        result.diagnostics.append(syntax_error(path, None, e))
-        return result
-    except NotebookError as e:
-        result.diagnostics.append(syntax_error(path, None, SyntaxError(str(e))))
-        return result
-    try:
-        if options.fix:
-            _fix_file(path, decoded, document, stat_result, settings, options, result)
-        elif options.add_noqa:
-            _add_noqa_file(path, decoded, document, stat_result, settings, result)
-        else:
-            source = SourceText(document.source)
-            diagnostics = _lint(source, path, settings)
-            if options.edits:
-                diagnostics, failures = materialize_fixes(diagnostics, source)
-                result.notes = _failure_notes(failures, document)
-            result.diagnostics = [document.locate(d) for d in diagnostics]
+        _process(path, data, stat_result, settings, options, result)
     except RecursionError:
         result.errors.append(FileError(path, "too deeply nested to analyze"))
     except Exception as e:  # one bad file must never stop the run
@@ -394,11 +376,47 @@ def process_file(path: str, data: bytes, stat_result: os.stat_result | None, set
     return result
 
 
+def _process(path, data, stat_result, settings, options, result: FileResult) -> None:
+    try:
+        decoded = decode_source(data)
+        document = open_document(path, decoded.text)
+    except SyntaxError as e:
+        result.diagnostics.append(syntax_error(path, None, e))
+        return
+    except NotebookError as e:
+        result.diagnostics.append(syntax_error(path, None, SyntaxError(str(e))))
+        return
+    file = _File(path, data, decoded, document, stat_result)
+    if options.fix:
+        _fix_file(file, settings, options, result)
+    elif options.add_noqa:
+        _add_noqa_file(file, settings, result)
+    else:
+        source = SourceText(document.source)
+        diagnostics = _lint(source, path, settings)
+        if options.edits:
+            diagnostics, failures = materialize_fixes(diagnostics, source)
+            result.notes = _failure_notes(failures, document)
+        result.diagnostics = [document.locate(d) for d in diagnostics]
+
+
+@dataclass
+class _File:
+    """A file being fixed: what was read, and how to write it back."""
+
+    path: str
+    data: bytes
+    decoded: DecodedSource
+    document: PythonDocument | Notebook
+    stat_result: os.stat_result | None
+
+
 def _failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
     return [f"{document.locate(d).where}: {d.code} not fixed: {reason}" for d, reason in failures]
 
 
-def _fix_file(path, decoded, document, stat_result, settings, options, result: FileResult) -> None:
+def _fix_file(file: _File, settings, options, result: FileResult) -> None:
+    path, document = file.path, file.document
     outcome = fix_source(document.source, path, settings, options.unsafe_fixes)
     result.diagnostics = [document.locate(d) for d in outcome.remaining]
     result.notes = _failure_notes(outcome.failures, document)
@@ -408,26 +426,28 @@ def _fix_file(path, decoded, document, stat_result, settings, options, result: F
         return
     try:
         new_text = document.render(outcome.text)
-    except NotebookError as e:
-        result.errors.append(FileError(path, str(e)))
+        new_data = encode_like(file.decoded, file.data, new_text)
+    except (NotebookError, UnicodeError) as e:
+        result.errors.append(FileError(path, str(e) if isinstance(e, NotebookError) else f"not written: {e}"))
+        result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
         return
     if options.write:
         try:
-            write_atomic(path, new_text.encode(decoded.encoding), stat_result)
+            write_atomic(path, new_data, file.stat_result)
         except OSError as e:
             result.errors.append(FileError(path, f"not written: {error_message(e)}"))
-            source = SourceText(document.source)
-            result.diagnostics = [document.locate(d) for d in _lint(source, path, settings)]
+            result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
             return
     result.fixed_codes = outcome.fixed_codes
-    result.original, result.fixed_source = decoded.text, new_text
+    result.original, result.fixed_source, result.fixed_data = file.decoded.text, new_text, new_data
 
 
 # A `# noqa` for a finding about suppressions (CL900) would only suppress that.
 _NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
 
 
-def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileResult) -> None:
+def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
+    path, document = file.path, file.document
     source = SourceText(document.source)
     findings = [d for d in _lint(source, path, settings) if d.code not in _NOT_SUPPRESSIBLE]
     edits = add_noqa_edits(source, findings)
@@ -438,8 +458,8 @@ def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileR
         result.errors.append(FileError(path, "noqa directives not added: the result would not parse"))
         return
     try:
-        write_atomic(path, document.render(new_text).encode(decoded.encoding), stat_result)
-    except (OSError, NotebookError) as e:
+        write_atomic(path, encode_like(file.decoded, file.data, document.render(new_text)), file.stat_result)
+    except (OSError, NotebookError, UnicodeError) as e:
         reason = error_message(e) if isinstance(e, OSError) else str(e)
         result.errors.append(FileError(path, f"not written: {reason}"))
         return

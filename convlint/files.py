@@ -295,5 +295,95 @@ def decode_source(data: bytes) -> DecodedSource:
     return DecodedSource(text, encoding)
 
 
+# Codecs that encode any text to exactly the bytes it was decoded from, character by
+# character: for them the whole text is simply encoded.
+_ROUND_TRIP = {"utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1"}
+
+
+def encode_like(decoded: DecodedSource, data: bytes, new_text: str) -> bytes:
+    """`new_text` in the file's encoding, every stretch of it that the fix did not change
+    kept as the file's own bytes.
+
+    Re-encoding the whole text is not enough for codecs that do not round-trip (cp932,
+    utf-7, raw_unicode_escape: `# \\x87\\x90` would become `# \\x81\\xe0` far from any
+    edit). Raises UnicodeError when the new text cannot be spliced into the bytes so that
+    they decode to it.
+    """
+    encoding = decoded.encoding
+    if codecs.lookup(encoding).name in _ROUND_TRIP:
+        return new_text.encode(encoding)
+    old_text = decoded.text
+    boundaries = _char_boundaries(data, encoding)
+    out, last = [], 0  # `last`: the byte after the last one copied
+    for old_start, old_end, new_start, new_end in _changed_spans(old_text, new_text):
+        # Widen a span to the nearest points where a character starts in the bytes.
+        while old_start not in boundaries:
+            old_start, new_start = old_start - 1, new_start - 1
+        while old_end not in boundaries:
+            old_end, new_end = old_end + 1, new_end + 1
+        start = boundaries[old_start]
+        if start < last:
+            raise UnicodeError(f"the fix cannot be written in the file's encoding ({encoding})")
+        out += [data[last:start], new_text[new_start:new_end].encode(encoding)]
+        last = boundaries[old_end]
+    out.append(data[last:])
+    spliced = b"".join(out)
+    if spliced.decode(encoding) != new_text:
+        raise UnicodeError(f"the fix cannot be written in the file's encoding ({encoding}) without changing other bytes")
+    return spliced
+
+
+def _char_boundaries(data: bytes, encoding: str) -> dict[int, int]:
+    """For each character offset of the decoded text where a character starts on a byte
+    the decoder holds nothing back at (no partial sequence, no shift state), that byte."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    boundaries = {0: 0}
+    chars = 0
+    for i in range(len(data)):
+        chars += len(decoder.decode(data[i : i + 1]))
+        pending, state = decoder.getstate()
+        if not pending and not state:
+            boundaries.setdefault(chars, i + 1)
+    return boundaries
+
+
+def _changed_spans(old: str, new: str) -> list[tuple[int, int, int, int]]:
+    """The stretches that differ, as (old start, old end, new start, new end): a line diff,
+    narrowed to the characters that differ in each changed block of lines."""
+    spans = []
+    old_at = new_at = 0  # where the last unchanged stretch ended
+    for old_start, old_end, new_start in unchanged_stretches(old, new, _PYTHON_LINE):
+        o1, o2, n1, n2 = old_at, old_start, new_at, new_start
+        while o1 < o2 and n1 < n2 and old[o1] == new[n1]:
+            o1, n1 = o1 + 1, n1 + 1
+        while o2 > o1 and n2 > n1 and old[o2 - 1] == new[n2 - 1]:
+            o2, n2 = o2 - 1, n2 - 1
+        if o1 < o2 or n1 < n2:
+            spans.append((o1, o2, n1, n2))
+        old_at, new_at = old_end, new_start + old_end - old_start
+    return spans
+
+
+_PYTHON_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def unchanged_stretches(old: str, new: str, line: re.Pattern) -> list[tuple[int, int, int]]:
+    """The runs of whole lines (as `line` matches them) that `old` and `new` share, as (start
+    in old, end in old, start in new), in order; the last is the empty run at both ends."""
+    from difflib import SequenceMatcher
+
+    a, b = line.findall(old), line.findall(new)
+    a_at, b_at = _offsets(a), _offsets(b)
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    return [(a_at[i], a_at[i + n], b_at[j]) for i, j, n in blocks]
+
+
+def _offsets(lines: list[str]) -> list[int]:
+    offsets = [0]
+    for text in lines:
+        offsets.append(offsets[-1] + len(text))
+    return offsets
+
+
 def error_message(error: OSError) -> str:
     return error.strerror or str(error)
