@@ -467,9 +467,11 @@ def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
 
 
 def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> None:
-    """Write through a temporary file and a rename, keeping the mode.
+    """Write through a temporary file and a rename, keeping the mode, the owner and the group.
 
-    Refuses a file that is read-only, or that changed on disk since it was read.
+    Refuses a file that is read-only, that changed on disk since it was read, that has other
+    hard links (a rename would split them: the other names would keep the old text), or whose
+    owner or group this process cannot give the new file (it would become ours).
     """
     target = os.path.realpath(path)  # write through a symlink, keep the link
     current = os.stat(target)
@@ -479,6 +481,8 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
         expected.st_mtime_ns, expected.st_size, expected.st_ino
     ):
         raise OSError(0, "the file changed on disk since it was read")
+    if current.st_nlink > 1:
+        raise OSError(0, f"the file has {current.st_nlink} hard links, which writing it through a rename would break")
     directory, name = os.path.split(target)
     directory = directory or "."
     _remove_stale_temporaries(directory)
@@ -492,7 +496,8 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(current.st_mode))
+            _keep_owner(f.fileno(), current)
+        os.chmod(tmp, stat.S_IMODE(current.st_mode))  # after chown, which may clear set-id bits
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -500,6 +505,24 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
         except OSError:
             pass
         raise
+
+
+def _keep_owner(fd: int, original: os.stat_result) -> None:
+    """Give the new file the original's owner and group, or raise PermissionError."""
+    created = os.fstat(fd)
+    if (created.st_uid, created.st_gid) == (original.st_uid, original.st_gid) or not hasattr(os, "fchown"):
+        return
+    try:
+        os.fchown(fd, original.st_uid, original.st_gid)
+    except PermissionError:
+        if created.st_uid == original.st_uid:  # only the group differs: one we are in may do
+            try:
+                os.fchown(fd, -1, original.st_gid)
+            except PermissionError:
+                pass
+    after = os.fstat(fd)
+    if (after.st_uid, after.st_gid) != (original.st_uid, original.st_gid):
+        raise PermissionError(13, "its owner or group cannot be kept (writing it would make the file ours)")
 
 
 TEMPORARY_SUFFIX = ".convlint-tmp"

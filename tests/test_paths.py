@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixture_cases import run_cli
 from tests.test_bad_input import BAD, FIXED_LINE, assert_other_file_still_checked, tree
-from tests.unprivileged import open_directory, run_cli_unprivileged
+from tests.unprivileged import IS_ROOT, give_away, open_directory, run_cli_unprivileged
 
 
 def test_unreadable_directory_inside_a_tree_is_reported(tmp_path):
@@ -32,6 +32,7 @@ def test_unreadable_first_path_gets_its_reason_and_the_run_goes_on(tmp_path, com
     (root / "secret").mkdir()
     (root / "secret" / "hidden.py").write_text(BAD)
     (root / "secret").chmod(0)
+    give_away(root / "good.py")
     result = run_cli_unprivileged([*command, "-j", "1", "secret/hidden.py", "good.py"], root)
     assert result.exit_code == 2
     assert result.stderr == "error: secret/hidden.py: Permission denied\n"
@@ -119,3 +120,53 @@ def test_a_symlink_named_on_the_command_line_is_written_through(tmp_path):
     fixed = run_cli(["fix", "--write", "link.py"], project)
     assert fixed.exit_code == 0 and fixed.stderr == ""
     assert FIXED_LINE in (outside / "theirs.py").read_text() and (project / "link.py").is_symlink()
+
+
+# --------------------------------------------------------------------------- owner, group, links
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="only root can give a file to another user")
+@pytest.mark.parametrize("owner", [(1234, 5678), (0, 5678), (1234, 0), (65534, 65534)])
+def test_fix_keeps_the_owner_and_group(tmp_path, owner):
+    tree(tmp_path, {})
+    path = tmp_path / "good.py"
+    os.chown(path, *owner)
+    path.chmod(0o2755 if owner[1] else 0o640)  # set-gid too: chown would clear it if done last
+    mode = path.stat().st_mode
+    inode = path.stat().st_ino
+    result = run_cli(["fix", "--write", "good.py"], tmp_path)
+    assert result.exit_code == 0, result.output
+    status = path.stat()
+    assert (status.st_uid, status.st_gid, status.st_mode) == (*owner, mode)
+    assert status.st_ino != inode and FIXED_LINE in path.read_text()
+
+
+def test_a_file_whose_owner_cannot_be_kept_is_not_written(tmp_path):
+    root = open_directory(tmp_path)
+    tree(root, {"theirs.py": BAD.encode()})
+    (root / "theirs.py").chmod(0o666)  # writable by anyone, owned by us (root, or the test's user)
+    mine = root / "mine.py"
+    mine.write_text(BAD)
+    give_away(mine)
+    result = run_cli_unprivileged(["fix", "--write", "-j", "1", "theirs.py", "mine.py"], root)
+    if not IS_ROOT:
+        pytest.skip("as an unprivileged user every file here is this user's")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: theirs.py: not written: its owner or group cannot be kept "
+                             "(writing it would make the file ours)\n")
+    assert (root / "theirs.py").read_text() == BAD and (root / "theirs.py").stat().st_uid == 0
+    assert FIXED_LINE in mine.read_text() and mine.stat().st_uid == 65534
+    assert sorted(p.name for p in root.iterdir()) == ["good.py", "mine.py", "theirs.py"]  # no temporary
+
+
+def test_a_file_with_hard_links_is_reported_and_not_written(tmp_path):
+    tree(tmp_path, {"linked.py": BAD.encode()})
+    os.link(tmp_path / "linked.py", tmp_path / "other_name.txt")
+    result = run_cli(["fix", "--write", "."], tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == ("error: linked.py: not written: the file has 2 hard links, "
+                             "which writing it through a rename would break\n")
+    assert (tmp_path / "linked.py").read_text() == BAD == (tmp_path / "other_name.txt").read_text()
+    assert os.path.samefile(tmp_path / "linked.py", tmp_path / "other_name.txt")
+    assert FIXED_LINE in (tmp_path / "good.py").read_text()
+    assert "linked.py:5:9: CL101" in result.stdout  # remaining

@@ -29,7 +29,7 @@ def run_cli_unprivileged(args: list[str], cwd: Path) -> Outcome:
     if not IS_ROOT:
         result = run_cli(args, cwd)
         return Outcome(result.exit_code, result.stdout, result.stderr)
-    run_cli(args, cwd)  # as root first: every module this command line needs is imported
+    _import_what_it_needs(args, cwd)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -54,12 +54,34 @@ def run_cli_unprivileged(args: list[str], cwd: Path) -> Outcome:
     return Outcome(**json.loads(data))
 
 
+def _import_what_it_needs(args: list[str], cwd: Path) -> None:
+    """Run the command line once as root on a copy of `cwd`: every module it needs is then
+    imported, and the files themselves are left as they are."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "copy"
+        shutil.copytree(cwd, copy, symlinks=True)
+        run_cli(args, copy)
+
+
 def open_directory(tmp_path: Path) -> Path:
     """A directory under `tmp_path` that the unprivileged user may enter and write (pytest's
     own temporary directories are private to their owner)."""
+    import atexit
+    import shutil
     import tempfile
 
     directory = Path(tempfile.mkdtemp(prefix="convlint-unprivileged-"))
     directory.chmod(0o777)
+    atexit.register(shutil.rmtree, directory, True)
     (tmp_path / "unprivileged").symlink_to(directory, target_is_directory=True)
     return directory
+
+
+def give_away(*paths: Path) -> None:
+    """Make files the unprivileged user's own (so that it may rewrite them)."""
+    for path in paths:
+        if IS_ROOT:
+            os.chown(path, NOBODY, NOBODY)
