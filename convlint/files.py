@@ -1,4 +1,4 @@
-"""Which files to lint, and reading them: directory walks with excludes and .gitignore,
+"""Which files to lint, and reading them: directory walks with excludes and .gitignore (gitignore.py),
 reads that never hang on special files, and the decoding Python itself would apply.
 """
 
@@ -11,9 +11,9 @@ import re
 import stat
 import tokenize
 from dataclasses import dataclass
-from pathlib import Path
 
 from convlint.config import Settings
+from convlint.gitignore import GitIgnore
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
 
@@ -123,116 +123,6 @@ def _walk(top: str, real_top: str, settings: Settings, errors: list[FileError]):
                 yield path, os.path.realpath(path), True
             else:
                 yield path, real, False
-
-
-class GitIgnore:
-    """The .gitignore files that apply to a directory, from the repository root down.
-
-    Implements the patterns of gitignore(5): anchoring by a slash, `**`, `!` negation,
-    trailing `/` for directories only. The last matching pattern wins.
-    """
-
-    def __init__(self, rules: tuple = (), seen: frozenset = frozenset()):
-        self._rules = rules  # (base_dir, regex, negated, dir_only)
-        self._seen = seen
-
-    @classmethod
-    def for_directory(cls, top: str) -> "GitIgnore":
-        """The ignore rules of the repository around `top` (its root up to `top`'s parent)."""
-        top_abs = Path(os.path.abspath(top))
-        chain = [top_abs.parent] if top_abs.parent != top_abs else []
-        for parent in top_abs.parent.parents:
-            chain.append(parent)
-        root = next((d for d in chain if (d / ".git").exists()), None)
-        ignore = cls()
-        if root is None:
-            return ignore
-        for directory in reversed(chain[: chain.index(root) + 1]):
-            ignore = ignore.enter(str(directory))
-        return ignore
-
-    def enter(self, directory: str) -> "GitIgnore":
-        directory = os.path.abspath(directory)
-        if directory in self._seen:
-            return self
-        rules = self._rules
-        try:
-            with open(os.path.join(directory, ".gitignore"), encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except (OSError, UnicodeDecodeError):
-            lines = []
-        parsed = tuple(r for r in (_parse_gitignore_line(directory, ln) for ln in lines) if r)
-        return GitIgnore(rules + parsed, self._seen | {directory})
-
-    def ignores(self, path: str, is_dir: bool) -> bool:
-        """Whether an absolute path is ignored. String prefixes, not relpath: a walk asks
-        this of every entry."""
-        ignored = False
-        for base, regex, negated, dir_only in self._rules:
-            if (dir_only and not is_dir) or not path.startswith(base):
-                continue
-            rel = path[len(base):]
-            if os.sep != "/":
-                rel = rel.replace(os.sep, "/")
-            if regex.fullmatch(rel):
-                ignored = not negated
-        return ignored
-
-
-def _parse_gitignore_line(base: str, line: str):
-    if not line.strip() or line.startswith("#"):
-        return None
-    if not line.endswith("\\ "):
-        line = line.rstrip(" ")
-    negated = line.startswith("!")
-    if negated:
-        line = line[1:]
-    if line.startswith("\\"):
-        line = line[1:]
-    dir_only = line.endswith("/")
-    line = line.rstrip("/")
-    if not line:
-        return None
-    anchored = "/" in line
-    line = line.lstrip("/")
-    regex = _gitignore_regex(line)
-    if not anchored:
-        regex = "(?:.*/)?" + regex
-    return os.path.join(base, ""), re.compile(regex, re.DOTALL), negated, dir_only
-
-
-def _gitignore_regex(pattern: str) -> str:
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 2)
-            if end == -1:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    # A matched directory also ignores everything below it.
-    return "".join(out) + "(?:/.*)?"
 
 
 def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
