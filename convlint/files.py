@@ -4,6 +4,7 @@ reads that never hang on special files, and the decoding Python itself would app
 
 from __future__ import annotations
 
+import ast
 import codecs
 import io
 import os
@@ -167,6 +168,8 @@ def decode_source(data: bytes) -> DecodedSource:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as e:
+        if data.startswith(codecs.BOM_UTF8):  # a BOM and another cookie: Python's own words
+            raise SyntaxError(_python_decoding_error(data) or str(e)) from None
         # tokenize says "invalid or missing encoding declaration": say which byte is wrong.
         try:
             data.decode("utf-8")
@@ -183,6 +186,17 @@ def decode_source(data: bytes) -> DecodedSource:
     except (LookupError, UnicodeDecodeError) as e:
         raise SyntaxError(f"cannot decode the file as {encoding}: {e}") from None
     return DecodedSource(text, encoding)
+
+
+def _python_decoding_error(data: bytes) -> str | None:
+    """What the interpreter says about the encoding of `data`: the lines the cookie may be
+    on are comments, so compiling them alone says only that."""
+    head = b"".join(data.splitlines(keepends=True)[:2])
+    try:
+        compile(head, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as e:
+        return e.msg
+    return None
 
 
 # Codecs that encode any text to exactly the bytes it was decoded from, character by

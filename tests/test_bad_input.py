@@ -255,3 +255,19 @@ def test_deeply_nested_expression(tmp_path):
     result = run_cli(["check", "."], tmp_path)
     assert "deep.py:" in result.stdout + result.stderr
     assert_other_file_still_checked(result)
+
+
+@pytest.mark.parametrize("cookie, message", [
+    ("latin-1", "encoding problem: iso-8859-1 with BOM"),
+    ("cp1252", "encoding problem: cp1252 with BOM"),
+])
+def test_bom_with_another_cookie_gets_pythons_message(tmp_path, cookie, message):
+    data = b"\xef\xbb\xbf# -*- coding: " + cookie.encode() + b" -*-\n" + BAD.encode()
+    try:
+        compile(data, "bom.py", "exec")
+    except SyntaxError as e:
+        assert e.msg == message  # what Python itself says
+    tree(tmp_path, {"bom.py": data})
+    result = run_cli(["check", "."], tmp_path)
+    assert f"bom.py:1:1: CL000 syntax error: {message}" in result.stdout
+    assert_other_file_still_checked(result)
