@@ -432,6 +432,8 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
         result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
         return
     if options.write:
+        if _parent_gone():
+            return
         try:
             write_atomic(path, new_data, file.stat_result)
         except OSError as e:
@@ -456,6 +458,8 @@ def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
     new_text = apply_edits(document.source, source, edits)
     if not _parses(new_text, path):
         result.errors.append(FileError(path, "noqa directives not added: the result would not parse"))
+        return
+    if _parent_gone():
         return
     try:
         write_atomic(path, encode_like(file.decoded, file.data, document.render(new_text)), file.stat_result)
@@ -637,7 +641,11 @@ def run_source(path: str, data: bytes, settings: Settings, options: Options) -> 
 
 
 def _pool_map(function, items: list, jobs: int) -> list:
-    """`map` over a process pool of up to `jobs` workers, each taking a few items at a time."""
+    """`map` over a process pool of up to `jobs` workers, each taking a few items at a time.
+
+    The workers die with this process (a `kill -9` of it cannot be caught to stop them), and
+    a worker whose parent is gone writes nothing.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor  # a run with a pool pays for it
 
@@ -646,5 +654,40 @@ def _pool_map(function, items: list, jobs: int) -> list:
     # fork: workers start with everything imported (forkserver and spawn would import
     # convlint again in each, which costs more than most runs).
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    if sys.platform == "linux":
+        import ctypes  # noqa: F401 - imported once here, not in every worker
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                             initargs=(os.getpid(),)) as pool:
         return list(pool.map(function, items, chunksize=chunksize))
+
+
+_PARENT: int | None = None  # in a worker: the pid of the run that started it
+
+
+def _start_worker(parent: int) -> None:
+    global _PARENT
+    _PARENT = parent
+    _die_with_parent()
+    if os.getppid() != parent:  # it died before the worker could ask to die with it
+        os._exit(1)
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent dies (Linux); elsewhere the
+    check before each write (`_parent_gone`) is what stops a worker."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _parent_gone() -> bool:
+    """In a worker: whether the run that started it has died (nobody would get the result,
+    and a write it never sees must not happen)."""
+    return _PARENT is not None and os.getppid() != _PARENT
