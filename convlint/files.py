@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import codecs
-import io
 import os
 import re
 import stat
@@ -166,7 +165,7 @@ def decode_source(data: bytes) -> DecodedSource:
     Raises SyntaxError (as Python would) for an unknown codec or undecodable bytes.
     """
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding, _ = tokenize.detect_encoding(_first_lines(data))
     except SyntaxError as e:
         if data.startswith(codecs.BOM_UTF8):  # a BOM and another cookie: Python's own words
             raise SyntaxError(_python_decoding_error(data) or str(e)) from None
@@ -186,6 +185,18 @@ def decode_source(data: bytes) -> DecodedSource:
     except (LookupError, UnicodeDecodeError) as e:
         raise SyntaxError(f"cannot decode the file as {encoding}: {e}") from None
     return DecodedSource(text, encoding)
+
+
+_LINE_BREAK = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)?")
+
+
+def _first_lines(data: bytes):
+    """`readline` over the lines an encoding cookie may be on, split as Python splits
+    lines (tokenize's own readline would take a CR-only file for one line)."""
+    first = _LINE_BREAK.match(data)
+    second = _LINE_BREAK.match(data, first.end())
+    lines = iter([first.group(), second.group()])
+    return lambda: next(lines, b"")
 
 
 def _python_decoding_error(data: bytes) -> str | None:

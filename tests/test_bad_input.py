@@ -271,3 +271,15 @@ def test_bom_with_another_cookie_gets_pythons_message(tmp_path, cookie, message)
     result = run_cli(["check", "."], tmp_path)
     assert f"bom.py:1:1: CL000 syntax error: {message}" in result.stdout
     assert_other_file_still_checked(result)
+
+
+@pytest.mark.parametrize("newline", [b"\r", b"\r\n", b"\n"])
+def test_encoding_cookie_on_lone_cr_lines(tmp_path, newline):
+    """Python reads the cookie of a CR-only file; tokenize's own readline sees one line."""
+    source = "# -*- coding: latin-1 -*-\n# caf\xe9\n" + BAD
+    data = source.encode("latin-1").replace(b"\n", newline)
+    tree(tmp_path, {"latin.py": data})
+    assert "latin.py:7:9: CL101 [*]" in run_cli(["check", "latin.py"], tmp_path).stdout
+    run_cli(["fix", "--write", "latin.py"], tmp_path)
+    expected = source.replace(BAD.splitlines()[-1], FIXED_LINE).encode("latin-1").replace(b"\n", newline)
+    assert (tmp_path / "latin.py").read_bytes() == expected

@@ -11,7 +11,6 @@ import or redefinition (F821, F811, F401). A few hundred mutants in CI;
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import os
 import random
@@ -232,9 +231,24 @@ def python_lines(data: bytes) -> list[bytes]:
     return re.findall(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+", data)
 
 
-def ruff_findings(directory: Path) -> dict[str, Counter]:
+def python_lines_text(text: str) -> list[str]:
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+", text)
+
+
+COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def ruff_findings(directory: Path, names: list[str]) -> dict[str, Counter]:
+    """Ruff's F821, F811 and F401 findings of each file. Ruff reads UTF-8 only: each file is
+    given to it as UTF-8, its cookie blanked (the lines stay where they are)."""
+    utf8 = directory.parent / "utf8"  # not walked by the runs in `directory`
+    utf8.mkdir(exist_ok=True)
+    for name in names:
+        lines = python_lines_text(decode((directory / name).read_bytes()))
+        lines[:2] = [COOKIE.sub("# (cookie)", line) for line in lines[:2]]
+        (utf8 / name).write_bytes("".join(lines).encode("utf-8", "surrogatepass"))
     out = subprocess.run([RUFF, "check", "--isolated", "--no-cache", "--select", "F821,F811,F401",
-                          "--output-format", "json", "--exit-zero", str(directory)],
+                          "--output-format", "json", "--exit-zero", str(utf8)],
                          capture_output=True, text=True, check=True).stdout
     found: dict[str, Counter] = {}
     for item in json.loads(out):
@@ -246,11 +260,23 @@ def known_kind(finding: tuple[str, str], fixed: str) -> str | None:
     """Which of KNOWN_DEFECTS a new Ruff finding in a fixed file comes from, if any."""
     code, message = finding
     name = re.search(r"`([^`]+)`", message).group(1)
-    if code == "F821" and re.search(rf"\b(?:import|as)\s+{re.escape(name)}\b|\b{re.escape(name)}\s*=", fixed):
-        return "converter bound after the call"  # a name the file binds, but not before the call
+    if code == "F821" and name in bound_names(fixed):
+        return "converter bound after the call"  # a name the file binds, but not where the call runs
     if code == "F401" and (CONVERTER.search(name) or name.endswith("memory_format")):
         return "private converter import left unused"
     return None
+
+
+def bound_names(text: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
 
 
 def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
@@ -258,7 +284,8 @@ def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
     Ruff findings of KNOWN_DEFECTS are not problems."""
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = Path(tmp) / "mutants"
+        root.mkdir()
         for i, mutant in enumerate(mutants):
             mutant.name = f"mutant_{i:05d}.py"
             (root / mutant.name).write_bytes(mutant.data)
@@ -268,14 +295,14 @@ def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
         findings: dict[str, list] = {}
         for item in json.loads(checked.stdout):
             findings.setdefault(Path(item["filename"]).name, []).append(item)
-        ruff_before = ruff_findings(root) if RUFF else {}
+        ruff_before = ruff_findings(root, [m.name for m in mutants]) if RUFF else {}
         fixed = run_cli(["fix", "--write", *flags, "."], root)
         not_fixed = {(m["file"], int(m["row"]), int(m["column"])) for m in NOT_FIXED.finditer(fixed.stderr)}
         errors = [line for line in fixed.stderr.splitlines() if line.startswith("error:")]
         problems += [f"fix error: {line}" for line in errors]
         after = {m.name: (root / m.name).read_bytes() for m in mutants}
         run_cli(["fix", "--write", *flags, "."], root)
-        ruff_after = ruff_findings(root) if RUFF else {}
+        ruff_after = ruff_findings(root, [m.name for m in mutants]) if RUFF else {}
         for mutant in mutants:
             if (root / mutant.name).read_bytes() != after[mutant.name]:
                 problems.append(f"{mutant.name} ({mutant.how}): a second fix changed it")
@@ -316,16 +343,16 @@ def check_mutant(mutant: Mutant, fixed_data: bytes, findings: list[dict], not_fi
         return "the fixed AST is not the original's with the reported calls rewritten"
     if split_fixed(fixed, original, rewritten_spans(original, fixable, unsafe=True)) is None:
         return "text changed outside the rewritten calls and added imports"
-    # Bytes: every line that changed holds a rewritten call (or is an added import).
+    # Bytes: every line that holds no rewritten call is still there, byte for byte, in order.
     touched = set()
     for f in fixable:
         touched.update(range(f["location"]["row"] - 1, f["end_location"]["row"]))
     bom = b"\xef\xbb\xbf"
-    matcher = difflib.SequenceMatcher(None, python_lines(mutant.data.removeprefix(bom)),
-                                      python_lines(fixed_data.removeprefix(bom)), autojunk=False)
-    for tag, i1, i2, _, _ in matcher.get_opcodes():
-        if tag in ("replace", "delete") and not set(range(i1, i2)) <= touched:
-            return f"bytes changed on lines {i1 + 1}-{i2}, which hold no rewritten call"
+    kept = [line for i, line in enumerate(python_lines(mutant.data.removeprefix(bom))) if i not in touched]
+    remaining = iter(python_lines(fixed_data.removeprefix(bom)))
+    missing = next((line for line in kept if not any(line == x for x in remaining)), None)
+    if missing is not None:
+        return f"the line {missing!r}, which holds no rewritten call, is not in the fixed file as it was"
     return None
 
 
