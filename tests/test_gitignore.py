@@ -102,10 +102,20 @@ def git_not_ignored(root: Path) -> set[str]:
     return {os.fsdecode(p) for p in out.split(b"\0") if p.endswith(b".py")}
 
 
+def git_check_ignore(root: Path, paths: list[str]) -> set[str]:
+    """The paths `git check-ignore` says are ignored (by their own pattern or a parent's)."""
+    given = b"".join(os.fsencode(p) + b"\0" for p in paths)
+    out = subprocess.run(["git", "check-ignore", "--no-index", "--stdin", "-z"], cwd=root, input=given,
+                         capture_output=True, check=False).stdout
+    return {os.fsdecode(p) for p in out.split(b"\0") if p}
+
+
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 100,
           suppress_health_check=list(HealthCheck))
 @given(repo=repository())
 def test_the_walk_ignores_what_git_ignores(repo):
+    """What the walk finds is what `git ls-files --others --exclude-standard` lists, and
+    what `git check-ignore` does not ignore."""
     files, ignore_files = repo
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -128,3 +138,5 @@ def test_the_walk_ignores_what_git_ignores(repo):
         finally:
             os.chdir(old)
         assert set(found) == expected, ignore_files
+        present = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if ".git" not in p.parts)
+        assert set(found) == set(present) - git_check_ignore(root, present), ignore_files
