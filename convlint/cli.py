@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, replace
 
 import click
 
 from convlint import __version__
 from convlint import formats
 from convlint.config import ConfigError, check_selectors, find_config, load_settings, merge_cli
-from convlint.diagnostics import Applicability
 from convlint.engine import FileResult, Options, run, run_source
+from convlint.formats import text as formats_text
+from convlint.formats.report import Report, printable
+from convlint.formats.sources import Sources
+from convlint.formats.style import Style, use_color
 from convlint.rules import KNOWN_CODES, RULE_DOCS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -103,7 +107,7 @@ def _guarded(body):
         try:
             code = body(**kw)
         except ConfigError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {printable(str(e))}", err=True)
             code = EXIT_ERROR
         except (click.exceptions.Exit, click.ClickException):  # usage errors: click prints them
             raise
@@ -112,7 +116,7 @@ def _guarded(body):
                 import traceback
 
                 traceback.print_exc()
-            click.echo(f"error: internal error: {type(e).__name__}: {e}", err=True)
+            click.echo(f"error: internal error: {type(e).__name__}: {printable(str(e))}", err=True)
             code = EXIT_ERROR
         sys.exit(code)
 
@@ -132,95 +136,228 @@ def _results(paths: list[str], settings, options: Options, kw: dict) -> tuple[li
     return [run_source(name, data, settings, options)], data
 
 
-def _report_errors(results: list[FileResult]) -> bool:
+def _report_errors(results: list[FileResult], warnings: bool = True) -> bool:
+    """Print each file's errors (and, unless quiet, its warnings) on stderr; True if any."""
     any_error = False
     for result in results:
         for error in result.errors:
             any_error = True
-            click.echo(f"error: {error.path}: {error.message}", err=True)
-        for note in result.notes:
-            click.echo(f"warning: {note}", err=True)
+            click.echo(f"error: {printable(error.path)}: {printable(error.message)}", err=True)
+        if warnings:
+            for note in result.notes:
+                click.echo(f"warning: {printable(note)}", err=True)
     return any_error
 
 
-def _footer(diagnostics, unsafe_fixes: bool) -> str:
-    if not diagnostics:
-        return "All checks passed!\n"
-    n = len(diagnostics)
-    lines = [f"Found {n} error{'s' if n != 1 else ''}."]
-    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability is Applicability.SAFE)
-    unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability is Applicability.UNSAFE)
-    if unsafe_fixes and safe + unsafe:
-        lines.append(f"[*] {safe + unsafe} fixable with `convlint fix --write --unsafe-fixes`.")
-    elif safe:
-        more = f" ({unsafe} more with `--unsafe-fixes`)" if unsafe else ""
-        lines.append(f"[*] {safe} fixable with `convlint fix --write`{more}.")
-    elif unsafe:
-        lines.append(f"No fixes available ({unsafe} fixable with `convlint fix --write --unsafe-fixes`).")
-    return "".join(line + "\n" for line in lines)
+def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], settings) -> None:
+    """Ruff's warning for paths that hold no file to check. Only a run with no results can
+    have checked nothing, and a file named on the command line is checked: only then is
+    the discovery asked again (the engine does not say how many files it found)."""
+    if results or paths == ["-"]:
+        return
+    if not settings.force_exclude and any(os.path.isfile(path) for path in paths):
+        return
+    from convlint.files import discover_files
+
+    files, missing = discover_files(paths, settings)
+    if not files and not missing:
+        click.echo("warning: No Python files found under the given path(s)", err=True)
 
 
-_FORMATS = {"json": formats.format_json, "github": formats.format_github,
-            "sarif": formats.format_sarif, "junit": formats.format_junit}
+@dataclass(frozen=True)
+class _CheckChoices:
+    """What `check` was asked to print and do, beyond the lint options."""
+
+    output_format: str
+    output_file: str | None
+    color: bool
+    fix: bool  # apply fixes (--fix, --fix-only): written, or printed for standard input
+    fix_only: bool
+    diff: bool  # print the fixes' diff instead: nothing written, no findings reported
+    exit_non_zero_on_fix: bool
+    statistics: bool
+    show_fixes: bool
+    exit_zero: bool
+    quiet: bool
+    silent: bool
 
 
 @main.command()
 @lint_options
-@click.option("--output-format", type=click.Choice(["concise", *_FORMATS]), default="concise",
-              show_default=True, help="How to print findings.")
+@click.option("--output-format", type=click.Choice(formats.NAMES), envvar="CONVLINT_OUTPUT_FORMAT",
+              show_envvar=True, help="How to print findings [default: full on a terminal, else concise].")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False),
               help="Write the report to this file instead of standard output.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the full, concise and grouped formats (auto: on a terminal, unless NO_COLOR; "
+                   "FORCE_COLOR forces it).")
+@click.option("--fix", "apply_fixes", is_flag=True,
+              help="Apply the safe fixes (with --unsafe-fixes, all) and report what remains.")
+@click.option("--fix-only", is_flag=True,
+              help="Apply the fixes and report nothing about what remains (exit 0 unless --exit-non-zero-on-fix).")
+@click.option("--diff", is_flag=True,
+              help="Print a diff of the fixes instead of writing them; exit 1 if a file would change.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="With fixes: exit 1 if any was applied.")
 @click.option("--statistics", is_flag=True,
               help="Print the number of findings per rule instead of the findings (concise or json).")
-@click.option("--show-fixes", is_flag=True, help="List the fixes `convlint fix --write` would apply.")
+@click.option("--show-fixes", is_flag=True,
+              help="List the fixes `convlint fix --write` would apply (with --fix: count those applied).")
 @click.option("--add-noqa", is_flag=True,
               help="Add a `# noqa: CODE` to every line with a finding (the files are rewritten).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else: no footer, no warnings.")
+@click.option("-s", "--silent", is_flag=True, help="Print nothing but errors: the exit code tells.")
+@click.option("-w", "--watch", is_flag=True, help="Check again whenever a checked file or configuration file changes.")
 @_guarded
-def check(paths, output_format, output_file, statistics, show_fixes, add_noqa, exit_zero, **kw) -> int:
+def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff, exit_non_zero_on_fix,
+          statistics, show_fixes, add_noqa, exit_zero, quiet, silent, watch, **kw) -> int:
     """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
     paths = _paths(paths, kw)
-    if statistics and output_format not in ("concise", "json"):
+    if statistics and output_format not in (None, "concise", "json"):
         raise click.UsageError(f"--statistics prints concise or json, not {output_format}")
     if add_noqa and paths == ["-"]:
         raise click.UsageError("--add-noqa rewrites files; it cannot take standard input")
-    settings = _settings(paths, kw)
+    if add_noqa and (apply_fixes or fix_only or diff or watch):
+        raise click.UsageError("--add-noqa cannot be combined with --fix, --fix-only, --diff or --watch")
+    if watch and paths == ["-"]:
+        raise click.UsageError("--watch watches files; it cannot take standard input")
+    output_format = output_format or _default_format(output_file, statistics)
+    stream_is_terminal = output_file is None and sys.stdout.isatty()
+    choices = _CheckChoices(
+        output_format=output_format, output_file=output_file, color=use_color(color, stream_is_terminal),
+        fix=apply_fixes or fix_only, fix_only=fix_only, diff=diff,
+        exit_non_zero_on_fix=exit_non_zero_on_fix, statistics=statistics, show_fixes=show_fixes,
+        exit_zero=exit_zero, quiet=quiet or silent, silent=silent,
+    )
     if add_noqa:
-        return _add_noqa(paths, settings, kw)
-    edits = output_format in ("json", "sarif") and not statistics
-    options = Options(unsafe_fixes=kw["unsafe_fixes"], edits=edits)
-    results, _ = _results(paths, settings, options, kw)
-    any_error = _report_errors(results)
+        return _add_noqa(paths, _settings(paths, kw), kw)
+    if watch:
+        return _watch(paths, choices, kw)
+    return _check_once(paths, choices, kw)
+
+
+def _default_format(output_file: str | None, statistics: bool) -> str:
+    """Ruff's `full` for a person at a terminal; `concise` for pipes, files and CI logs."""
+    interactive = output_file is None and sys.stdout.isatty() and not os.environ.get("CI")
+    return "full" if interactive and not statistics else "concise"
+
+
+def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
+    settings = _settings(paths, kw)
+    unsafe = kw["unsafe_fixes"]
+    shows_edits = c.output_format in formats.SHOWS_EDITS and not c.statistics
+    options = Options(fix=c.fix or c.diff, write=c.fix and not c.diff, unsafe_fixes=unsafe,
+                      edits=shows_edits and not c.fix)
+    results, stdin_data = _results(paths, settings, options, kw)
+    any_error = _report_errors(results, warnings=not c.quiet)
+    if not any_error and not c.quiet:
+        _warn_if_nothing_checked(results, paths, settings)
+    if c.diff:
+        changed = _print_diffs(results, c.show_fixes)
+        return _exit_code(any_error, c, failed=bool(changed), fixed=0)
+    if stdin_data is not None and c.fix:
+        return _print_fixed_stdin(results[0], stdin_data, c, any_error)
+    if c.fix and shows_edits:
+        results = _with_fix_edits(results, settings, unsafe, kw["jobs"])
     diagnostics = [d for r in results for d in r.diagnostics]
-    report = _check_report(diagnostics, output_format, statistics, show_fixes, kw["unsafe_fixes"])
-    if not _emit(report, output_file) or any_error:
+    fixed = sum(r.fixed for r in results)
+    given = {results[0].path: _stdin_text(results[0], stdin_data)} if stdin_data is not None else None
+    report = Report(diagnostics, unsafe, Style(c.color), Sources(given))
+    text = "" if c.silent else _check_report(report, c, results, any_error)
+    if not _emit(text, c.output_file):
         return EXIT_ERROR
-    return EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN
+    return _exit_code(any_error, c, failed=bool(diagnostics) and not c.fix_only, fixed=fixed)
 
 
-def _check_report(diagnostics, output_format: str, statistics: bool, show_fixes: bool, unsafe_fixes: bool) -> str:
-    if statistics and output_format == "json":
-        return formats.format_statistics_json(diagnostics, unsafe_fixes)
-    if statistics:
-        return formats.format_statistics(diagnostics, unsafe_fixes) + _footer(diagnostics, unsafe_fixes)
-    if output_format != "concise":
-        return _FORMATS[output_format](diagnostics)
-    fixes = formats.format_available_fixes(diagnostics, unsafe_fixes) if show_fixes else ""
-    return formats.format_concise(diagnostics, unsafe_fixes) + fixes + _footer(diagnostics, unsafe_fixes)
+def _check_report(report: Report, c: _CheckChoices, results: list[FileResult], any_error: bool) -> str:
+    """The findings in the chosen format; for people, then the fixes (--show-fixes) and the
+    footer. With --fix-only, only what was fixed."""
+    fixed = sum(r.fixed for r in results)
+    if c.fix_only:
+        body = _fix_summary(results, True) if c.show_fixes else ""
+        return body + ("" if c.quiet else formats_text.format_fix_only_footer(report, fixed))
+    if c.statistics and c.output_format == "json":
+        return formats_text.format_statistics_json(report)
+    if c.statistics:
+        body = formats_text.format_statistics(report)
+    elif c.output_format in formats.WITH_FOOTER:
+        body = formats.render(c.output_format, report)
+    else:
+        return formats.render(c.output_format, report)
+    if c.show_fixes:
+        body += _fix_summary(results, True) if c.fix else formats_text.format_available_fixes(report)
+    if c.quiet or (any_error and not report.diagnostics and not fixed):  # no "All checks passed!"
+        return body
+    fix_command = "convlint check --fix" if c.fix else "convlint fix --write"
+    return body + formats_text.format_footer(report.diagnostics, report.unsafe_fixes, report.style, fixed, fix_command)
+
+
+def _exit_code(any_error: bool, c: _CheckChoices, failed: bool, fixed: int) -> int:
+    """2 for errors; else 1 when `failed` (findings left; with --diff, a file would change)
+    or, with --exit-non-zero-on-fix, when a fix was applied; --exit-zero makes those 0."""
+    if any_error:
+        return EXIT_ERROR
+    if not c.exit_zero and (failed or (c.exit_non_zero_on_fix and fixed)):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _with_fix_edits(results: list[FileResult], settings, unsafe: bool, jobs: int | None) -> list[FileResult]:
+    """After fixes were written, the findings left whose fixes were not computed (the fix
+    run does not materialize what it does not apply): check those files again for them."""
+    stale = [r.path for r in results if any(d.fix is not None and not d.fix.edits for d in r.diagnostics)]
+    if not stale:
+        return results
+    again = {r.path: r for r in run(stale, settings, Options(unsafe_fixes=unsafe, edits=True), jobs)}
+    return [replace(r, diagnostics=again[r.path].diagnostics) if r.path in again else r for r in results]
+
+
+def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
+    from datetime import datetime
+
+    from convlint.watch import config_files, file_changes, watch
+
+    def once() -> None:
+        try:
+            _check_once(paths, c, kw)
+        except ConfigError as e:  # fix the configuration and save: the next run reads it
+            click.echo(f"error: {printable(str(e))}", err=True)
+
+    def announce(message: str) -> None:
+        if sys.stdout.isatty():
+            click.echo("\x1b[2J\x1b[H", nl=False)  # a clear screen for each run, as Ruff's
+        if not c.quiet:
+            click.echo(f"[{datetime.now():%H:%M:%S}] {message}", err=True)
+
+    def list_files() -> list[str]:
+        from convlint.files import discover_files
+
+        try:
+            files = discover_files(paths, _settings(paths, kw))[0]
+        except ConfigError:
+            files = []
+        return files + config_files(paths)
+
+    roots = [p for p in paths if os.path.exists(p)] + config_files(paths)
+    try:
+        watch(once, file_changes(roots or ["."], list_files), announce)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_CLEAN
 
 
 def _emit(report: str, output_file: str | None) -> bool:
     """Print the report, or write it to `output_file` (its directory is created). False
     when it cannot be written (said on stderr)."""
     if output_file is None:
-        click.echo(report, nl=False)
+        click.echo(report, nl=False, color=True)  # colour is decided by --color, not by click
         return True
     try:
         os.makedirs(os.path.dirname(output_file) or ".", exist_ok=True)
         with open(output_file, "w", encoding="utf-8", newline="") as f:
             f.write(report)
     except OSError as e:
-        click.echo(f"error: {output_file}: cannot write the report: {e.strerror or e}", err=True)
+        click.echo(f"error: {printable(output_file)}: cannot write the report: {e.strerror or e}", err=True)
         return False
     return True
 
@@ -249,43 +386,80 @@ def fix(paths, write, diff, show_fixes, **kw) -> int:
         raise click.UsageError("--write and --diff cannot be used together")
     paths = _paths(paths, kw)
     settings = _settings(paths, kw)
-    options = Options(fix=True, write=write, unsafe_fixes=kw["unsafe_fixes"])
+    unsafe = kw["unsafe_fixes"]
+    options = Options(fix=True, write=write, unsafe_fixes=unsafe)
     results, stdin_data = _results(paths, settings, options, kw)
     any_error = _report_errors(results)
     if stdin_data is not None and not diff:
-        return _print_fixed_stdin(results[0], stdin_data, kw["unsafe_fixes"], any_error)
-    changed = [r for r in results if r.fixed_source is not None]
-    fixed = sum(r.fixed for r in results)
+        _write_fixed_stdin(results[0], stdin_data)
+        click.echo(formats_text.format_concise(Report(results[0].diagnostics, unsafe)), nl=False, err=True)
+        return EXIT_ERROR if any_error else EXIT_FINDINGS if results[0].diagnostics else EXIT_CLEAN
+    if not write:
+        changed = _print_diffs(results, show_fixes)
+        return EXIT_ERROR if any_error else EXIT_FINDINGS if changed else EXIT_CLEAN
     remaining = [d for r in results for d in r.diagnostics]
-    files = f"{len(changed)} file{'s' if len(changed) != 1 else ''}"
-    errors = f"{fixed} error{'s' if fixed != 1 else ''}"
-    summary = formats.format_fix_summary({r.path: r.fixed_codes for r in changed}, write) if show_fixes else ""
-    if write:
-        click.echo(formats.format_concise(remaining, kw["unsafe_fixes"]) + summary, nl=False)
-        click.echo(f"Fixed {errors} in {files} ({len(remaining)} remaining).")
-        if any_error:
-            return EXIT_ERROR
-        return EXIT_FINDINGS if remaining else EXIT_CLEAN
-    for result in changed:
-        click.echo(_unified_diff(result), nl=False)
-    click.echo(summary, nl=False, err=True)
-    click.echo(f"Would fix {errors} in {files} ({len(remaining)} remaining).", err=True)
+    summary = _fix_summary(results, True) if show_fixes else ""
+    click.echo(formats_text.format_concise(Report(remaining, unsafe)) + summary, nl=False)
+    click.echo(f"Fixed {_counts(results)}.")
     if any_error:
         return EXIT_ERROR
-    return EXIT_FINDINGS if changed else EXIT_CLEAN
+    return EXIT_FINDINGS if remaining else EXIT_CLEAN
 
 
-def _print_fixed_stdin(result: FileResult, data: bytes, unsafe_fixes: bool, any_error: bool) -> int:
-    """Editors pipe a buffer through `fix -`: the source goes to stdout, the rest to stderr."""
+def _print_diffs(results: list[FileResult], show_fixes: bool) -> list[FileResult]:
+    """`--diff` (of `fix` and `check`): the diffs on stdout, clean for `git apply`; what
+    they fix on stderr. Returns the results that would change."""
+    changed = [r for r in results if r.fixed_source is not None]
+    for result in changed:
+        click.echo(_unified_diff(result), nl=False)
+    click.echo(_fix_summary(results, False) if show_fixes else "", nl=False, err=True)
+    click.echo(f"Would fix {_counts(results)}.", err=True)
+    return changed
+
+
+def _fix_summary(results: list[FileResult], applied: bool) -> str:
+    return formats_text.format_fix_summary({r.path: r.fixed_codes for r in results if r.fixed_source is not None}, applied)
+
+
+def _counts(results: list[FileResult]) -> str:
+    """`3 errors in 2 files (1 remaining)`."""
+    changed = sum(1 for r in results if r.fixed_source is not None)
+    fixed = sum(r.fixed for r in results)
+    remaining = sum(len(r.diagnostics) for r in results)
+    return (f"{fixed} error{'s' if fixed != 1 else ''} in {changed} file{'s' if changed != 1 else ''} "
+            f"({remaining} remaining)")
+
+
+def _write_fixed_stdin(result: FileResult, data: bytes) -> None:
+    """Editors pipe a buffer through `fix -`: the (fixed) source goes to stdout."""
     if result.fixed_source is None:
         sys.stdout.buffer.write(data)
     else:
         sys.stdout.buffer.write(result.fixed_data)
     sys.stdout.buffer.flush()
-    click.echo(formats.format_concise(result.diagnostics, unsafe_fixes), nl=False, err=True)
-    if any_error:
-        return EXIT_ERROR
-    return EXIT_FINDINGS if result.diagnostics else EXIT_CLEAN
+
+
+def _print_fixed_stdin(result: FileResult, data: bytes, c: _CheckChoices, any_error: bool) -> int:
+    """`check --fix -`: the fixed source on stdout; what remains (not with --fix-only) on
+    stderr, in the chosen format."""
+    _write_fixed_stdin(result, data)
+    remaining = [] if c.fix_only else result.diagnostics
+    if remaining and not c.silent:
+        report = Report(remaining, False, Style(c.color), Sources({result.path: _stdin_text(result, data)}))
+        click.echo(formats.render(c.output_format, report), nl=False, err=True, color=True)
+    return _exit_code(any_error, c, failed=bool(remaining), fixed=result.fixed)
+
+
+def _stdin_text(result: FileResult, data: bytes) -> str:
+    """The text standard input's findings are about: the fixed source, if it was fixed."""
+    if result.fixed_source is not None:
+        return result.fixed_source
+    from convlint.files import decode_source
+
+    try:
+        return decode_source(data).text
+    except SyntaxError:
+        return data.decode("utf-8", "replace")
 
 
 def _unified_diff(result: FileResult) -> str:
@@ -294,10 +468,24 @@ def _unified_diff(result: FileResult) -> str:
     lines = difflib.unified_diff(
         result.original.splitlines(keepends=True),
         result.fixed_source.splitlines(keepends=True),
-        fromfile=f"a/{result.path}",
-        tofile=f"b/{result.path}",
+        fromfile=_diff_path("a/", result.path),
+        tofile=_diff_path("b/", result.path),
     )
     return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+
+
+def _diff_path(prefix: str, path: str) -> str:
+    """A diff header's path, quoted as git quotes one with control characters (git apply
+    reads it back), so that a file name cannot break the diff."""
+    name = prefix + path
+    if printable(name) == name and '"' not in name:
+        return name
+    raw = os.fsencode(name)
+    quoted = "".join(
+        {0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x09: "\\t", 0x0D: "\\r"}.get(b, chr(b) if 0x20 <= b < 0x7F else f"\\{b:03o}")
+        for b in raw
+    )
+    return f'"{quoted}"'
 
 
 @main.command()

@@ -49,6 +49,9 @@ class Diagnostic:
     end: Location
     fix: Fix | None = None
     cell: int | None = None  # in a notebook: the 1-based cell the locations are in
+    # The row a `# noqa` for this finding belongs on, when the analysis knows a better one
+    # than the start row (formats print `start.row` when it is None).
+    noqa_row: int | None = None
 
     @property
     def sort_key(self) -> tuple:

@@ -344,3 +344,204 @@ def _dump(data: dict, layout: tuple | None) -> str:
         raise NotebookError("the notebook's JSON layout cannot be kept; not rewritten")
     indent, ensure_ascii, trailing = layout
     return json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + ("\n" if trailing else "")
+
+
+# --------------------------------------------------------------------------- positions in the JSON
+# Consumers that show the .ipynb file itself (CI annotations, SARIF, code review) need the
+# line of the notebook's JSON where a cell's line sits, not the cell's own row.
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_PLAIN = re.compile(r'[^"\\]*')
+_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class NotebookJson:
+    """Each cell's source and where each of its characters is in the notebook's JSON text.
+
+    A scan of the JSON that keeps positions (json.loads forgets them). A cell whose source
+    is not a string or a list of strings has no positions; a text that is not a notebook
+    has no cells. Never raises.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        # 1-based cell number (counting every cell) -> (source, the JSON offset of each of
+        # its characters followed by the offset where the source ends; None for no strings)
+        self._cells: dict[int, tuple[str, list[int] | None]] = {}
+        try:
+            _JsonScanner(text, self._cells).notebook()
+        except (ValueError, IndexError, KeyError):  # not JSON, or not a notebook's shape
+            pass
+        self._lines = None
+
+    def cell_source(self, cell: int) -> str | None:
+        """The cell's source as the notebook holds it."""
+        found = self._cells.get(cell)
+        return found[0] if found is not None else None
+
+    def cell_code(self, cell: int) -> str | None:
+        """The cell's source as the analysis reads it, the text a finding's rows count in:
+        a newline ends its last line (load_notebook adds one where the cell has none)."""
+        source = self.cell_source(cell)
+        if source is None or source.endswith("\n"):
+            return source
+        return source + "\n"
+
+    def json_offset(self, cell: int, loc: Location) -> int | None:
+        """The offset in the JSON text of a (1-based, in characters) location in a cell's
+        code; the added newline, and anything past it, is where the source ends."""
+        found = self._cells.get(cell)
+        if found is None or found[1] is None:
+            return None
+        source, offsets = found
+        return offsets[max(0, min(self._code_offset(cell, loc), len(source)))]
+
+    def json_location(self, cell: int, loc: Location) -> Location | None:
+        """Where a location in a cell is in the JSON text: its line and column there."""
+        offset = self.json_offset(cell, loc)
+        return self._json_lines().location(offset) if offset is not None else None
+
+    def json_edit(self, cell: int, edit: Edit) -> Edit | None:
+        """An edit of a cell's code as an edit of the JSON text, its content escaped for
+        the JSON string it lands in; it gives the source the notebook's writer writes."""
+        found = self._cells.get(cell)
+        if found is None or found[1] is None:
+            return None
+        source, offsets = found
+        start, end = self._code_offset(cell, edit.start), self._code_offset(cell, edit.end)
+        content = edit.content
+        if end > len(source):  # it reaches the newline the analysis added: none is written
+            content = ("\n" if start > len(source) else "") + content
+            start, end = min(start, len(source)), len(source)
+            content = content[:-1] if content.endswith("\n") else content
+        lines = self._json_lines()
+        return Edit(lines.location(offsets[start]), lines.location(offsets[end]), self.escape(content))
+
+    def _code_offset(self, cell: int, loc: Location) -> int:
+        from convlint.source import SourceText  # only consumers of JSON positions need it
+
+        code = SourceText(self.cell_code(cell))
+        return min(code.offset(loc), len(code.text))
+
+    def _json_lines(self):
+        if self._lines is None:
+            from convlint.source import SourceText
+
+            self._lines = SourceText(self.text)
+        return self._lines
+
+    def escape(self, content: str) -> str:
+        """`content` spelled as it goes inside a JSON string of this notebook."""
+        return json.dumps(content, ensure_ascii=self.text.isascii())[1:-1]
+
+
+class _JsonScanner:
+    """Walks a notebook's JSON down to the strings of each cell's `source`; every other
+    value is skipped by the json module's own decoder. Each step returns where it ended."""
+
+    def __init__(self, text: str, cells: dict):
+        self.text = text
+        self.cells = cells
+        self.decoder = json.JSONDecoder()
+
+    def notebook(self) -> None:
+        pos = self._space(0)
+        if self.text[pos] == "{":
+            self._object(pos, self._top_member)
+
+    def _top_member(self, key: str, pos: int) -> int:
+        if key == "cells" and self.text[pos] == "[":
+            self.cells.clear()  # a repeated key: json.loads keeps the last one
+            return self._array(pos, self._cell)
+        return self._skip(pos)
+
+    def _cell(self, index: int, pos: int) -> int:
+        number = index + 1
+        if self.text[pos] != "{":
+            return self._skip(pos)
+        return self._object(pos, lambda key, at: self._cell_member(number, key, at))
+
+    def _cell_member(self, number: int, key: str, pos: int) -> int:
+        if key != "source":
+            return self._skip(pos)
+        self.cells.pop(number, None)
+        starts: list[int] = []
+        if self.text[pos] == '"':
+            starts.append(pos)
+            end = self._skip(pos)
+        elif self.text[pos] == "[":
+            end = self._array(pos, lambda _, at: starts.append(at) or self._skip(at))
+        else:
+            return self._skip(pos)
+        if all(self.text[at] == '"' for at in starts):
+            # An empty list is an empty source, with no string to point into.
+            self.cells[number] = self._decode(starts) if starts else ("", None)
+        return end
+
+    def _decode(self, starts: list[int]) -> tuple[str, list[int]]:
+        """The strings starting at `starts`, joined, with the offset of each character."""
+        text = self.text
+        chars: list[str] = []
+        offsets: list[int] = []
+        i = 0
+        for start in starts:
+            i = start + 1
+            while True:
+                plain = _JSON_PLAIN.match(text, i).end()
+                chars.append(text[i:plain])
+                offsets.extend(range(i, plain))
+                i = plain
+                if text[i] == '"':
+                    break
+                if text[i + 1] == "u":
+                    code, size = int(text[i + 2 : i + 6], 16), 6
+                    if 0xD800 <= code < 0xDC00 and text.startswith("\\u", i + 6):
+                        low = int(text[i + 8 : i + 12], 16)
+                        if 0xDC00 <= low < 0xE000:  # a surrogate pair is one character
+                            code, size = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), 12
+                    chars.append(chr(code))
+                else:
+                    chars.append(_JSON_ESCAPES[text[i + 1]])
+                    size = 2
+                offsets.append(i)
+                i += size
+        offsets.append(i)  # the closing quote of the last string: where the source ends
+        return "".join(chars), offsets
+
+    def _object(self, pos: int, member) -> int:
+        pos = self._space(pos + 1)
+        if self.text[pos] == "}":
+            return pos + 1
+        while True:
+            if self.text[pos] != '"':
+                raise ValueError("expected a key")
+            key, pos = json.decoder.scanstring(self.text, pos + 1)
+            pos = self._space(pos)
+            if self.text[pos] != ":":
+                raise ValueError("expected ':'")
+            pos = self._space(member(key, self._space(pos + 1)))
+            if self.text[pos] == "}":
+                return pos + 1
+            if self.text[pos] != ",":
+                raise ValueError("expected ',' or '}'")
+            pos = self._space(pos + 1)
+
+    def _array(self, pos: int, item) -> int:
+        pos = self._space(pos + 1)
+        if self.text[pos] == "]":
+            return pos + 1
+        index = 0
+        while True:
+            pos = self._space(item(index, pos))
+            index += 1
+            if self.text[pos] == "]":
+                return pos + 1
+            if self.text[pos] != ",":
+                raise ValueError("expected ',' or ']'")
+            pos = self._space(pos + 1)
+
+    def _skip(self, pos: int) -> int:
+        return self.decoder.raw_decode(self.text, pos)[1]
+
+    def _space(self, pos: int) -> int:
+        return _JSON_SPACE.match(self.text, pos).end()

@@ -42,3 +42,155 @@ def test_huge_files_exist_and_sizes_span_the_range():
     sizes = [make_corpus.file_spec(0, i, False)[1] for i in range(2000)]
     assert min(sizes) == 50 and max(sizes) >= 10_000
     assert sum(s >= 10_000 for s in sizes) == 2
+
+
+# The real-code evaluation set (benchmarks/realcode): manifest, labels, extractor, scorer.
+
+import io
+import json
+import tarfile
+import zipfile
+
+from benchmarks.realcode import extract, fetch, manifest, score
+
+LABEL_HEADER = "\t".join(score.LABEL_FIELDS)
+
+
+def label_row(project="proj", path="train.py", line=3, col=1, end_line=None, end_col=44, receiver="module",
+              fmt="channels_last", hazard="", method="read", evidence="model = Net()"):
+    end_line = line if end_line is None else end_line
+    return "\t".join(map(str, (project, "1.0", path, line, col, end_line, end_col, "model.to", receiver, fmt,
+                               hazard, method, evidence, "model.to(memory_format=torch.channels_last)")))
+
+
+def write_labels(tmp_path, *rows):
+    path = tmp_path / "labels.tsv"
+    path.write_text("\n".join((LABEL_HEADER, *rows)) + "\n", encoding="utf-8")
+    return path
+
+
+def finding(path, line, col, end_line, end_col, applicability="safe", code="CL101"):
+    fix = None if applicability == "none" else {"applicability": applicability, "edits": []}
+    return {"code": code, "filename": path, "location": {"row": line, "column": col},
+            "end_location": {"row": end_line, "column": end_col}, "fix": fix}
+
+
+def test_the_manifest_pins_every_package_and_the_labels_match_it():
+    packages = manifest.load()
+    assert len(packages) >= 15
+    versions = {p.name: p.version for p in packages}
+    labels = score.load_labels()
+    assert {l.project for l in labels} <= set(versions)
+    assert all(l.version == versions[l.project] for l in labels)
+    positives = [l for l in labels if l.positive]
+    assert len(positives) >= 30 and all(l.evidence for l in positives)
+    assert all(l.method == "read" for l in labels if l.receiver == "module")
+
+
+def test_load_labels_rejects_malformed_rows(tmp_path):
+    for bad in (label_row(receiver="model"), label_row(fmt="cl"), label_row(hazard="jit"),
+                label_row(end_line=2), label_row(evidence=" "), label_row().rsplit("\t", 1)[0]):
+        with pytest.raises(score.LabelError):
+            score.load_labels(write_labels(tmp_path, bad))
+    with pytest.raises(score.LabelError, match="duplicate"):
+        score.load_labels(write_labels(tmp_path, label_row(), label_row()))
+    (tmp_path / "labels.tsv").write_text("project\tpath\n", encoding="utf-8")
+    with pytest.raises(score.LabelError, match="header"):
+        score.load_labels(tmp_path / "labels.tsv")
+
+
+def test_scorer_counts_precision_recall_misses_and_hazards(tmp_path):
+    labels = score.load_labels(write_labels(
+        tmp_path,
+        label_row(line=3),                                             # positive, found safe
+        label_row(line=5, hazard="torchscript"),                       # positive, found safe: hazard
+        label_row(line=7, fmt="variable"),                             # positive, found unsafe
+        label_row(line=9, fmt="channels_last_3d"),                     # positive, missed
+        label_row(line=11, receiver="tensor"),                         # a tensor: a finding there is a false positive
+        label_row(line=13, fmt="never"),                               # contiguous: not a positive
+    ))
+    dump = [finding("proj/train.py", 3, 1, 3, 44), finding("proj/train.py", 5, 1, 5, 44),
+            finding("proj/./train.py", 7, 1, 7, 44, "unsafe", "CL102"), finding("proj/train.py", 11, 1, 11, 44, "unsafe"),
+            finding("proj/other.py", 1, 1, 1, 9, "none"), finding("proj/train.py", 3, 1, 3, 44, code="CL103")]
+    findings = score.load_findings(dump, {"proj"}, None)
+    result = score.score(labels, findings)
+    assert (result.positives, result.findings, result.true_positives) == (4, 5, 3)
+    assert result.precision == pytest.approx(3 / 5) and result.recall == pytest.approx(3 / 4)
+    assert result.by_applicability == {"safe": (2, 2), "unsafe": (2, 1), "none": (1, 0)}
+    assert [l.line for l in result.misses] == [9]
+    assert [(f.line, l.receiver if l else None) for f, l in result.false_positives] == [(11, "tensor"), (1, None)]
+    assert [f.line for f, _ in result.hazardous_safe_fixes] == [5]
+    assert result.wrong_code == [] and result.unsafe_literal == []
+    out = io.StringIO()
+    score.report(result, labels, out)
+    assert "precision 0.600  recall 0.750" in out.getvalue()
+    assert json.loads(json.dumps(score.as_json(result)))["misses"] == ["proj/train.py:9:1"]
+
+
+def test_scorer_reads_a_per_project_dump_and_rejects_unknown_projects():
+    data = {"proj": [finding("./train.py", 3, 1, 3, 44)]}
+    assert [f.path for f in score.load_findings(data, {"proj"}, None)] == ["train.py"]
+    with pytest.raises(score.FindingsError):
+        score.load_findings([finding("elsewhere/train.py", 3, 1, 3, 44)], {"proj"}, None)
+    with pytest.raises(score.FindingsError):
+        score.load_findings([{"code": "CL101", "filename": "proj/a.py"}], {"proj"}, None)
+
+
+def test_extractor_finds_keyword_and_converter_calls_with_character_columns(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text(
+        '"""model.to(memory_format=torch.channels_last) in a docstring is no call."""\n'
+        "import torch\n"
+        "é = model.to(memory_format=torch.channels_last)\n"
+        "x = x.contiguous(memory_format=fmt); y = x.to(dtype)\n"
+        "torch.nn.utils.convert_conv3d_weight_memory_format(net, torch.channels_last_3d)\n"
+        "x.to(memory_format=torch.channels_last).to(memory_format=torch.contiguous_format)\n",
+        encoding="utf-8")
+    (tmp_path / "broken.py").write_text("memory_format = (\n", encoding="utf-8")
+    errors = []
+    sites = extract.tree_sites("p", "1", tmp_path, errors)
+    assert [(s.path, s.line, s.col, s.end_col, s.callee, s.format) for s in sites] == [
+        ("pkg/m.py", 3, 5, 48, "model.to", "torch.channels_last"),
+        ("pkg/m.py", 4, 5, 36, "x.contiguous", "fmt"),
+        ("pkg/m.py", 5, 1, 80, "torch.nn.utils.convert_conv3d_weight_memory_format", "torch.channels_last_3d"),
+        ("pkg/m.py", 6, 1, 40, "x.to", "torch.channels_last"),
+        ("pkg/m.py", 6, 1, 82, "x.to(memory_format=torch.channels_last).to", "torch.contiguous_format"),
+    ]
+    assert len(errors) == 1 and "broken.py" in errors[0]
+
+
+def test_fetch_asks_pip_for_the_pinned_wheel_whatever_the_host_python():
+    assert fetch.wheel_tag_options("timm-1.0-py3-none-any.whl") == []
+    assert fetch.wheel_tag_options("tv-0.2-cp311-cp311-manylinux_2_28_x86_64.whl") == [
+        "--platform", "manylinux_2_28_x86_64", "--implementation", "cp", "--python-version", "311", "--abi", "cp311"]
+    assert fetch.wheel_tag_options("ao-0.1-cp310-abi3-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl") == [
+        "--platform", "manylinux_2_24_x86_64", "--platform", "manylinux_2_28_x86_64",
+        "--implementation", "cp", "--python-version", "310", "--abi", "abi3"]
+
+
+def test_unpacking_strips_the_sdist_directory_and_native_libraries(tmp_path):
+    sdist = tmp_path / "p-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as t:
+        for name, data in (("p-1.0/.gitignore", b"build/\n"), ("p-1.0/p/a.py", b"x = 1\n"),
+                           ("p-1.0/p/_C.so", b"\0"), ("p-1.0/../evil.py", b"")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    assert sorted(str(p) for p, _ in fetch.archive_members(sdist, "sdist")) == [".gitignore", "p/a.py"]
+    wheel = tmp_path / "p-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("p/a.py", "x = 1\n")
+        z.writestr("p/lib.so.1", "\0")
+        z.writestr("p-1.0.dist-info/METADATA", "Name: p\n")
+    assert sorted(str(p) for p, _ in fetch.archive_members(wheel, "wheel")) == ["p-1.0.dist-info/METADATA", "p/a.py"]
+
+
+def test_a_failed_download_is_one_clear_error(tmp_path, monkeypatch):
+    package = manifest.Package("p", "p", "1.0", "sdist", "p-1.0.tar.gz", "0" * 64, "why")
+
+    def offline(*args, **kwargs):
+        return fetch.subprocess.CompletedProcess(args, 1, "", "ERROR: Could not find a version that satisfies p==1.0\n")
+
+    monkeypatch.setattr(fetch.subprocess, "run", offline)
+    with pytest.raises(fetch.FetchError, match=r"pip download p==1.0 failed \(offline\?"):
+        fetch.download(package, tmp_path)

@@ -89,8 +89,15 @@ def test_json_output_is_ruff_shaped(tmp_path):
     result = run_cli(["check", "--output-format", "json"], tmp_path)
     assert result.exit_code == 1
     items = json.loads(result.stdout)
-    assert [i["filename"] for i in items] == ["bad.py", "maybe.py"]
+    # Absolute paths and Ruff's keys, in Ruff's (sorted) order.
+    assert [i["filename"] for i in items] == [str(tmp_path / "bad.py"), str(tmp_path / "maybe.py")]
     first = items[0]
+    assert list(first) == ["cell", "code", "end_location", "filename", "fix", "location", "message", "name",
+                           "noqa_row", "severity", "url"]
+    assert list(first["fix"]) == ["applicability", "edits", "message"]
+    assert list(first["location"]) == ["column", "row"]
+    assert (first["cell"], first["name"], first["noqa_row"], first["severity"]) == (None, "module-to-channels-last", 5, "error")
+    assert first["url"] == "https://github.com/convlint/convlint#cl101-module-to-channels-last"
     assert first["code"] == "CL101"
     assert first["location"] == {"row": 5, "column": 9}
     assert first["end_location"] == {"row": 5, "column": 52}

@@ -32,3 +32,34 @@ def test_readme_rule_table_lists_every_rule():
     readme = (ROOT / "README.md").read_text()
     for code in KNOWN_CODES:
         assert f"| {code} | {RULE_NAMES[code]} |" in readme
+
+
+def readme_anchors() -> set[str]:
+    """The anchors GitHub gives the README's headings (lower case, punctuation dropped,
+    spaces as hyphens)."""
+    readme = re.sub(r"```.*?```", "", (ROOT / "README.md").read_text(), flags=re.DOTALL)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+
+
+def test_every_rule_url_is_a_readme_heading():
+    from convlint.formats.report import rule_url
+    from convlint.rules import KNOWN_CODES
+
+    for code in KNOWN_CODES:
+        url = rule_url(code)
+        assert url.startswith("https://github.com/convlint/convlint#")
+        assert url.split("#", 1)[1] in readme_anchors(), code
+
+
+def test_readme_documents_every_output_format_and_check_option():
+    from convlint import formats
+    from convlint.cli import check
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Output formats", 1)[1].split("\n### ", 1)[0]
+    for name in formats.NAMES:
+        assert f"`{name}`" in section, name
+    for param in check.params:
+        for flag in getattr(param, "opts", []):
+            if flag.startswith("-") and flag not in ("-h", "--help"):
+                assert re.search(rf"`[^`]*(?<![\w-]){re.escape(flag)}(?![\w-])[^`]*`", readme), flag
