@@ -139,8 +139,7 @@ def _cell_source(raw: dict, index: int) -> str:
         wrong = [x for x in source if not isinstance(x, str)]
         if not wrong:
             return "".join(source)
-        wrong = wrong[0]
-        raise NotebookError(f"invalid notebook: the source of cell {index + 1} holds {_json_type(wrong)}, not only strings")
+        raise NotebookError(f"invalid notebook: the source of cell {index + 1} holds {_json_type(wrong[0])}, not only strings")
     raise NotebookError(f"invalid notebook: the source of cell {index + 1} is {_json_type(source)}")
 
 

@@ -252,7 +252,8 @@ def ruff_findings(directory: Path, names: list[str]) -> dict[str, Counter]:
                          capture_output=True, text=True, check=True).stdout
     found: dict[str, Counter] = {}
     for item in json.loads(out):
-        found.setdefault(Path(item["filename"]).name, Counter())[(item["code"], item["message"])] += 1
+        message = re.sub(r"\bline \d+", "line N", item["message"])  # a fix may move lines
+        found.setdefault(Path(item["filename"]).name, Counter())[(item["code"], message)] += 1
     return found
 
 
@@ -314,10 +315,11 @@ def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
             problem = check_mutant(mutant, after[mutant.name], findings.get(mutant.name, []), not_fixed)
             if problem:
                 problems.append(f"{mutant.name} ({mutant.how}): {problem}")
-            if KEEP and (problem or new):
+            if KEEP and (problem or unknown):
                 os.makedirs(KEEP, exist_ok=True)
-                Path(KEEP, mutant.name).write_bytes(mutant.data)
-                Path(KEEP, mutant.name + ".fixed").write_bytes(after[mutant.name])
+                kept = f"{os.path.basename(tmp)}_{mutant.name}"  # batches reuse the names
+                Path(KEEP, kept).write_bytes(mutant.data)
+                Path(KEEP, kept + ".fixed").write_bytes(after[mutant.name])
     return problems
 
 
