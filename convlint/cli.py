@@ -159,8 +159,8 @@ def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], settin
         return
     from convlint.files import discover_files
 
-    files, missing = discover_files(paths, settings)
-    if not files and not missing:
+    found = discover_files(paths, settings)
+    if not found.files and not found.errors:
         click.echo("warning: No Python files found under the given path(s)", err=True)
 
 
@@ -337,7 +337,7 @@ def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
         from convlint.files import discover_files
 
         try:
-            files = discover_files(paths, _settings(paths, kw))[0]
+            files = discover_files(paths, _settings(paths, kw)).files
         except ConfigError:
             files = []
         return files + config_files(paths)
@@ -439,7 +439,7 @@ def _write_fixed_stdin(result: FileResult, data: bytes) -> None:
     if result.fixed_source is None:
         sys.stdout.buffer.write(data)
     else:
-        sys.stdout.buffer.write(result.fixed_source.encode(result.encoding))
+        sys.stdout.buffer.write(result.fixed_data)
     sys.stdout.buffer.flush()
 
 

@@ -148,38 +148,77 @@ _KEYS = {
 
 
 def find_config(start: str) -> str | None:
-    """The nearest pyproject.toml with a [tool.convlint] table, from `start` upwards."""
+    """The nearest pyproject.toml with a [tool.convlint] table, from `start` upwards.
+
+    Raises ConfigError for one that may hold the table but cannot be read or parsed: its
+    settings must not be silently dropped. A directory that cannot be entered is passed over
+    (the path itself is reported by the run, with its own reason).
+    """
     directory = Path(os.path.abspath(start))
-    if not directory.is_dir():
+    try:
+        if not directory.is_dir():
+            directory = directory.parent
+    except OSError:
         directory = directory.parent
     for candidate_dir in (directory, *directory.parents):
         candidate = candidate_dir / "pyproject.toml"
-        if candidate.is_file() and _has_convlint_table(candidate):
+        try:
+            if not candidate.is_file():
+                continue
+        except OSError:
+            continue
+        if _has_convlint_table(candidate):
             return str(candidate)
     return None
 
 
 def _has_convlint_table(path: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    # A cheap textual test first: most pyproject files have no such table.
-    return "convlint" in text and "convlint" in _load_toml(path).get("tool", {})
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    # A cheap test first: most pyproject files never name convlint.
+    return b"convlint" in data and "convlint" in _tool_table(path, _parse_toml(path, data))
 
 
 def _load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    return _parse_toml(path, data)
+
+
+def _parse_toml(path: Path, data: bytes) -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        row = data[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: invalid TOML: byte 0x{data[e.start]:02x} on line {row} is not valid UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply to read") from None
+
+
+def _tool_table(path: Path, document: dict) -> dict:
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table, not {_toml_type(tool)}")
+    return tool
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "a date or time")
 
 
 def load_settings(config_path: str | None, known_codes: list[str]) -> Settings:
@@ -187,9 +226,9 @@ def load_settings(config_path: str | None, known_codes: list[str]) -> Settings:
     if config_path is None:
         return Settings()
     path = Path(config_path)
-    table = _load_toml(path).get("tool", {}).get("convlint", {})
+    table = _tool_table(path, _load_toml(path)).get("convlint", {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.convlint] must be a table")
+        raise ConfigError(f"{path}: [tool.convlint] must be a table, not {_toml_type(table)}")
     values: dict = {}
     for key, raw in table.items():
         kind = _KEYS.get(key)

@@ -21,7 +21,9 @@ from convlint.analysis.project import forget_projects
 from convlint.analysis.syntax import parse, parses
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
-from convlint.files import FileError, path_sort_key, decode_source, discover_files, error_message, read_bytes
+from convlint.files import (
+    DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, path_sort_key, read_bytes,
+)
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
 from convlint.source import SourceText, apply_edits
@@ -54,7 +56,7 @@ class FileResult:
     fixed_codes: Counter[str] = field(default_factory=Counter)  # findings fixed, by code
     original: str | None = None  # set when a fix changed the source
     fixed_source: str | None = None
-    encoding: str = "utf-8"  # to write `fixed_source` back as the file was
+    fixed_data: bytes | None = None  # `fixed_source` as the file's bytes
     notes: list[str] = field(default_factory=list)  # fixes that could not be applied
     noqa_added: int = 0  # rows given a `# noqa` (`check --add-noqa`)
 
@@ -299,27 +301,7 @@ def process_file(path: str, data: bytes, stat_result: os.stat_result | None, set
     """Lint (and fix) one file whose bytes passed the prefilter. Never raises."""
     result = FileResult(path)
     try:
-        decoded = decode_source(data)
-        result.encoding = decoded.encoding
-        document = open_document(path, decoded.text)
-    except SyntaxError as e:
-        result.diagnostics.append(syntax_error(path, None, e))
-        return result
-    except NotebookError as e:
-        result.diagnostics.append(syntax_error(path, None, SyntaxError(str(e))))
-        return result
-    try:
-        if options.fix:
-            _fix_file(path, decoded, document, stat_result, settings, options, result)
-        elif options.add_noqa:
-            _add_noqa_file(path, decoded, document, stat_result, settings, result)
-        else:
-            source = SourceText(document.source)
-            diagnostics = _lint(source, path, settings)
-            if options.edits:
-                diagnostics, failures = materialize_fixes(diagnostics, source)
-                result.notes = _failure_notes(failures, document)
-            result.diagnostics = [document.locate(d) for d in diagnostics]
+        _process(path, data, stat_result, settings, options, result)
     except RecursionError:
         result.errors.append(FileError(path, "too deeply nested to analyze"))
     except Exception as e:  # one bad file must never stop the run
@@ -327,11 +309,47 @@ def process_file(path: str, data: bytes, stat_result: os.stat_result | None, set
     return result
 
 
+def _process(path, data, stat_result, settings, options, result: FileResult) -> None:
+    try:
+        decoded = decode_source(data)
+        document = open_document(path, decoded.text)
+    except SyntaxError as e:
+        result.diagnostics.append(syntax_error(path, None, e))
+        return
+    except NotebookError as e:
+        result.diagnostics.append(syntax_error(path, None, SyntaxError(str(e))))
+        return
+    file = _File(path, data, decoded, document, stat_result)
+    if options.fix:
+        _fix_file(file, settings, options, result)
+    elif options.add_noqa:
+        _add_noqa_file(file, settings, result)
+    else:
+        source = SourceText(document.source)
+        diagnostics = _lint(source, path, settings)
+        if options.edits:
+            diagnostics, failures = materialize_fixes(diagnostics, source)
+            result.notes = _failure_notes(failures, document)
+        result.diagnostics = [document.locate(d) for d in diagnostics]
+
+
+@dataclass
+class _File:
+    """A file being fixed: what was read, and how to write it back."""
+
+    path: str
+    data: bytes
+    decoded: DecodedSource
+    document: PythonDocument | Notebook
+    stat_result: os.stat_result | None
+
+
 def _failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
     return [f"{document.locate(d).where}: {d.code} not fixed: {reason}" for d, reason in failures]
 
 
-def _fix_file(path, decoded, document, stat_result, settings, options, result: FileResult) -> None:
+def _fix_file(file: _File, settings, options, result: FileResult) -> None:
+    path, document = file.path, file.document
     outcome = fix_source(document.source, path, settings, options.unsafe_fixes)
     result.diagnostics = [document.locate(d) for d in outcome.remaining]
     result.notes = _failure_notes(outcome.failures, document)
@@ -341,26 +359,30 @@ def _fix_file(path, decoded, document, stat_result, settings, options, result: F
         return
     try:
         new_text = document.render(outcome.text)
-    except NotebookError as e:
-        result.errors.append(FileError(path, str(e)))
+        new_data = encode_like(file.decoded, file.data, new_text)
+    except (NotebookError, UnicodeError) as e:
+        result.errors.append(FileError(path, str(e) if isinstance(e, NotebookError) else f"not written: {e}"))
+        result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
         return
     if options.write:
+        if _parent_gone():
+            return
         try:
-            write_atomic(path, new_text.encode(decoded.encoding), stat_result)
+            write_atomic(path, new_data, file.stat_result)
         except OSError as e:
             result.errors.append(FileError(path, f"not written: {error_message(e)}"))
-            source = SourceText(document.source)
-            result.diagnostics = [document.locate(d) for d in _lint(source, path, settings)]
+            result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
             return
     result.fixed_codes = outcome.fixed_codes
-    result.original, result.fixed_source = decoded.text, new_text
+    result.original, result.fixed_source, result.fixed_data = file.decoded.text, new_text, new_data
 
 
 # A `# noqa` for a finding about suppressions (CL900) would only suppress that.
 _NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
 
 
-def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileResult) -> None:
+def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
+    path, document = file.path, file.document
     source = SourceText(document.source)
     findings = [d for d in _lint(source, path, settings) if d.code not in _NOT_SUPPRESSIBLE]
     edits = add_noqa_edits(source, findings)
@@ -370,9 +392,11 @@ def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileR
     if not parses(new_text, path):
         result.errors.append(FileError(path, "noqa directives not added: the result would not parse"))
         return
+    if _parent_gone():
+        return
     try:
-        write_atomic(path, document.render(new_text).encode(decoded.encoding), stat_result)
-    except (OSError, NotebookError) as e:
+        write_atomic(path, encode_like(file.decoded, file.data, document.render(new_text)), file.stat_result)
+    except (OSError, NotebookError, UnicodeError) as e:
         reason = error_message(e) if isinstance(e, OSError) else str(e)
         result.errors.append(FileError(path, f"not written: {reason}"))
         return
@@ -380,9 +404,11 @@ def _add_noqa_file(path, decoded, document, stat_result, settings, result: FileR
 
 
 def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> None:
-    """Write through a temporary file and a rename, keeping the mode.
+    """Write through a temporary file and a rename, keeping the mode, the owner and the group.
 
-    Refuses a file that is read-only, or that changed on disk since it was read.
+    Refuses a file that is read-only, that changed on disk since it was read, that has other
+    hard links (a rename would split them: the other names would keep the old text), or whose
+    owner or group this process cannot give the new file (it would become ours).
     """
     target = os.path.realpath(path)  # write through a symlink, keep the link
     current = os.stat(target)
@@ -392,6 +418,8 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
         expected.st_mtime_ns, expected.st_size, expected.st_ino
     ):
         raise OSError(0, "the file changed on disk since it was read")
+    if current.st_nlink > 1:
+        raise OSError(0, f"the file has {current.st_nlink} hard links, which writing it through a rename would break")
     directory, name = os.path.split(target)
     directory = directory or "."
     _remove_stale_temporaries(directory)
@@ -405,7 +433,8 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(current.st_mode))
+            _keep_owner(f.fileno(), current)
+        os.chmod(tmp, stat.S_IMODE(current.st_mode))  # after chown, which may clear set-id bits
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -413,6 +442,24 @@ def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> Non
         except OSError:
             pass
         raise
+
+
+def _keep_owner(fd: int, original: os.stat_result) -> None:
+    """Give the new file the original's owner and group, or raise PermissionError."""
+    created = os.fstat(fd)
+    if (created.st_uid, created.st_gid) == (original.st_uid, original.st_gid) or not hasattr(os, "fchown"):
+        return
+    try:
+        os.fchown(fd, original.st_uid, original.st_gid)
+    except PermissionError:
+        if created.st_uid == original.st_uid:  # only the group differs: one we are in may do
+            try:
+                os.fchown(fd, -1, original.st_gid)
+            except PermissionError:
+                pass
+    after = os.fstat(fd)
+    if (after.st_uid, after.st_gid) != (original.st_uid, original.st_gid):
+        raise PermissionError(13, "its owner or group cannot be kept (writing it would make the file ours)")
 
 
 TEMPORARY_SUFFIX = ".convlint-tmp"
@@ -462,8 +509,10 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
     candidates go to workers, when there are enough of them to pay for a pool.
     """
     forget_projects()
-    files, missing = discover_files(paths, settings)
-    results = [FileResult(e.path, errors=[e]) for e in missing]
+    discovered = discover_files(paths, settings)
+    files = discovered.files
+    results = [FileResult(e.path, errors=[e]) for e in discovered.errors]
+    results += [FileResult(n.path, notes=[f"{n.path}: {n.message}"]) for n in discovered.notes]
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
         chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
@@ -527,7 +576,11 @@ def run_source(path: str, data: bytes, settings: Settings, options: Options) -> 
 
 
 def _pool_map(function, items: list, jobs: int) -> list:
-    """`map` over a process pool of up to `jobs` workers, each taking a few items at a time."""
+    """`map` over a process pool of up to `jobs` workers, each taking a few items at a time.
+
+    The workers die with this process (a `kill -9` of it cannot be caught to stop them), and
+    a worker whose parent is gone writes nothing.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor  # a run with a pool pays for it
 
@@ -536,5 +589,40 @@ def _pool_map(function, items: list, jobs: int) -> list:
     # fork: workers start with everything imported (forkserver and spawn would import
     # convlint again in each, which costs more than most runs).
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    if sys.platform == "linux":
+        import ctypes  # noqa: F401 - imported once here, not in every worker
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                             initargs=(os.getpid(),)) as pool:
         return list(pool.map(function, items, chunksize=chunksize))
+
+
+_PARENT: int | None = None  # in a worker: the pid of the run that started it
+
+
+def _start_worker(parent: int) -> None:
+    global _PARENT
+    _PARENT = parent
+    _die_with_parent()
+    if os.getppid() != parent:  # it died before the worker could ask to die with it
+        os._exit(1)
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent dies (Linux); elsewhere the
+    check before each write (`_parent_gone`) is what stops a worker."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _parent_gone() -> bool:
+    """In a worker: whether the run that started it has died (nobody would get the result,
+    and a write it never sees must not happen)."""
+    return _PARENT is not None and os.getppid() != _PARENT

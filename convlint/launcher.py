@@ -33,9 +33,12 @@ def _nothing_to_find(args: list[str]) -> bool:
     files = [a for a in args[1:] if a not in _QUICK_FLAGS]
     if not files or any(f.startswith("-") or not os.path.isfile(f) for f in files):
         return False
-    from convlint.config import find_config
+    from convlint.config import ConfigError, find_config
 
-    if find_config(files[0]) is not None:
+    try:
+        if find_config(files[0]) is not None:
+            return False
+    except ConfigError:  # the full CLI reports it
         return False
     for path in files:
         try:

@@ -2,27 +2,38 @@
 
 The cells are joined with a boundary comment between them, so that names bound in one cell
 are known in the next, and so that a fixed source splits back into its cells. IPython
-magics and shell lines become `pass` placeholders that are restored on the way back. Only
-the sources of changed code cells change: outputs, metadata, key order, the JSON indentation
-and the trailing newline are kept, or the notebook is not rewritten at all.
+magics and shell lines become `pass` placeholders that are restored on the way back. The
+boundary and the placeholders carry a token that no cell of the notebook contains, so no user
+line is taken for one. Only code cells whose code changed are written, and in those only the
+changed lines: outputs, metadata, other cells (however their source is stored), key order,
+the JSON indentation and the trailing newline are kept, or the notebook is not rewritten.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from convlint.diagnostics import Diagnostic, Edit, Location
+from convlint.files import unchanged_stretches
 
-BOUNDARY = "# convlint-cell-boundary-6d1f0c"
-_PLACEHOLDER = re.compile(r"^(\s*)pass  # convlint-magic-(\d+)$")
+_BOUNDARY = "# convlint-cell-boundary-"
+_MAGIC = "convlint-magic-"
 # Cell magics whose body is Python; any other (%%bash, %%html, %%writefile...) is not.
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "autoreload"}
 # Lines IPython rewrites before Python sees them: magics, shell escapes, help, and
 # assignments from either (`files = !ls`).
 _MAGIC_LINE = re.compile(r"^\s*(?:[%!]|\?|[\w.]+\?\??\s*$|[\w.,\s]+=\s*[%!])")
+# Lines that install packages: an import the fix adds goes after them.
+_INSTALL_LINE = re.compile(r"^\s*(?:!\s*|%)(?:pip|pip3|conda|mamba|uv)\b|^\s*!\s*(?:python3?\s+-m\s+pip|uv\s+pip)\b")
+# A line break as nbformat stores lines: only at "\n"; as Python reads them: \r\n, \r, \n.
+_NB_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+_PY_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 class NotebookError(Exception):
@@ -32,8 +43,7 @@ class NotebookError(Exception):
 @dataclass
 class _Cell:
     index: int  # in nb["cells"]
-    was_list: bool  # source stored as a list of lines (nbformat's usual form)
-    ended_with_newline: bool
+    python: str  # the cell as it is analysed: magics replaced, ending with a newline
     magics: list[str] = field(default_factory=list)  # original lines behind placeholders
 
 
@@ -42,6 +52,7 @@ class Notebook:
     data: dict
     text: str  # the original JSON
     cells: list[_Cell]
+    token: str  # in the boundary and placeholder lines; in no cell
     source: str  # the analysable Python source: every code cell, joined
     starts: list[int]  # the row in `source` where each cell's first line is
 
@@ -68,17 +79,24 @@ class Notebook:
 
     def render(self, fixed_source: str) -> str:
         """The notebook's JSON with the code cells taken from a fixed `source`."""
-        chunks = fixed_source.split(BOUNDARY + "\n")[1:]
+        chunks = fixed_source.split(_boundary(self.token) + "\n")[1:]
         if len(chunks) != len(self.cells):
             raise NotebookError("the fix moved code across cell boundaries; not written")
         # How the JSON was written is worked out only now: `check` never needs it.
         layout = _layout(self.text, self.data)
         data = json.loads(self.text)  # a copy to change
         for cell, chunk in zip(self.cells, chunks):
-            text = _restore_magics(chunk, cell.magics)
-            if not cell.ended_with_newline and text.endswith("\n"):
-                text = text[:-1]
-            data["cells"][cell.index]["source"] = text.splitlines(keepends=True) if cell.was_list else text
+            if chunk == cell.python:
+                continue  # untouched: its source stays exactly as it was stored
+            raw = data["cells"][cell.index]
+            old = _source_text(raw.get("source"))
+            new = _restore_magics(chunk, cell.magics, self.token)
+            if not old.endswith("\n") and new.endswith("\n"):
+                new = new[:-1]
+            if isinstance(raw.get("source"), list):
+                raw["source"] = _resplit(raw["source"], new)
+            else:
+                raw["source"] = new
         return _dump(data, layout)
 
 
@@ -87,42 +105,101 @@ def load_notebook(text: str) -> Notebook:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise NotebookError(f"invalid notebook JSON: {e}") from None
+    except RecursionError:
+        raise NotebookError("invalid notebook JSON: nested too deeply to read") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError("invalid notebook: no list of cells")
+    code: list[tuple[int, str]] = []
+    if _is_python(data):
+        for index, raw in enumerate(data["cells"]):
+            if isinstance(raw, dict) and raw.get("cell_type") == "code":
+                code.append((index, _cell_source(raw, index)))
+    token = _token(code)
     cells: list[_Cell] = []
     parts: list[str] = []
     starts: list[int] = []
     row = 1
-    if _is_python(data):
-        for index, raw in enumerate(data["cells"]):
-            if not isinstance(raw, dict) or raw.get("cell_type") != "code":
-                continue
-            source = raw.get("source", "")
-            text_source = "".join(source) if isinstance(source, list) else str(source)
-            cell = _Cell(index, isinstance(source, list), text_source.endswith("\n"))
-            python = _python_of(text_source, cell.magics)
-            if python is None:
-                continue
-            if not python.endswith("\n"):
-                python += "\n"
-            cells.append(cell)
-            parts.append(BOUNDARY + "\n" + python)
-            starts.append(row + 1)
-            row += 1 + python.count("\n")
-    return Notebook(data, text, cells, "".join(parts), starts)
+    for index, text_source in code:
+        magics: list[str] = []
+        python = _python_of(text_source, magics, token)
+        if python is None:
+            continue
+        if not python.endswith("\n"):
+            python += "\n"
+        cells.append(_Cell(index, python, magics))
+        parts.append(_boundary(token) + "\n" + python)
+        starts.append(row + 1)
+        row += 1 + python.count("\n")
+    return Notebook(data, text, cells, token, "".join(parts), starts)
+
+
+def _cell_source(raw: dict, index: int) -> str:
+    """A code cell's source as one string; a missing or null one is empty."""
+    source = raw.get("source")
+    if source is None or isinstance(source, str):
+        return source or ""
+    if isinstance(source, list):
+        wrong = [x for x in source if not isinstance(x, str)]
+        if not wrong:
+            return "".join(source)
+        raise NotebookError(f"invalid notebook: the source of cell {index + 1} holds {_json_type(wrong[0])}, not only strings")
+    raise NotebookError(f"invalid notebook: the source of cell {index + 1} is {_json_type(source)}")
+
+
+def _source_text(source) -> str:
+    return "".join(source) if isinstance(source, list) else (source or "")
 
 
 def _is_python(data: dict) -> bool:
-    metadata = data.get("metadata") or {}
-    language = (metadata.get("kernelspec") or {}).get("language") or (
-        metadata.get("language_info") or {}
-    ).get("name")
+    metadata = _object(data, "metadata", "metadata")
+    kernelspec = _object(metadata, "kernelspec", "metadata.kernelspec")
+    language_info = _object(metadata, "language_info", "metadata.language_info")
+    language = kernelspec.get("language") or language_info.get("name")
     return language in (None, "python", "python3")
 
 
-def _python_of(source: str, magics: list[str]) -> str | None:
+def _object(parent: dict, key: str, name: str) -> dict:
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NotebookError(f"invalid notebook: {name} is {_json_type(value)}, not an object")
+    return value
+
+
+def _json_type(value) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+             dict: "an object", type(None): "null"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "a value")
+
+
+def _token(code: list[tuple[int, str]]) -> str:
+    """A token that no cell contains, the same for the same cells (stable output)."""
+    digest = hashlib.sha256("\0".join(text for _, text in code).encode("utf-8", "surrogatepass")).hexdigest()
+    for i in range(0, len(digest) - 8):
+        token = digest[i : i + 8]
+        if not any(token in text for _, text in code):
+            return token
+    n = 0  # a notebook holding every candidate: count on
+    while any(f"{digest}{n}" in text for _, text in code):
+        n += 1
+    return f"{digest}{n}"
+
+
+def _boundary(token: str) -> str:
+    return f"{_BOUNDARY}{token}"
+
+
+_INSTALLS = "-install"  # the end of an install line's placeholder
+
+
+def _placeholder(token: str, n: int, line: str) -> str:
+    return f"pass  # {_MAGIC}{token}-{n}" + (_INSTALLS if _INSTALL_LINE.match(line) else "")
+
+
+def _python_of(source: str, magics: list[str], token: str) -> str | None:
     """The cell's source as Python, or None for a cell in another language (%%bash...)."""
-    lines = source.splitlines(keepends=True)
+    lines = _PY_LINE.findall(source)
     first = next((ln for ln in lines if ln.strip()), "")
     if first.lstrip().startswith("%%"):
         name = first.lstrip()[2:].split()[0] if first.lstrip()[2:].split() else ""
@@ -133,21 +210,124 @@ def _python_of(source: str, magics: list[str]) -> str | None:
         if _MAGIC_LINE.match(line):
             body = line.rstrip("\r\n")
             indent = body[: len(body) - len(body.lstrip())]
-            out.append(f"{indent}pass  # convlint-magic-{len(magics)}" + line[len(body):])
+            out.append(indent + _placeholder(token, len(magics), body) + line[len(body):])
             magics.append(body)
         else:
             out.append(line)
     return "".join(out)
 
 
-def _restore_magics(text: str, magics: list[str]) -> str:
-    lines = text.splitlines(keepends=True)
+def _restore_magics(text: str, magics: list[str], token: str) -> str:
+    placeholder = re.compile(rf"^(\s*)pass  # {_MAGIC}{token}-(\d+)(?:{_INSTALLS})?$")
+    lines = _PY_LINE.findall(text)
     for i, line in enumerate(lines):
         body = line.rstrip("\r\n")
-        match = _PLACEHOLDER.match(body)
+        match = placeholder.match(body)
         if match and int(match.group(2)) < len(magics):
             lines[i] = magics[int(match.group(2))] + line[len(body):]
     return "".join(lines)
+
+
+def _resplit(old: list[str], new: str) -> list[str]:
+    """`new` as a list of strings that keeps each element of `old` whose text is unchanged
+    (however it was split: at form feeds, U+2028, mid-line), and splits the changed text at
+    "\n" only, as nbformat does."""
+    same = unchanged_stretches("".join(old), new, _NB_LINE)
+    out: list[str] = []
+    at = 0  # how much of `new` is placed
+    start = 0
+    for element in old:
+        end = start + len(element)
+        k = bisect_right(same, (start, float("inf"), float("inf"))) - 1
+        if element and k >= 0 and same[k][0] <= start and end <= same[k][1]:
+            new_start = same[k][2] + start - same[k][0]
+            if new_start >= at:
+                out.extend(_NB_LINE.findall(new[at:new_start]))
+                out.append(element)
+                at = new_start + len(element)
+        start = end
+    out.extend(_NB_LINE.findall(new[at:]))
+    return out
+
+
+# --------------------------------------------------------------------------- for fix planning
+
+
+@dataclass(frozen=True)
+class CellLayout:
+    """Where the cells of a notebook's joined source are: what a fix planner needs to put an
+    import in the right cell. Rows are 1-based rows of the joined source."""
+
+    cells: tuple[tuple[int, int], ...]  # each code cell's first and last row
+    placeholders: frozenset[int]  # rows standing for an IPython magic or shell line
+    installs: frozenset[int]  # those of them that install packages (`!pip`, `%pip`, `%conda`)
+
+
+def cell_layout(path: str, text: str) -> CellLayout | None:
+    """The layout of the joined source `text` of the notebook `path`; None for a .py file."""
+    if not path.endswith(".ipynb"):
+        return None
+    lines = _PY_LINE.findall(text)
+    match = re.fullmatch(rf"{_BOUNDARY}(\w+)\n", lines[0]) if lines else None
+    if match is None:
+        return None
+    boundary, token = lines[0], match.group(1)
+    placeholder = re.compile(rf"\s*pass  # {_MAGIC}{token}-\d+(?:{_INSTALLS})?\r?\n?")
+    cells, placeholders = [], set()
+    for row, line in enumerate(lines, start=1):
+        if line == boundary:
+            cells.append([row + 1, row])
+        else:
+            cells[-1][1] = row
+            if placeholder.fullmatch(line):
+                placeholders.add(row)
+    installs = {row for row in placeholders if lines[row - 1].rstrip("\r\n").endswith(_INSTALLS)}
+    return CellLayout(tuple(map(tuple, cells)), frozenset(placeholders), frozenset(installs))
+
+
+def _is_import(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, (ast.Import, ast.ImportFrom))
+
+
+def converter_import_row(layout: CellLayout, tree: ast.Module, first_use: int | None = None,
+                         is_import: Callable[[ast.stmt], bool] = _is_import) -> int:
+    """The row before which a fix adds an import to a notebook: in the first code cell that
+    imports (at its top level), after its leading imports and magics and after any line of
+    it that installs packages (`!pip install torch`); in a
+    notebook that imports nothing, before the first statement that is not a magic. Never
+    after `first_use` (the row of the first statement that needs the import): then before
+    the top-level statement holding it. `is_import`: what counts as an import statement
+    (the planner's notion, e.g. a `try:` of imports too)."""
+    body = tree.body
+    row = None
+    for first, last in layout.cells:
+        statements = [s for s in body if first <= s.lineno <= last]
+        if any(is_import(s) for s in statements):
+            row = _after_leading(statements, layout, first, is_import)
+            # What the cell installs must be installed before the import runs.
+            row = max([row] + [r + 1 for r in layout.installs if first <= r <= last])
+            break
+    if row is None:
+        code = [s for s in body if s.lineno not in layout.placeholders]
+        if code:
+            cell = next(c for c in layout.cells if c[0] <= code[0].lineno <= c[1])
+            row = _after_leading([s for s in body if cell[0] <= s.lineno <= cell[1]], layout, cell[0], is_import)
+        else:
+            row = layout.cells[0][0] if layout.cells else 1
+    if first_use is not None and row > first_use:
+        holder = next((s for s in reversed(body) if s.lineno <= first_use), None)
+        row = holder.lineno if holder is not None else first_use
+    return row
+
+
+def _after_leading(statements: list[ast.stmt], layout: CellLayout, first_row: int, is_import) -> int:
+    """The row after a cell's leading imports and magics (its first row if there are none)."""
+    row = first_row
+    for s in statements:
+        if not (s.lineno in layout.placeholders or is_import(s)):
+            break
+        row = s.end_lineno + 1
+    return row
 
 
 def _layout(text: str, data: dict) -> tuple | None:

@@ -1,9 +1,19 @@
-"""The language server (`convlint server`, LSP over stdio): findings and fixes for editor buffers."""
+"""The language server (`convlint server`, LSP over stdio): findings and fixes for editor buffers.
+
+It lints only the buffers an editor has opened (never a file it would have to read: a FIFO or
+/dev/zero named in a request must not block it or fill its memory), and it outlives any
+malformed input: frames are read by `FrameReader`, which caps their size and resynchronizes
+on the next header.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import sys
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -30,6 +40,7 @@ class ConvlintServer(LanguageServer):
         # breaks lines at form feeds and U+2028, so the client's line numbers would drift.
         super().__init__(SOURCE, __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self._told: set[str] = set()
+        self.shut_down = False  # a `shutdown` request came: `exit` (or the end of input) is clean
 
     def settings_for(self, path: str) -> Settings:
         """The [tool.convlint] settings of the project `path` is in; defaults (anchored at the
@@ -59,13 +70,19 @@ class ConvlintServer(LanguageServer):
 
 
 class Analysis:
-    """One buffer's findings, with what converting their positions and fixing them needs."""
+    """One buffer's findings, with what converting their positions and fixing them needs.
+
+    A buffer that starts with U+FEFF is analysed without it, as `check` reads a file with
+    a BOM; positions on its first line then count it again, for the client.
+    """
 
     def __init__(self, server: ConvlintServer, document: TextDocument):
         self.document = document
         self.path = os.path.abspath(document.path)
         self.settings = server.settings_for(self.path)
-        self.source = SourceText(document.source)
+        self.buffer = SourceText(document.source)
+        self.bom = 1 if self.buffer.text.startswith("\ufeff") else 0
+        self.source = SourceText(self.buffer.text[self.bom:]) if self.bom else self.buffer
         self.codec = server.workspace.position_codec
         # A buffer is linted like a file named on the command line: excluded only with
         # force-exclude.
@@ -78,9 +95,12 @@ class Analysis:
         return types.Range(start=self.position(start), end=self.position(end))
 
     def position(self, location: Location) -> types.Position:
-        """convlint's 1-based character location as LSP's 0-based line and client code units
-        (UTF-16 unless the client negotiated otherwise)."""
-        return lsp_position(self.source, self.codec, location)
+        """convlint's 1-based character location in the analysed source as LSP's 0-based
+        line and client code units (UTF-16 unless the client negotiated otherwise)."""
+        at = self.source.location(self.source.offset(location))
+        if at.row == 1 and self.bom:
+            at = Location(1, at.column + self.bom)
+        return lsp_position(self.buffer, self.codec, at)
 
     def lsp_diagnostic(self, d: Diagnostic) -> types.Diagnostic:
         severity = types.DiagnosticSeverity.Warning
@@ -150,15 +170,106 @@ def build_server() -> ConvlintServer:
             actions.extend(fix_all(ls, analysis))
         return actions
 
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: ConvlintServer, params: None) -> None:
+        ls.shut_down = True
+
     return server
 
 
 def serve() -> None:
-    build_server().start_io()
+    """Serve on standard input and output until `exit` or the end of the input. Exit 0 after
+    a `shutdown` request, else 1 (as the protocol says)."""
+    server = build_server()
+    server.start_io(stdin=FrameReader(sys.stdin.buffer))
+    sys.exit(0 if server.shut_down else 1)
+
+
+# Larger frames are dropped: a buffer of tens of megabytes is already more than any editor
+# sends, and reading what a frame claims (`Content-Length: 999999999999`) would exhaust memory.
+MAX_FRAME = 64 * 2**20
+MAX_HEADER_LINE = 8192
+_CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*(\d+)[ \t]*", re.IGNORECASE)
+_log = logging.getLogger(__name__)
+
+
+class FrameReader:
+    """A reader of LSP frames that hands pygls only well-formed ones: `Content-Length: N`,
+    a blank line, N bytes.
+
+    Header lines may end in LF alone; unknown headers are ignored; a frame without a valid
+    length, or longer than MAX_FRAME, is dropped, and reading resumes at the next line that
+    holds a `Content-Length` header.
+    """
+
+    def __init__(self, raw):
+        self.raw = raw
+        self._lines: list[bytes] = []  # header lines of the frame being handed over
+        self._body = b""
+
+    def readline(self) -> bytes:
+        if not self._lines and not self._next_frame():
+            return b""
+        return self._lines.pop(0)
+
+    def read(self, n: int) -> bytes:
+        body, self._body = self._body[:n], self._body[n:]
+        return body
+
+    def _next_frame(self) -> bool:
+        """Read up to the next well-formed frame; False at the end of the input."""
+        while True:
+            length = self._headers()
+            if length is None:
+                return False
+            if length > MAX_FRAME:
+                _log.error("dropped a frame of %d bytes (at most %d)", length, MAX_FRAME)
+                continue  # resynchronize on the next header
+            body = self.raw.read(length)
+            if len(body) < length:
+                return False
+            self._lines = [b"Content-Length: %d\r\n" % length, b"\r\n"]
+            self._body = body
+            return True
+
+    def _headers(self) -> int | None:
+        """Read a header block: the length it gives (-1 when it gives none, then the block is
+        skipped), or None at the end of the input."""
+        length = -1
+        seen_header = False
+        while True:
+            line = self._line()
+            if line is None:
+                return None
+            stripped = line.strip()
+            if not stripped:
+                if seen_header and length >= 0:
+                    return length
+                if seen_header:
+                    seen_header = False  # a block without a length: skip it
+                continue
+            match = _CONTENT_LENGTH.search(line)
+            if match:  # also a header after junk on the same line (a short body, say)
+                length, seen_header = int(match.group(1)), True
+            elif seen_header and b":" in stripped:
+                continue  # another header (Content-Type)
+            else:
+                length, seen_header = -1, False  # junk between frames
+
+    def _line(self) -> bytes | None:
+        line = self.raw.readline(MAX_HEADER_LINE)
+        if len(line) == MAX_HEADER_LINE and not line.endswith(b"\n"):  # too long for a header
+            while line and not line.endswith(b"\n"):
+                line = self.raw.readline(MAX_HEADER_LINE)
+            return b"\0\n" if line else None  # junk: it ends any header block
+        return line or None
 
 
 def analyze(ls: ConvlintServer, uri: str) -> Analysis | None:
-    document = ls.workspace.get_text_document(uri)
+    """The analysis of an open buffer; None for anything else (a file on disk is never read)."""
+    document = ls.workspace.text_documents.get(unquote(uri))
+    if document is None:
+        return None
     if document.language_id != "python" and not document.path.endswith((".py", ".pyi")):
         return None
     return Analysis(ls, document)

@@ -5,7 +5,6 @@ them (`check --add-noqa`) or take codes out (CL900)."""
 from __future__ import annotations
 
 import bisect
-import io
 import re
 import tokenize
 from dataclasses import dataclass
@@ -91,7 +90,7 @@ def _scan(source: SourceText) -> tuple[dict[int, Noqa], list[int]]:
     comment_rows: list[int] = []
     first_open = 1  # the first row not yet ended by a NEWLINE or NL token
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source.text).readline):
+        for token in tokenize.generate_tokens(_python_lines(source)):
             if token.type == tokenize.COMMENT:
                 match = _NOQA.search(token.string)
                 if match:
@@ -104,6 +103,19 @@ def _scan(source: SourceText) -> tuple[dict[int, Noqa], list[int]]:
     except (tokenize.TokenError, SyntaxError):
         pass  # the file parsed with ast, so this is a tokenizer corner case: keep what we have
     return directives, comment_rows
+
+
+def _python_lines(source: SourceText):
+    """`readline` over the file's lines as Python splits them (at CR, LF and CRLF), each
+    ending in LF: the tokenizer splits at LF only, and its rows must be `ast`'s."""
+    lines = iter(source.lines)
+
+    def readline() -> str:
+        line = next(lines, "")
+        body = line.rstrip("\r\n")
+        return body + "\n" if len(body) != len(line) else line
+
+    return readline
 
 
 def is_suppressed(diagnostic: Diagnostic, directives: dict[int, Noqa]) -> bool:

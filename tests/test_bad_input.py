@@ -23,7 +23,6 @@ BAD = textwrap.dedent(
     """
 )
 FIXED_LINE = "model = torch.nn.utils.convert_conv2d_weight_memory_format(model, torch.channels_last)"
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def tree(tmp_path: Path, extra: dict[str, bytes]) -> Path:
@@ -159,17 +158,8 @@ def test_fifo_named_like_a_python_file_does_not_hang(tmp_path):
     assert_other_file_still_checked(result)
 
 
-@pytest.mark.skipif(IS_ROOT, reason="root reads files whatever their mode")
-def test_unreadable_file_for_real(tmp_path):
-    tree(tmp_path, {"secret.py": BAD.encode()})
-    (tmp_path / "secret.py").chmod(0)
-    result = run_cli(["check", "."], tmp_path)
-    assert result.exit_code == 2
-    assert "error: secret.py: Permission denied" in result.stderr
-
-
 def test_unreadable_file(tmp_path, monkeypatch):
-    """The same as above where the tests run as root: the open itself is refused."""
+    """The open itself is refused (as an unprivileged user: tests/test_paths.py)."""
     tree(tmp_path, {"secret.py": BAD.encode()})
     real_open = os.open
 
@@ -265,3 +255,31 @@ def test_deeply_nested_expression(tmp_path):
     result = run_cli(["check", "."], tmp_path)
     assert "deep.py:" in result.stdout + result.stderr
     assert_other_file_still_checked(result)
+
+
+@pytest.mark.parametrize("cookie, message", [
+    ("latin-1", "encoding problem: iso-8859-1 with BOM"),
+    ("cp1252", "encoding problem: cp1252 with BOM"),
+])
+def test_bom_with_another_cookie_gets_pythons_message(tmp_path, cookie, message):
+    data = b"\xef\xbb\xbf# -*- coding: " + cookie.encode() + b" -*-\n" + BAD.encode()
+    try:
+        compile(data, "bom.py", "exec")
+    except SyntaxError as e:
+        assert e.msg == message  # what Python itself says
+    tree(tmp_path, {"bom.py": data})
+    result = run_cli(["check", "."], tmp_path)
+    assert f"bom.py:1:1: CL000 syntax error: {message}" in result.stdout
+    assert_other_file_still_checked(result)
+
+
+@pytest.mark.parametrize("newline", [b"\r", b"\r\n", b"\n"])
+def test_encoding_cookie_on_lone_cr_lines(tmp_path, newline):
+    """Python reads the cookie of a CR-only file; tokenize's own readline sees one line."""
+    source = "# -*- coding: latin-1 -*-\n# caf\xe9\n" + BAD
+    data = source.encode("latin-1").replace(b"\n", newline)
+    tree(tmp_path, {"latin.py": data})
+    assert "latin.py:7:9: CL101 [*]" in run_cli(["check", "latin.py"], tmp_path).stdout
+    run_cli(["fix", "--write", "latin.py"], tmp_path)
+    expected = source.replace(BAD.splitlines()[-1], FIXED_LINE).encode("latin-1").replace(b"\n", newline)
+    assert (tmp_path / "latin.py").read_bytes() == expected

@@ -36,7 +36,11 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # Python's line breaks
 
 
 def decode(data: bytes) -> str:
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    """Decode as Python does: the cookie is on one of the first two lines, which may end in
+    a lone CR (tokenize's readline would take a CR-only file for one line)."""
+    first = re.match(rb"[^\r\n]*(?:\r\n|\r|\n)?", data)
+    lines = iter([first.group(), re.match(rb"[^\r\n]*(?:\r\n|\r|\n)?", data[first.end():]).group()])
+    encoding, _ = tokenize.detect_encoding(lambda: next(lines, b""))
     return data.decode(encoding)
 
 

@@ -290,6 +290,24 @@ async def test_fix_all_source_action(client: LanguageClient, workspace: Path, tm
     assert await code_actions(client, path, whole, None) == []
 
 
+@in_session
+async def test_a_buffer_with_a_bom_is_linted_as_check_lints_a_bom_file(client: LanguageClient, workspace: Path,
+                                                                     tmp_path: Path):
+    text = "\ufeffimport torch; net = torch.nn.Conv2d(1, 1, 1); net.to(memory_format=torch.channels_last)\n" + FINDINGS
+    path = workspace / "bom.py"
+    diagnostics = await open_document(client, path, text)
+    assert [(d.code, d.range.start.line) for d in diagnostics] == [("CL101", 0), ("CL101", 5), ("CL101", 7)]
+    # Line 0 counts the BOM, as the client does.
+    assert diagnostics[0].range == expected_range(text, 0, "net.to(", "channels_last)")
+    (quick,) = [a for a in await code_actions(client, path, diagnostics[0].range, [types.CodeActionKind.QuickFix])]
+    assert apply_edit(text, path.as_uri(), quick.edit).startswith(
+        "\ufeffimport torch; net = torch.nn.Conv2d(1, 1, 1); "
+        "torch.nn.utils.convert_conv2d_weight_memory_format(net, torch.channels_last)\n")
+    whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    (action,) = await code_actions(client, path, whole, [types.CodeActionKind.SourceFixAll])
+    assert apply_edit(text, path.as_uri(), action.edit) == cli_fixed(text, tmp_path)  # the CLI keeps the BOM
+
+
 def test_server_without_pygls_exits_2(monkeypatch, tmp_path: Path):
     monkeypatch.setitem(sys.modules, "pygls", None)  # makes `import pygls` fail
     result = run_cli(["server"], tmp_path)

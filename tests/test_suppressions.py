@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convlint.config import Settings
 from convlint.engine import lint_source, prefilter, rules_for
 from convlint.source import SourceText
-from convlint.suppress import line_directives
+from convlint.suppress import add_noqa_edits, line_directives
 from tests.fixture_cases import run_cli
+from tests.pytorch_programs import programs
 from tests.test_cli import BAD, write
+from tests.test_properties import decode
 
 FINDINGS = textwrap.dedent(
     '''\
@@ -134,3 +139,58 @@ def test_cl900_judges_only_enabled_codes(tmp_path):
     assert "Unused `noqa` directive (unused: `CL101`)" in result.stdout
     run_cli(["fix", "--write", "--select", "CL101,CL900"], tmp_path)
     assert (tmp_path / "a.py").read_text().endswith("x = torch.zeros(1)  # noqa: CL102\n")
+
+
+# --------------------------------------------------------------------------- lone CR line ends
+
+NEWLINES = {"LF": "\n", "CR": "\r", "CRLF": "\r\n"}
+
+
+def with_newlines(text: str, newline: str, mixed: int = 0) -> str:
+    """`text` with its line breaks replaced: all by `newline`, or, with `mixed`, each by
+    LF, CR or CRLF as the bits of `mixed` say."""
+    parts = re.split(r"\r\n|\r|\n", text)
+    if not mixed:
+        return newline.join(parts)
+    out = []
+    for i, part in enumerate(parts[:-1]):
+        end = ["\n", "\r", "\r\n"][(mixed >> (2 * i)) % 3]
+        if end == "\n" and (out[-1] if out else "").endswith("\r") and not part:
+            end = "\r\n"  # CR then LF would be one line break, CRLF
+        out.append(part + end)
+    return "".join(out) + parts[-1]
+
+
+@pytest.mark.parametrize("newline", sorted(NEWLINES))
+def test_noqa_covers_its_own_row_whatever_the_line_ends(tmp_path, newline):
+    path = tmp_path / "a.py"
+    path.write_bytes(with_newlines(FINDINGS, NEWLINES[newline]).encode())
+    lf = tmp_path / "lf"
+    lf.mkdir()
+    (lf / "a.py").write_text(FINDINGS)
+    assert run_cli(["check", "a.py"], tmp_path).stdout == run_cli(["check", "a.py"], lf).stdout
+
+
+@pytest.mark.parametrize("newline", sorted(NEWLINES))
+def test_add_noqa_on_any_line_ends(tmp_path, newline):
+    path = tmp_path / "a.py"
+    path.write_bytes(with_newlines(FINDINGS, NEWLINES[newline]).encode())
+    assert run_cli(["check", "--add-noqa", "a.py"], tmp_path).stdout == "Added 5 noqa directives.\n"
+    assert path.read_bytes() == with_newlines(WITH_NOQA, NEWLINES[newline]).encode()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(program=programs(), mixed=st.integers(1, 2**40))
+def test_line_ends_change_no_finding_and_no_added_noqa(program, mixed):
+    """The same program with LF, CR, CRLF or mixed line ends: the same findings, and
+    `--add-noqa` adds the same directives on the same rows."""
+    text = decode(program)
+    variants = [with_newlines(text, nl) for nl in NEWLINES.values()] + [with_newlines(text, "", mixed)]
+    reports = []
+    for variant in variants:
+        source = SourceText(variant)
+        found = [d for d in lint_source(variant, "prog.py", Settings(select=("ALL",))) if d.code != "CL000"]
+        edits = add_noqa_edits(source, [d for d in found if d.code != "CL900"])
+        reports.append(([(d.code, d.start, d.end) for d in found], [(e.start, e.end, e.content) for e in edits]))
+    assert all(report == reports[0] for report in reports[1:])

@@ -176,3 +176,106 @@ def test_two_fixes_at_once_corrupt_nothing(tmp_path):
     assert {name for name, mode in modes.items() if mode == 0o755} == {
         f"pkg{i % 10}/mod{i}.py" for i in range(0, FILES, 5)
     }
+
+
+# --------------------------------------------------------------------------- kill -9 of the parent
+
+# Run as `python -c`: every fix in a worker waits until the parent that started it is dead,
+# so that the kill lands while each worker holds a file, whatever the machine's speed. The
+# markers say what the workers did: waiting.PID, wrote.PID, done.PID.N.
+PARENT_KILL_SCRIPT = """
+import itertools, os, sys, time
+from convlint import engine
+
+marks, tree, variant = sys.argv[1:4]
+real_fix_source, real_write, real_process = engine.fix_source, engine.write_atomic, engine.process_file
+count = itertools.count()
+
+def mark(name):
+    open(os.path.join(marks, name), "w").close()
+
+def fix_when_orphaned(*args, **kwargs):
+    parent = os.getppid()
+    mark(f"waiting.{os.getpid()}")
+    deadline = time.monotonic() + 300  # a bound, not a timing: the kill comes long before
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return real_fix_source(*args, **kwargs)
+
+def recorded_write(*args, **kwargs):
+    mark(f"wrote.{os.getpid()}")
+    return real_write(*args, **kwargs)
+
+def marked_process(*args, **kwargs):
+    result = real_process(*args, **kwargs)
+    mark(f"done.{os.getpid()}.{next(count)}")
+    return result
+
+engine.fix_source, engine.write_atomic, engine.process_file = fix_when_orphaned, recorded_write, marked_process
+if variant == "no death signal":  # the check before writing alone must stop the workers
+    engine._die_with_parent = lambda: None
+from convlint.cli import main
+sys.argv = ["convlint", "fix", "--write", "--isolated", "-j", "2", tree]
+main()
+"""
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rpartition(b")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def wait_until(condition, what: str, bound: float = 120.0):
+    """Wait for a condition (polling); the bound only keeps a broken run from hanging CI."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("variant", ["death signal", "no death signal"])
+def test_workers_of_a_killed_run_write_nothing(tmp_path, variant):
+    from convlint.engine import _alive
+
+    tree = tmp_path / "tree"
+    for i in range(16):
+        (tree / f"pkg{i % 4}").mkdir(parents=True, exist_ok=True)
+        (tree / f"pkg{i % 4}" / f"mod{i}.py").write_text(
+            "import torch\nmodel = torch.nn.Conv2d(3, 8, 3)\nmodel = model.to(memory_format=torch.channels_last)\n")
+    before = snapshot(tree)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    main = subprocess.Popen([sys.executable, "-c", PARENT_KILL_SCRIPT, str(marks), str(tree), variant],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    workers: set[int] = set()
+    try:
+        wait_until(lambda: any(m.name.startswith("waiting.") for m in marks.iterdir()), "a worker to hold a file")
+        workers = children_of(main.pid)
+        waiting = {int(m.name.split(".")[1]) for m in marks.iterdir() if m.name.startswith("waiting.")}
+        assert waiting <= workers and len(workers) == 2
+        os.kill(main.pid, signal.SIGKILL)  # the run only: not its process group
+        main.wait(timeout=60)
+        if variant == "death signal":
+            wait_until(lambda: not any(_alive(pid) for pid in workers), "the workers to die with their parent")
+        else:  # the workers go on, reach the write, and must not make it
+            wait_until(lambda: all(any(m.name.startswith(f"done.{pid}.") for m in marks.iterdir()) for pid in waiting),
+                       "the orphaned workers to finish their files")
+        assert not [m.name for m in marks.iterdir() if m.name.startswith("wrote.")]
+        assert snapshot(tree) == before and temporaries(tree) == []
+    finally:
+        for pid in workers | {main.pid}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
