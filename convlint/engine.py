@@ -26,6 +26,7 @@ from convlint.files import (
 )
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
+from convlint.rules.converters import orphaned_imports
 from convlint.source import SourceText, apply_edits
 from convlint.suppress import add_noqa_edits, file_exemption, is_suppressed
 
@@ -212,6 +213,9 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOut
         if not applied or passes == MAX_FIX_PASSES:
             break
         new_text = apply_edits(text, source, edits)
+        orphans = orphaned_imports(text, new_text)
+        if orphans:  # the imports the renamed calls were the only uses of
+            new_text = apply_edits(new_text, SourceText(new_text), orphans)
         if not parses(new_text, path):
             error = "fixes not applied: the result would not parse"
             return FixOutcome(text, fixed, remaining, [], error)

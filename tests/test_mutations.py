@@ -90,29 +90,28 @@ TEMPLATES = {
     "comment before the dot": "{i}net = {m}\n{i}(net  # the model\n{i} .to({to}))",
     "ternary receiver": "{i}net = ({m} if torch else {m}).to({to})",
 }
-# Defects of the analysis and of fix planning that the mutants find (the lead's: the analysis
-# core and the import planner are being replaced). Each is reproduced by a file below, kept
-# as a strict xfail so that it turns into an error the day it is fixed; in the random
-# mutants, the Ruff findings they cause are told apart (`known_kind`) and not failed on.
-KNOWN_DEFECTS = {
+# Defects of the analysis and of fix planning that the mutants found, each reproduced by a
+# file below: the fixed program must run as the original does, and pass every check of the
+# mutants strictly (tests/test_mutations.py::test_found_defects_stay_fixed).
+FOUND_DEFECTS = {
     "f-string =": (
         'import torch\nnet = torch.nn.Conv2d(3, 8, 3)\nprint(f"{net.to(memory_format=torch.channels_last)=}")\n',
-        "issue 10 item 9: a call in an f-string `=` specifier is rewritten, so the printed text changes"),
+        "issue 10 item 9: a call in an f-string `=` specifier was rewritten, so the printed text changed"),
     "converter bound after the call": (
         "import torch\nnet = torch.nn.Conv2d(3, 8, 3)\nnet.to(memory_format=torch.channels_last)\n"
         "from torch.nn.utils import convert_conv2d_weight_memory_format\n",
-        "issue 10 item 7: the fix spells the converter by a name bound only after the call (NameError)"),
+        "issue 10 item 7: the fix spelled the converter by a name bound only after the call (NameError)"),
     "torch bound only under TYPE_CHECKING": (
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\nfrom torch.nn import Conv2d\n"
         "from torch import channels_last\nnet = Conv2d(3, 8, 3)\nnet.to(memory_format=channels_last)\n",
-        "issue 10 item 7: the fix spells the converter through `torch`, bound only under TYPE_CHECKING"),
+        "issue 10 item 7: the fix spelled the converter through `torch`, bound only under TYPE_CHECKING"),
     "self rebinding to a tensor": (
         "import torch\nw = torch.nn.Conv2d(3, 8, 3)\nw = w.weight\nw.to(memory_format=torch.channels_last)\n",
-        "issue 10 item 6: `w = w.weight` is a tensor, reported as a module with a safe fix that crashes"),
+        "issue 10 item 6: `w = w.weight` is a tensor, was reported as a module with a safe fix that crashed"),
     "private converter import left unused": (
         "import torch\nfrom torch.nn.utils import memory_format\nm = torch.nn.Conv2d(3, 8, 3)\n"
         "m = memory_format.convert_conv2d_weight_memory_format(m, torch.channels_last)\n",
-        "CL104 (and CL103) rewrite the converter and leave the import it was named by unused (F401)"),
+        "CL104 (and CL103) rewrote the converter and left the import it was named by unused (F401)"),
 }
 NEWLINES = ["\n", "\n", "\r\n", "\r", "mixed"]
 COOKIES = [None, None, None, "utf-8", "latin-1", "cp1252", "cp932", "utf-7", "bom"]
@@ -220,9 +219,15 @@ def converted(tree: ast.AST, source: SourceText, calls: set[tuple[int, int, int,
             return node
 
         def visit_ImportFrom(self, node: ast.ImportFrom):
-            if node.module in CONVERTER_HOMES and all(CONVERTER.fullmatch(a.name) for a in node.names):
-                return None
-            return node
+            # Converter imports are what a fix adds, and removes once it left them unused.
+            node.names = [a for a in node.names if not (
+                node.module in CONVERTER_HOMES and CONVERTER.fullmatch(a.name)
+                or f"{node.module}.{a.name}" == "torch.nn.utils.memory_format")]
+            return node if node.names else None
+
+        def visit_Import(self, node: ast.Import):
+            node.names = [a for a in node.names if not (a.asname and a.name == "torch.nn.utils.memory_format")]
+            return node if node.names else None
 
     return ast.dump(Rewrite().visit(tree))
 
@@ -257,32 +262,8 @@ def ruff_findings(directory: Path, names: list[str]) -> dict[str, Counter]:
     return found
 
 
-def known_kind(finding: tuple[str, str], fixed: str) -> str | None:
-    """Which of KNOWN_DEFECTS a new Ruff finding in a fixed file comes from, if any."""
-    code, message = finding
-    name = re.search(r"`([^`]+)`", message).group(1)
-    if code == "F821" and name in bound_names(fixed):
-        return "converter bound after the call"  # a name the file binds, but not where the call runs
-    if code == "F401" and (CONVERTER.search(name) or name.endswith("memory_format")):
-        return "private converter import left unused"
-    return None
-
-
-def bound_names(text: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-    return names
-
-
-def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
-    """Fix the mutants all at once; the problems found, one line each. Unless `strict`, new
-    Ruff findings of KNOWN_DEFECTS are not problems."""
+def check_batch(mutants: list[Mutant]) -> list[str]:
+    """Fix the mutants all at once; the problems found, one line each."""
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "mutants"
@@ -308,14 +289,12 @@ def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
             if (root / mutant.name).read_bytes() != after[mutant.name]:
                 problems.append(f"{mutant.name} ({mutant.how}): a second fix changed it")
             new = ruff_after.get(mutant.name, Counter()) - ruff_before.get(mutant.name, Counter())
-            fixed_text = decode(after[mutant.name])
-            unknown = sorted(f for f in new if strict or known_kind(f, fixed_text) is None)
-            if unknown:
-                problems.append(f"{mutant.name} ({mutant.how}): new Ruff findings {unknown}")
+            if new:
+                problems.append(f"{mutant.name} ({mutant.how}): new Ruff findings {sorted(new)}")
             problem = check_mutant(mutant, after[mutant.name], findings.get(mutant.name, []), not_fixed)
             if problem:
                 problems.append(f"{mutant.name} ({mutant.how}): {problem}")
-            if KEEP and (problem or unknown):
+            if KEEP and (problem or new):
                 os.makedirs(KEEP, exist_ok=True)
                 kept = f"{os.path.basename(tmp)}_{mutant.name}"  # batches reuse the names
                 Path(KEEP, kept).write_bytes(mutant.data)
@@ -323,6 +302,7 @@ def check_batch(mutants: list[Mutant], strict: bool = False) -> list[str]:
     return problems
 
 
+CONVERTER_IMPORT = re.compile(rb"[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t].*(?:convert_conv[23]d_weight_memory_format|memory_format)")
 NOT_FIXED = re.compile(r"^warning: (?P<file>[^:\n]+):(?P<row>\d+):(?P<column>\d+): CL\d+ not fixed: ", re.M)
 
 
@@ -343,14 +323,15 @@ def check_mutant(mutant: Mutant, fixed_data: bytes, findings: list[dict], not_fi
     expected = converted(ast.parse(original), source, calls)
     if converted(fixed_tree, SourceText(fixed), set()) != expected:
         return "the fixed AST is not the original's with the reported calls rewritten"
-    if split_fixed(fixed, original, rewritten_spans(original, fixable, unsafe=True)) is None:
+    if split_fixed(fixed, original, rewritten_spans(original, fixable, unsafe=True, fixed=fixed)) is None:
         return "text changed outside the rewritten calls and added imports"
     # Bytes: every line that holds no rewritten call is still there, byte for byte, in order.
     touched = set()
     for f in fixable:
         touched.update(range(f["location"]["row"] - 1, f["end_location"]["row"]))
     bom = b"\xef\xbb\xbf"
-    kept = [line for i, line in enumerate(python_lines(mutant.data.removeprefix(bom))) if i not in touched]
+    kept = [line for i, line in enumerate(python_lines(mutant.data.removeprefix(bom)))
+            if i not in touched and not CONVERTER_IMPORT.match(line)]  # (a fix may remove those it orphaned)
     remaining = iter(python_lines(fixed_data.removeprefix(bom)))
     missing = next((line for line in kept if not any(line == x for x in remaining)), None)
     if missing is not None:
@@ -426,16 +407,13 @@ print(json.dumps(out))
 
 
 @pytest.mark.skipif(RUFF is None, reason="ruff is in the test extra")
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for name, (_, reason) in sorted(KNOWN_DEFECTS.items())
-])
-def test_known_defects_of_the_analysis(name, tmp_path):
-    """The fixed program must run as the original does (it is run, with torch), and pass
-    every check of the mutants, strictly."""
-    source, _ = KNOWN_DEFECTS[name]
+@pytest.mark.parametrize("name", sorted(FOUND_DEFECTS))
+def test_found_defects_stay_fixed(name, tmp_path):
+    """The fixed program runs as the original does (it is run, with torch), and passes every
+    check of the mutants."""
+    source, _ = FOUND_DEFECTS[name]
     mutant = Mutant("", source.encode(), name)
-    problems = check_batch([mutant], strict=True)
+    problems = check_batch([mutant])
     (tmp_path / "original.py").write_text(source)
     fixed = run_cli(["fix", "--isolated", "--unsafe-fixes", "-"], tmp_path, input=source).stdout
     (tmp_path / "fixed.py").write_text(fixed)

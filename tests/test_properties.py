@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from convlint.analysis import syntax
+from convlint.rules.converters import orphaned_imports
+from convlint.source import SourceText
 from tests.fixture_cases import Case, all_cases, run_cli
 from tests.pytorch_programs import programs
 
@@ -59,15 +61,19 @@ def offset(lines: list[str], row: int, column: int) -> int:
     return sum(len(line) for line in lines[: row - 1]) + column - 1
 
 
-def rewritten_spans(text: str, findings: list[dict], unsafe: bool) -> list[tuple[int, int, bool]]:
+def rewritten_spans(text: str, findings: list[dict], unsafe: bool, fixed: str | None = None) -> list[tuple[int, int, bool]]:
     """The outermost character ranges a fix may rewrite, and whether each is a CL101/CL102
-    call (checked closely) rather than another rule's edit (only its place is checked)."""
+    call (checked closely) rather than another rule's edit (only its place is checked).
+    With `fixed`: also the converter imports the fix left unused, which it removes."""
     lines = _LINE.findall(text)
 
     def at(location: dict) -> int:
         return offset(lines, location["row"], location["column"])
 
     spans = []
+    if fixed is not None:
+        source = SourceText(text)
+        spans += [(source.offset(e.start), source.offset(e.end), False) for e in orphaned_imports(text, fixed, on=text)]
     for f in findings:
         fix = f.get("fix")
         if not fix or not (unsafe or fix["applicability"] == "safe"):
@@ -97,9 +103,9 @@ def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -
     """
     bounds = [0, *(x for start, end, _ in spans for x in (start, end)), len(original)]
     pieces = [_LINE.findall(original[bounds[i]:bounds[i + 1]]) for i in range(0, len(bounds), 2)]
-    # An added import ends with the file's newline (its first, in a file of mixed ones).
-    newline = re.search(r"\r\n|\r|\n", original)
-    added_import = re.compile(ADDED_IMPORT + re.escape(newline.group() if newline else "\n"))
+    # An added import ends with the newline of the line it follows (in a file of mixed ones,
+    # not necessarily the first).
+    added_import = re.compile(ADDED_IMPORT + r"(?:\r\n|\r|\n)")
 
     def piece_ends(lines: list[str], at: int, line_start: bool):
         """Where a piece starting at `at` can end, given added imports after line breaks."""
@@ -182,7 +188,7 @@ def assert_fix_properties(directory: Path, name: str, unsafe: bool, mode: int = 
     left = [f for f in after if f["fix"] and (unsafe or f["fix"]["applicability"] == "safe")]
     assert not left, f"still fixable after fix: {left}"
 
-    spans = rewritten_spans(original, findings, unsafe)
+    spans = rewritten_spans(original, findings, unsafe, fixed)
     replaced = split_fixed(fixed, original, spans)
     assert replaced is not None, f"the fix changed text outside the rewritten calls:\n{fixed}"
     for (start, end, call), new in zip(spans, replaced):

@@ -185,3 +185,78 @@ def _first_real_statement(body: list[ast.stmt]) -> ast.stmt | None:
             continue
         return stmt
     return None
+
+
+def orphaned_imports(before: str, after: str, on: str | None = None) -> list[Edit]:
+    """Edits (on `after`, or on the text `on`) removing the converter imports a fix left
+    unused: an alias of the private `torch.nn.utils.memory_format` or of a converter that
+    `before` used and `after` no longer does (CL104 and CL103 rename the calls that were its
+    only uses). An import whose removal would leave a block empty, or that `__all__` names,
+    stays."""
+    from convlint.analysis.syntax import parse
+
+    target = after if on is None else on
+    try:
+        old_tree, new_tree = parse(before).tree, parse(after).tree
+        tree = new_tree if on is None else parse(target).tree
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    used_before, used_after = _loaded_names(old_tree), _loaded_names(new_tree)
+    source = SourceText(target)
+    edits = []
+    for body in _bodies(tree):
+        for stmt in body:
+            if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                continue
+            orphans = [a for a in stmt.names if _is_converter_import(stmt, a)
+                       and (name := (a.asname or a.name).split(".")[0]) in used_before and name not in used_after]
+            if not orphans:
+                continue
+            if len(orphans) == len(stmt.names):
+                if len(body) > 1 and _alone_on_its_lines(source, stmt):
+                    edits.append(Edit(Location(stmt.lineno, 1), Location(stmt.end_lineno + 1, 1), ""))
+                continue
+            for alias in orphans:
+                edits.append(_alias_removal(source, stmt, alias))
+    return sorted(edits, key=lambda e: (e.start, e.end))
+
+
+def _is_converter_import(stmt, alias: ast.alias) -> bool:
+    if isinstance(stmt, ast.ImportFrom):
+        qualified = f"{stmt.module}.{alias.name}" if stmt.level == 0 else ""
+    else:
+        qualified = alias.name if alias.asname else ""
+    return qualified == PRIVATE_HOME or qualified.rsplit(".", 1)[-1].startswith("convert_conv")
+
+
+def _loaded_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            names.add(node.value)  # `__all__ = ["name"]` and other spellings by string
+    return names
+
+
+def _bodies(tree: ast.Module):
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                yield body
+
+
+def _alone_on_its_lines(source: SourceText, stmt: ast.stmt) -> bool:
+    first, last = source.line_text(stmt.lineno), source.line_text(stmt.end_lineno)
+    start, end = source.node_start(stmt), source.node_end(stmt)
+    return not first[: start.column - 1].strip() and not last[end.column - 1 :].split("#")[0].strip()
+
+
+def _alias_removal(source: SourceText, stmt, alias: ast.alias) -> Edit:
+    """Take one name out of `import a, b` / `from m import a, b`, with its comma."""
+    names = stmt.names
+    i = names.index(alias)
+    if i + 1 < len(names):
+        return Edit(source.node_start(alias), source.node_start(names[i + 1]), "")
+    return Edit(source.node_end(names[i - 1]), source.node_end(alias), "")
