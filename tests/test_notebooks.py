@@ -374,8 +374,6 @@ def test_a_notebook_without_imports_gets_the_import_before_its_first_statement()
     assert cell_layout("x.py", loaded.source) is None  # a .py file has no cells
 
 
-@pytest.mark.xfail(strict=True, reason="the import planner (rules/converters.py import_insertion, the lead's) "
-                                       "does not call notebook.converter_import_row yet: the import lands in cell 1")
 def test_fix_puts_the_import_after_pip_in_the_first_importing_cell(tmp_path):
     path = tmp_path / "nb.ipynb"
     save(path, PIP_FIRST)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from convlint.analysis.flow import is_snapshot_call
 from convlint.analysis.index import CallSite
 from convlint.diagnostics import Edit, Location
 from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME, RUNTIME_HOME
+from convlint.notebook import cell_layout, converter_import_row
 from convlint.source import SourceText
 
 
@@ -100,6 +102,11 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
     source: SourceText = ctx.source
     statement = f"from {home} import {converter}"
     body = ctx.tree.body
+    layout = cell_layout(ctx.path, source.text)
+    if layout is not None:  # a notebook: in the first cell that imports, after `!pip install`
+        row = converter_import_row(layout, ctx.tree, _first_use(ctx), _is_import_block)
+        newline = _newline_of(source.line_text(row - 1)) or source.newline
+        return Edit(Location(row, 1), Location(row, 1), statement + newline)
     last_import = None
     for i, stmt in enumerate(body):
         if i == 0 and _is_docstring(stmt):
@@ -131,6 +138,13 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
     at = Location(row, 1)
     newline = _newline_of(source.line_text(row)) or _newline_of(source.line_text(row - 1)) or source.newline
     return Edit(at, at, statement + newline)
+
+
+def _first_use(ctx) -> int | None:
+    """The row of the first call a fix may rewrite to the converter: no import may go after
+    it."""
+    rows = [site.node.lineno for site in ctx.analysis.calls if is_snapshot_call(site.node)]
+    return min(rows) if rows else None
 
 
 def _newline_of(line: str) -> str:
