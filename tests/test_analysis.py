@@ -362,7 +362,7 @@ def test_reason_names_the_binding_and_the_class():
     )
     assert result.kind is Receiver.MODULE
     assert "`model` = `Net()` (line 4)" in result.reason
-    assert "Net subclasses torch.nn.Module" in result.reason
+    assert "`Net` (line 3) subclasses torch.nn.Module" in result.reason
 
 
 def test_tensor_reason_names_the_factory():

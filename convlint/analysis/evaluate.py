@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 
 from convlint.analysis import facts
 from convlint.analysis.facts.names import is_loader_name, is_module_like_name
@@ -82,6 +83,14 @@ class _Pending:
 
 
 _NOTHING = object()  # a memoized "no value"
+
+
+def at(index: FileIndex, node: ast.AST) -> str:
+    """Where a node is, for a reason: `models.py:6` (`line 6` in a source without a file)."""
+    line = getattr(node, "lineno", "?")
+    if index.path.startswith("<") or index.path == "-":
+        return f"line {line}"
+    return f"{os.path.basename(index.path)}:{line}"
 
 
 def short(node: ast.AST, limit: int = 60) -> str:
@@ -329,7 +338,7 @@ class Evaluator:
                 value = _item(value, i, f"`{b.name}` is unpacked from `{short(b.iterable)}`")
             return value
         if isinstance(b, FunctionBinding):
-            return Function(f"`{b.name}` is a function (line {b.line})", b.info)
+            return Function(f"`{b.name}` is a function ({at(b.scope.index, b.node)})", b.info)
         if isinstance(b, ClassBinding):
             return self.class_value(b.info)
         if isinstance(b, NamedExprBinding):
@@ -362,8 +371,8 @@ class Evaluator:
             return None
         for i in b.element:
             value = _item(value, i, f"`{b.name}` is unpacked from `{short(b.value)}`")
-        line = getattr(b.value, "lineno", "?")
-        return value.because(f"`{b.name}` = `{short(b.value)}` (line {line}): {value.reason}")
+        name = f"self.{b.name}" if isinstance(b.node, ast.Attribute) else b.name
+        return value.because(f"`{name}` = `{short(b.value)}` ({at(b.scope.index, b.value)}): {value.reason}")
 
     def _match_capture(self, b: MatchBinding) -> Value | None:
         if not b.whole:
@@ -415,7 +424,7 @@ class Evaluator:
         reason = self.module_class_reason(info)
         if reason:
             return ModuleClass(reason, info)
-        return Class(f"{info.name} is a class (line {info.node.lineno}) that is not a module", info)
+        return Class(f"`{info.name}` ({at(info.index, info.node)}) is a class that is not a module", info)
 
     def module_class_reason(self, info: ClassInfo) -> str | None:
         """Why a class of the project subclasses nn.Module (through its bases, across
@@ -427,9 +436,10 @@ class Evaluator:
         for base in info.node.bases:
             value = self._expr(base, info.scope)
             if isinstance(value, ModuleClass):
+                where = at(info.index, info.node)
                 if isinstance(value.cls, str):
-                    return Constant(f"{info.name} subclasses {value.cls}")
-                return Constant(f"{info.name} subclasses {short(base)}, a module class")
+                    return Constant(f"`{info.name}` ({where}) subclasses {value.cls}")
+                return Constant(f"`{info.name}` ({where}) subclasses `{short(base)}`, a module class")
         return Unknown(f"{info.name} is not a module class")
 
     def bases(self, info: ClassInfo) -> list[Value]:
@@ -899,7 +909,8 @@ class Evaluator:
                 result = self.returns(callee.ref)
                 if result is None:
                     return None
-                return result.because(f"`{callee.ref.name}()` returns: {result.reason}")
+                where = at(callee.ref.index, callee.ref.node)
+                return result.because(f"`{callee.ref.name}()` ({where}) returns: {result.reason}")
         if isinstance(callee, (Module, LikelyModule)):
             return Tensor(f"the output of calling module `{short(node.func)}`")
         if isinstance(callee, Library):

@@ -86,7 +86,9 @@ class Project:
     def add_source(self, path: str, text: str, tree, key: tuple | None = None) -> FileIndex:
         """The index of a file being analysed (its text in hand), shared with the files that
         import it."""
-        absolute = os.path.abspath(path)
+        # A source without a file (`<source>`, standard input) keeps its name: it is in no
+        # directory, and nothing imports it.
+        absolute = path if path.startswith("<") or path == "-" else os.path.abspath(path)
         if key is not None:
             cached = self._indices.get(absolute)
             if cached is not None and cached[0] == key and cached[1] is not None and cached[1].text == text:
