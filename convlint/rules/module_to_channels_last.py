@@ -49,11 +49,23 @@ becomes `convert_conv2d_weight_memory_format(model.to(device), torch.channels_la
 
 ## Fix safety
 The fix is safe when the receiver is known to be a module (constructed from an `nn.Module`
-subclass, a model factory such as `timm.create_model`, `self` in a module class, ...) and the
-format is the literal `torch.channels_last`. It is unsafe when the receiver is a module only
-by its name (`model`, `net`, ...), or when the format is a variable or a conditional that may
-be `channels_last` (the converter must match the rank). With `fix-target = "convlint"` the
-call goes to `convlint.runtime.convert_conv2d_weight_memory_format` instead.
+subclass, a model factory such as `timm.create_model`, `self` in a module class, what every
+caller passes, ...) and the format is the literal `torch.channels_last`, except where
+torch's converter does less than `.to()`, or costs more:
+- a TorchScript module (`torch.jit.script`, `trace`, `freeze`, `load`): torch's converter
+  converts none of its convs, so there is no fix to it (`fix-target = "convlint"` has one);
+- a module whose classes use `spectral_norm`, `weight_norm`, parametrizations or
+  `LazyConv*`: torch's converter skips them, or the next forward undoes it (unsafe);
+- a call that runs many times (in a loop, in a function called from one, a callback of
+  `model.apply`): torch's converter copies every conv weight on every call, `.to()` nothing
+  once converted: hoist it out of the loop (unsafe);
+- a format that may also be `None` or `contiguous_format`: torch's converter still copies
+  every conv weight on that path (unsafe);
+- a call inside an f-string `{...=}` field: not fixed (the printed text would change).
+It is unsafe when the receiver is a module only by its name (`model`, `net`, ...), or when
+the format is a variable or a conditional that may be `channels_last` (the converter must
+match the rank). With `fix-target = "convlint"` the call goes to
+`convlint.runtime.convert_conv2d_weight_memory_format` instead.
 """
 
 CL102_DOC = """\
