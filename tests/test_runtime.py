@@ -90,13 +90,45 @@ def test_drop_ins_touch_only_their_rank_and_return_the_module():
     [
         (convert_conv2d_weight_memory_format, CL3D),
         (convert_conv3d_weight_memory_format, CL),
-        (convert_conv_weights, torch.preserve_format),
         (convert_conv_weights, "nhwc"),
+        (convert_conv_weights, torch.channels_last.__class__),
     ],
 )
 def test_a_format_that_does_not_fit_is_refused(function, memory_format):
     with pytest.raises(ValueError, match="memory_format must be one of"):
         function(small_cnn(), memory_format)
+
+
+@pytest.mark.parametrize("keep", [None, torch.preserve_format, "preserve_format"])
+@pytest.mark.parametrize(
+    "function",
+    [convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format, convert_conv_weights],
+)
+def test_none_and_preserve_format_are_accepted_as_pytorch_accepts_them_and_copy_nothing(function, keep):
+    # The default path of `fmt = torch.channels_last if flag else None` after a convlint fix.
+    model = mixed_rank_model()
+    model.image.weight.data = model.image.weight.detach().contiguous(memory_format=CL)
+    strides = {name: p.stride() for name, p in model.named_parameters()}
+    ptrs = weight_ptrs(model)
+    reference = copy.deepcopy(model)
+    # PyTorch's converter accepts None (its clone keeps the layout); with preserve_format
+    # its resize_ raises, and convlint treats it as None.
+    torch.nn.utils.convert_conv2d_weight_memory_format(reference, None)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)
+        assert function(model, keep) is model
+
+    assert weight_ptrs(model) == ptrs
+    assert {name: p.stride() for name, p in model.named_parameters()} == strides
+    assert {name: p.stride() for name, p in reference.named_parameters()} == strides
+
+
+def test_none_is_reported_as_leaving_each_weight_in_place():
+    report = convert_and_report(small_cnn(), None)
+    assert report.converted == [] and report.skipped == []
+    assert {record.detail for record in report.already_in_place} == {"left as it is (preserve_format)"}
+    assert len(report.already_in_place) == 4
 
 
 def test_a_model_nested_5000_deep_converts_without_recursion():
