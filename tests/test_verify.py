@@ -333,3 +333,163 @@ def test_a_forward_that_fails_keeps_the_stride_report():
     code, report = verify_json(f"{PASSING}:SmallNet", "--input-shape", "1,3")
     assert code == 2
     assert set(statuses(report).values()) == {"ok"} and len(report["targets"][0]["rows"]) == 4
+
+
+FAMILIES = "fixtures/models/families.py"
+
+
+@pytest.mark.parametrize("build", ["scripted", "traced", "loaded"])
+def test_torchscript_targets_are_converted_and_checked(build):
+    code, report = verify_json(f"{FAMILIES}:{build}", "--input-shape", "1,3,8,8")
+    assert code == 0
+    [target] = report["targets"]
+    assert [(row["module"], row["type"], row["status"], row["kernel"]) for row in target["rows"]] == [
+        ("0", "Conv2d", "ok", "channels_last"), ("2", "Conv2d", "ok", "channels_last"),
+    ]
+
+
+def test_a_frozen_target_has_a_row_per_graph_constant():
+    code, report = verify_json(f"{FAMILIES}:frozen", "--input-shape", "1,3,8,8")
+    assert code == 0
+    rows = report["targets"][0]["rows"]
+    assert [(row["module"], row["type"], row["status"], row["kernel"]) for row in rows] == [
+        ("0.weight", "graph constant", "ok", "channels_last"),
+        ("2.weight", "graph constant", "ok", "channels_last"),
+    ]
+
+
+def test_a_torchscript_target_converted_by_pytorch_fails():
+    code, report = verify_json(f"{FAMILIES}:scripted", "--convert", "torch")
+    assert code == 1
+    assert set(statuses(report).values()) == {NOT_CONVERTED}
+
+
+def test_a_depthwise_1x1_weight_is_in_every_layout():
+    code, report = verify_json(f"{FAMILIES}:depthwise_pointwise", "--convert", "none")
+    assert code == 1  # the 3x3 conv is not converted; the (8, 1, 1, 1) one is in every layout
+    rows = {row["module"]: row for row in report["targets"][0]["rows"]}
+    assert rows["0"]["status"] == NOT_CONVERTED
+    assert (rows["1"]["shape"], rows["1"]["status"]) == ([8, 1, 1, 1], "ok")
+    assert rows["1"]["note"] == "one possible set of strides: in every layout"
+
+
+def test_rounding_noise_on_large_outputs_matches_and_is_shown_beside_model_to():
+    code, report = verify_json(f"{FAMILIES}:LargeScaleNoise", "--input-shape", "1,3,8,8")
+    assert code == 0
+    target = report["targets"][0]
+    output = target["output"]
+    assert output["match"] and output["scale"] == pytest.approx(1000)
+    assert output["max_abs_diff"] == pytest.approx(0.02, rel=0.05)  # float32 at 1e3: 0.0202
+    assert target["whole_model_to"]["output_diff"] == output["max_abs_diff"]
+    human = verify(f"{FAMILIES}:LargeScaleNoise", "--input-shape", "1,3,8,8").stdout
+    assert ("outputs: max abs diff 0.0202 (whole-model .to(): 0.0202), 2e-05 of the output's "
+            "scale 1e+03 (tolerance 0.001 of the scale + 1e-05): match") in human
+
+
+def test_a_weight_computed_in_forward_is_reported_as_the_kernel_receives_it():
+    code, report = verify_json(f"{FAMILIES}:weight_standardized", "--input-shape", "1,3,8,8")
+    assert code == 0  # convlint cannot do better: only --strict fails it
+    rows = {row["module"]: row for row in report["targets"][0]["rows"]}
+    assert rows["0"]["strides"] == [27, 1, 9, 3]  # the stored weight is converted
+    assert (rows["0"]["status"], rows["0"]["kernel"]) == (
+        "computed contiguous at run time", "contiguous_format")
+    assert (rows["2"]["status"], rows["2"]["kernel"]) == ("ok", "channels_last")
+
+    strict, report = verify_json(f"{FAMILIES}:weight_standardized", "--input-shape", "1,3,8,8",
+                                 "--strict")
+    assert strict == 1
+    assert report["targets"][0]["problems"] == ["--strict: 1 computed contiguous at run time"]
+
+
+def test_a_hook_based_weight_norm_is_parametrized_and_its_kernel_gets_contiguous():
+    code, report = verify_json(f"{PASSING}:weight_norm_net", "--input-shape", "1,3,8,8")
+    assert code == 0
+    [row] = report["targets"][0]["rows"]
+    assert (row["status"], row["kernel"]) == ("parametrized", "contiguous_format")
+
+
+@pytest.mark.parametrize(
+    ("target", "args"),
+    [
+        (f"{PASSING}:weight_norm_net", []),
+        (f"{PASSING}:lazy_net", []),
+        (f"{PASSING}:converted_whole", ["--convert", "none"]),
+    ],
+)
+def test_strict_fails_what_convlint_cannot_convert_or_should_not_have_changed(target, args):
+    assert verify(target, *args).exit_code == 0
+    result = verify(target, *args, "--strict")
+    assert result.exit_code == 1
+    assert "problem: --strict: " in result.stdout
+
+
+def test_inputs_runs_a_model_with_several_arguments_and_keywords():
+    result = verify(f"{FAMILIES}:TinyUNet", "--inputs", f"{FAMILIES}:unet_inputs")
+    assert result.exit_code == 0, result.output
+    assert "conv_in   Conv2d  (8, 4, 3, 3)  (36, 1, 12, 4)  channels_last  ok      channels_last" in (
+        result.stdout)
+    assert "): match; output is channels_last" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--inputs", f"{FAMILIES}:nothing"], f"{FAMILIES} has no attribute 'nothing'"),
+        (["--inputs", "fixtures/models/absent.py:make"], "no such file: fixtures/models/absent.py"),
+        (["--inputs", f"{FAMILIES}:X"], "--inputs X is of type Tensor, not a function"),
+        (["--inputs", f"{FAMILIES}:unet_inputs", "--input-shape", "1,3,8,8"], "cannot be used together"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(args, message):
+    result = verify(f"{FAMILIES}:TinyUNet", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_the_evidence_lists_the_non_conv_tensors_model_to_restrides():
+    code, report = verify_json(f"{FAMILIES}:NonConvTensors", "--input-shape", "1,3,8,8")
+    assert code == 0
+    target = report["targets"][0]
+    assert target["changed"] == []  # the targeted conversion leaves them
+    evidence = target["whole_model_to"]
+    assert evidence["memory_format"] == "channels_last" and evidence["error"] is None
+    assert [(c["tensor"], c["shape"], c["after"]) for c in evidence["restrided"]] == [
+        ("pos_embed", [1, 4, 4, 8], "channels_last"), ("grn_gamma", [1, 1, 1, 8], "channels_last"),
+    ]
+    human = verify(f"{FAMILIES}:NonConvTensors").stdout
+    assert ("evidence: model.to(memory_format=channels_last), measured on a copy: restrides "
+            "2 non-conv tensors:") in human
+    assert "  pos_embed  (1, 4, 4, 8)  contiguous_format -> channels_last" in human
+
+
+def test_the_evidence_says_model_to_raises_on_a_model_with_3d_convs():
+    code, report = verify_json(f"{PASSING}:MixedNet")
+    assert code == 0
+    evidence = report["targets"][0]["whole_model_to"]
+    assert evidence["error"].startswith("RuntimeError: required rank 4 tensor")
+    assert report["targets"][0]["summary"].endswith("; model.to() raises")
+
+
+def test_without_torch_verify_says_what_to_install():
+    code = ("import sys; sys.modules['torch'] = None; from click.testing import CliRunner; "
+            "from convlint.cli import main; "
+            "r = CliRunner().invoke(main, ['verify', 'fixtures/models/passing.py:SmallNet']); "
+            "print(r.exit_code); print(r.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60, check=False)
+    assert result.stdout.splitlines()[:2] == [
+        "2",
+        f"convlint verify: error: {PASSING}:SmallNet: convlint verify needs torch: "
+        "pip install torch (or pip install 'convlint[torch]')",
+    ]
+
+
+def test_a_missing_target_file_is_reported_without_importing_torch_or_starting_a_process():
+    code = ("import multiprocessing, sys; from convlint.verify import run_verify; "
+            "from convlint.verdicts import VerifyOptions; "
+            "c = run_verify(['fixtures/models/absent.py:Net'], VerifyOptions()); "
+            "print(c, 'torch' in sys.modules, multiprocessing.active_children())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60, check=False)
+    assert result.stdout.split() == ["2", "False", "[]"], result.stderr
+    assert "no such file: fixtures/models/absent.py" in result.stderr
