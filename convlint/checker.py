@@ -350,17 +350,26 @@ def _bench(variants: list[tuple[str, Callable[[], tuple[nn.Module, Inputs]]]],
             break
     warnings_ = []
     for row, _, _, times in timers:
-        quartiles = _quartiles(times)
-        row.median_ms, row.iqr_ms, row.runs = quartiles[1] * 1e3, (quartiles[2] - quartiles[0]) * 1e3, len(times)
-        if row.iqr_ms > NOISY_IQR * row.median_ms:
-            warnings_.append(f"--bench: {row.variant}: the IQR ({row.iqr_ms:.3f} ms) is over a "
-                             f"quarter of the median ({row.median_ms:.3f} ms): the machine is "
-                             "noisy, do not trust the ratios; rerun with more --bench-seconds")
+        warning = _summarize(row, times)
+        if warning:
+            warnings_.append(warning)
     baseline = rows[0].median_ms
     for row in rows:
         if baseline and row.median_ms is not None:
             row.ratio = row.median_ms / baseline
     return rows, warnings_
+
+
+def _summarize(row: BenchRow, times: list[float]) -> str | None:
+    """Fill in the row's median and IQR (ms) from per-call times (s); a warning when the
+    IQR is over NOISY_IQR of the median, so that noise is not read as a speed-up."""
+    low, median, high = _quartiles(times)
+    row.median_ms, row.iqr_ms, row.runs = median * 1e3, (high - low) * 1e3, len(times)
+    if row.iqr_ms <= NOISY_IQR * row.median_ms:
+        return None
+    return (f"--bench: {row.variant}: the IQR ({row.iqr_ms:.3f} ms) is over a quarter of the "
+            f"median ({row.median_ms:.3f} ms): the machine is noisy, do not trust the ratios; "
+            "rerun with more --bench-seconds")
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:

@@ -493,3 +493,38 @@ def test_a_missing_target_file_is_reported_without_importing_torch_or_starting_a
                             cwd=ROOT, timeout=60, check=False)
     assert result.stdout.split() == ["2", "False", "[]"], result.stderr
     assert "no such file: fixtures/models/absent.py" in result.stderr
+
+
+class Recorder(nn.Module):
+    def __init__(self, name: str, calls: list[str]) -> None:
+        super().__init__()
+        self.name, self.calls = name, calls
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(self.name)
+        return x
+
+
+def test_bench_interleaves_the_variants_round_by_round():
+    from convlint import checker
+
+    calls: list[str] = []
+    variants = [(name, lambda name=name: (Recorder(name, calls), ((torch.ones(1),), {})))
+                for name in "ABC"]
+    rows, _ = checker._bench(variants, 0.02, lambda step, announce=False: None)
+
+    runs = [name for index, name in enumerate(calls) if index == 0 or calls[index - 1] != name]
+    assert len(runs) >= 3 * 6  # the warm-up, then at least five rounds
+    assert runs == list("ABC") * (len(runs) // 3)
+    assert [row.runs for row in rows] == [len(runs) // 3 - 1] * 3
+
+
+def test_bench_warns_when_a_variants_iqr_is_over_a_quarter_of_its_median():
+    from convlint import checker
+    from convlint.verdicts import BenchRow
+
+    steady, noisy = BenchRow("steady"), BenchRow("noisy")
+    assert checker._summarize(steady, [0.010, 0.011, 0.010, 0.012, 0.011]) is None
+    assert steady.median_ms == pytest.approx(11.0) and steady.runs == 5
+    warning = checker._summarize(noisy, [0.010, 0.020, 0.010, 0.030, 0.011])
+    assert warning.startswith("--bench: noisy: the IQR (10.000 ms) is over a quarter of the median")
