@@ -481,49 +481,72 @@ def _verify(spec: str, options: VerifyOptions, result: TargetResult, phase: Phas
     if before is not None:
         phase("running the forward pass after conversion")
         try:
-            after, recorder = record_kernel_layouts(model, rows, formats, lambda: _forward(model, inputs))
+            after, rows, note = _forward_recording_kernels(model, rows, formats, inputs)
         except Exception as exc:
             result.fail(f"forward after conversion raised {one_line(exc)}", _trace(exc))
         else:
-            rows = with_kernel_layouts(rows, recorder)
-            if recorder.unmatched:
-                kinds = ", ".join(dict.fromkeys(recorder.unmatched))
-                result.notes.append(f"{len(recorder.unmatched)} conv kernel call(s) with a weight "
-                                    f"no row holds (computed or functional): {kinds}")
-            result.output = compare_outputs(before, after, inputs[0][0].dtype if inputs[0]
-                                            and isinstance(inputs[0][0], torch.Tensor)
-                                            else _model_dtype(model))
+            result.notes.extend([note] if note else [])
+            result.output = compare_outputs(before, after, _output_dtype(before, model))
             if not result.output.match:
                 result.fail("outputs after conversion differ beyond the tolerance")
-    _judge(model, formats, baseline, rows, options, result)
+    result.rows = rows
+    result.changed = changed_tensors(model, baseline, skip=frozenset(row.tensor for row in rows))
+    failed, problems, notes = _judge(model, formats, rows, result.changed, options.strict)
+    if failed:
+        result.exit_code = max(result.exit_code, EXIT_FAILED)
+    for problem in problems:
+        result.fail(problem)
+    result.notes.extend(notes)
     if options.bench and before is not None:
         result.bench, result.warnings = _bench(
             _bench_variants(reference, model, inputs, first_format, options.convert),
             options.bench_seconds, phase)
 
 
-def _judge(model: nn.Module, formats: dict[int, torch.memory_format], baseline: dict[str, str] | None,
-           rows: list[WeightRow], options: VerifyOptions, result: TargetResult) -> None:
-    """The rows, the non-conv tensors that changed layout, and the verdict from them."""
-    result.rows = rows
-    result.changed = changed_tensors(model, baseline, skip=frozenset(row.tensor for row in rows))
-    failing = [row for row in rows if row.status.fails(options.strict)]
-    if any(row.status is Status.NOT_CONVERTED for row in failing):
-        result.exit_code = max(result.exit_code, EXIT_FAILED)
+def _forward_recording_kernels(model: nn.Module, rows: list[WeightRow],
+                               formats: Mapping[int, torch.memory_format], inputs: Inputs
+                               ) -> tuple[list[torch.Tensor], list[WeightRow], str | None]:
+    """The forward after conversion, recording what each conv kernel receives: its outputs,
+    the rows with their kernel column, and a note. Should the recording itself break the
+    forward (a dispatch mode of the model's own), it runs again without."""
+    try:
+        after, recorder = record_kernel_layouts(model, rows, formats, lambda: _forward(model, inputs))
+    except Exception as exc:
+        after = _forward(model, inputs)  # raises when the forward itself is broken
+        return after, rows, f"the conv kernels' layouts were not recorded: {one_line(exc)}"
+    note = None
+    if recorder.unmatched:
+        kinds = ", ".join(dict.fromkeys(recorder.unmatched))
+        note = (f"{len(recorder.unmatched)} conv kernel call(s) with a weight no row holds "
+                f"(computed or functional): {kinds}")
+    return after, with_kernel_layouts(rows, recorder), note
+
+
+def _output_dtype(outputs: list[torch.Tensor], model: nn.Module) -> torch.dtype:
+    floating = [t.dtype for t in outputs if t.is_floating_point()]
+    return floating[0] if floating else _model_dtype(model)
+
+
+def _judge(model: nn.Module, formats: dict[int, torch.memory_format], rows: list[WeightRow],
+           changed: list, strict: bool) -> tuple[bool, list[str], list[str]]:
+    """The verdict from the rows and the changed non-conv tensors: whether a weight failed,
+    the --strict problems, and notes."""
+    failing = [row for row in rows if row.status.fails(strict)]
+    problems = []
     strict_rows = [row for row in failing if row.status is not Status.NOT_CONVERTED]
     if strict_rows:
         counts = {status: sum(row.status is status for row in strict_rows)
                   for status in dict.fromkeys(row.status for row in strict_rows)}
-        listed = ", ".join(f"{count} {status}" for status, count in counts.items())
-        result.fail(f"--strict: {listed}")
-    if options.strict and result.changed:
-        result.fail(f"--strict: {len(result.changed)} non-conv tensor(s) changed layout")
+        problems.append("--strict: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    if strict and changed:
+        problems.append(f"--strict: {len(changed)} non-conv tensor(s) changed layout")
+    notes = []
     unchecked = _unchecked_convs(model, formats)
     if unchecked:
-        result.notes.append(unchecked)
+        notes.append(unchecked)
     if not rows:
-        ranks = " or ".join(f"{rank}-D" for rank in sorted(formats))
-        result.notes.append(f"no module holds a {ranks} weight")
+        notes.append(f"no module holds a {' or '.join(f'{rank}-D' for rank in sorted(formats))} weight")
+    return any(row.status is Status.NOT_CONVERTED for row in failing), problems, notes
 
 
 def _snapshot(model: nn.Module) -> nn.Module | Exception:
