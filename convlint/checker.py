@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import importlib.util
 import math
@@ -319,45 +320,45 @@ def _bench(variants: list[tuple[str, Callable[[], tuple[nn.Module, Inputs]]]],
            seconds: float, phase: Phase) -> tuple[list[BenchRow], list[str]]:
     """Time the variants interleaved, one block each per round (A B C A B C ...), so that a
     change in the machine's load falls on all of them: rows and warnings about noise."""
-    from torch.utils import benchmark  # only --bench pays for it
-
-    rows, timers = [], []
+    rows, timed = [], []
     for name, prepare in variants:
         phase(f"preparing {name}", True)
         try:
             model, (args, kwargs) = prepare()
-            timer = benchmark.Timer(stmt="model(*args, **kwargs)",
-                                    globals={"model": model, "args": args, "kwargs": kwargs},
-                                    num_threads=torch.get_num_threads())
-            with torch.no_grad():
-                first = timer.timeit(1).mean  # warm-up, and the size of a block
+            call = functools.partial(model, *args, **kwargs)
+            first = _time_block(call, 1)  # warm-up, and the size of a block
         except Exception as exc:  # one variant failing (e.g. .to() on 5-D weights) is a result
             rows.append(BenchRow(name, error=str(exc) if isinstance(exc, TargetError)
                                  else one_line(exc)))
             continue
         block = max(1, int(min(0.05, seconds / 10) / max(first, 1e-9)))
         rows.append(BenchRow(name))
-        timers.append((rows[-1], timer, block, []))
-    phase(f"timing {len(timers)} variants interleaved", True)
+        timed.append((rows[-1], call, block, []))
+    phase(f"timing {len(timed)} variants interleaved", True)
     started = time.perf_counter()
     rounds = 0
-    while timers and (rounds < 5 or time.perf_counter() - started < seconds * len(timers)):
-        for _, timer, block, times in timers:
-            with torch.no_grad():
-                times.append(timer.timeit(block).mean)
+    while timed and rounds < 10_000 and (rounds < 5 or time.perf_counter() - started < seconds * len(timed)):
+        for _, call, block, times in timed:
+            times.append(_time_block(call, block))
         rounds += 1
-        if rounds >= 10_000:
-            break
-    warnings_ = []
-    for row, _, _, times in timers:
-        warning = _summarize(row, times)
-        if warning:
-            warnings_.append(warning)
+    noisy = [_summarize(row, times) for row, _, _, times in timed]
     baseline = rows[0].median_ms
     for row in rows:
         if baseline and row.median_ms is not None:
             row.ratio = row.median_ms / baseline
-    return rows, warnings_
+    return rows, [warning for warning in noisy if warning]
+
+
+def _time_block(call: Callable[[], object], number: int) -> float:
+    """Seconds per call of `number` calls, CUDA synchronized (kernels run asynchronously)."""
+    synchronize = torch.cuda.synchronize if torch.cuda.is_initialized() else (lambda: None)
+    with torch.no_grad():
+        synchronize()
+        start = time.perf_counter()
+        for _ in range(number):
+            call()
+        synchronize()
+    return (time.perf_counter() - start) / number
 
 
 def _summarize(row: BenchRow, times: list[float]) -> str | None:

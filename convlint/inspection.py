@@ -270,7 +270,8 @@ def with_kernel_layouts(rows: list[WeightRow], recorder: KernelLayouts) -> list[
     for row in rows:
         layouts = recorder.calls.get(row.module)
         if not layouts:
-            result.append(_replace(row, kernel="not called"))
+            # a non-conv module's weight that no conv kernel read is no kernel's business
+            result.append(_replace(row, kernel="not called" if row.status.is_conv else "-"))
             continue
         kernel = ", ".join(dict.fromkeys(layouts))
         if row.status is Status.OK and any(layout != row.expected for layout in layouts):

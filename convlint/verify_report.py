@@ -62,8 +62,7 @@ def format_human(result: TargetResult) -> str:
         )
     lines += _whole_model_lines(result)
     if result.bench:
-        lines.append("forward time (torch.utils.benchmark, variants interleaved; median and IQR "
-                     "of the rounds):")
+        lines.append("forward time (variants interleaved; median and IQR of the rounds):")
         lines += ["  " + line for line in _table(
             [("variant", "median", "IQR", "vs contiguous", "rounds")]
             + [(b.variant, f"{b.median_ms:.3f} ms", f"{b.iqr_ms:.3f} ms",
