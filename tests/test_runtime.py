@@ -388,3 +388,37 @@ def test_the_summary_counts_each_outcome():
     summary = convert_and_report(model).summary()
     assert summary.startswith("1 converted (1 copied, 432 bytes), 1 already in place, ")
     assert summary.endswith("1 skipped, 1 deferred to first forward")
+
+
+def test_the_converter_and_the_inspection_see_the_same_convs():
+    # One classifier (convlint.convs.classify_conv) decides for both: every conv weight the
+    # report lists has a row, and every conv row is in the report.
+    from convlint.inspection import inspect_conv_weights
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1)))
+        hook_norm = nn.utils.weight_norm(nn.Conv2d(4, 4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1, groups=4), nn.ConvTranspose2d(4, 4, 2),
+        nn.utils.parametrizations.spectral_norm(nn.Conv2d(4, 4, 3)),
+        nn.utils.parametrizations.weight_norm(nn.Conv2d(4, 4, 3)), hook_norm,
+        nn.LazyConv2d(4, 3), torch.ao.nn.quantized.Conv2d(4, 4, 3), nn.Conv3d(4, 4, 1),
+        nn.Linear(4, 4), nn.Conv1d(4, 4, 1),
+    )
+    model.add_module("scripted", scripted)
+
+    report = convert_and_report(model, ranks=(4,))
+    reported = {record.path for records in (report.converted, report.already_in_place,
+                                             report.skipped, report.deferred) for record in records}
+    rows = inspect_conv_weights(model, {4: CL})
+
+    assert reported == {row.module for row in rows if row.status.is_conv}
+    assert reported == {"0", "1", "2", "3", "4", "5", "6", "7", "scripted.0", "scripted.1"}
+
+
+def test_a_computed_depthwise_1x1_weight_is_in_every_layout_not_skipped():
+    conv = nn.utils.parametrizations.spectral_norm(nn.Conv2d(8, 8, 1, groups=8))  # (8, 1, 1, 1)
+    report = convert_and_report(conv)
+    assert report.skipped == []
+    assert len(report.converted + report.already_in_place) == 1
