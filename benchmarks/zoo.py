@@ -149,6 +149,20 @@ arch("timesformer", "transformers", (1, 4, 3, 32, 32))(lambda: _hf(
     "TimesformerModel", "TimesformerConfig", image_size=32, patch_size=8, num_frames=4, **SMALL))
 
 
+def _traced(name: str, freeze: bool = False) -> torch.jit.ScriptModule:
+    """A zoo model in TorchScript form, as deployment code ships it: traced (and frozen)."""
+    model = ZOO[name].build().eval()
+    model.config.torchscript = True  # tuples instead of ModelOutput, as tracing needs
+    with torch.no_grad():
+        traced = torch.jit.trace(model, _randn(*ZOO[name].input_shape), strict=False)
+    return torch.jit.freeze(traced) if freeze else traced
+
+
+arch("resnet_traced", "transformers", IMAGE)(lambda: _traced("resnet"))
+arch("resnet_frozen", "transformers", IMAGE)(lambda: _traced("resnet", freeze=True))
+arch("mobilenet_v2_traced", "transformers", IMAGE)(lambda: _traced("mobilenet_v2"))
+
+
 # --- diffusers ---------------------------------------------------------------------------
 
 def _df(model: str, **config) -> nn.Module:
@@ -234,13 +248,15 @@ arch("sd3_transformer", "diffusers", inputs=sd3_inputs)(lambda: _df(
 
 
 def conv_ranks(model: nn.Module) -> dict[int, int]:
-    from convlint.convs import classify_conv, walk_modules
+    from convlint.convs import classify_conv, graph_conv_constants, walk_modules
 
     counts: dict[int, int] = {}
     for _, module in walk_modules(model):
         conv = classify_conv(module)
-        if conv is not None:
-            counts[conv.rank] = counts.get(conv.rank, 0) + 1
+        ranks = [conv.rank] if conv is not None else []
+        ranks += [constant.dim() for _, constant in graph_conv_constants(module)]
+        for rank in ranks:
+            counts[rank] = counts.get(rank, 0) + 1
     return counts
 
 
@@ -335,12 +351,13 @@ def evidence(target: dict) -> str:
     if whole.get("error"):
         return "raises: " + whole["error"].split(":")[0] + (": " + whole["error"].split(": ", 1)[1][:40]
                                                            if ": " in whole["error"] else "")
-    restrided = whole["restrided"]
+    restrided, missed = whole["restrided"], whole.get("missed", [])
+    misses = f"; misses {len(missed)} conv weights" if missed else ""
     if not restrided:
-        return "restrides nothing else"
+        return "restrides nothing else" + misses
     listed = ", ".join(f"{c['tensor']} {tuple(c['shape'])}" for c in restrided[:2])
     more = f" +{len(restrided) - 2}" if len(restrided) > 2 else ""
-    return f"restrides {len(restrided)}: {listed}{more}"
+    return f"restrides {len(restrided)}: {listed}{more}{misses}"
 
 
 def kernel_check(target: dict) -> str:

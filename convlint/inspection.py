@@ -178,7 +178,13 @@ def whole_model_to(model: nn.Module, memory_format: torch.memory_format
         duplicate.to(memory_format=memory_format)
     except Exception as exc:
         return WholeModelTo(name, error=one_line(exc)), None
-    return WholeModelTo(name, restrided=changed_tensors(duplicate, before)), duplicate
+    rows = inspect_conv_weights(duplicate, {memory_format_rank(memory_format): memory_format})
+    missed = [row.module for row in rows if row.status is Status.NOT_CONVERTED]
+    return WholeModelTo(name, restrided=changed_tensors(duplicate, before), missed=missed), duplicate
+
+
+def memory_format_rank(memory_format: torch.memory_format) -> int:
+    return next(rank for rank, fmt in CHANNELS_LAST_BY_RANK.items() if fmt == memory_format)
 
 
 class KernelLayouts(TorchDispatchMode):

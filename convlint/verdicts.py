@@ -80,6 +80,7 @@ class WholeModelTo:
     error: str | None = None  # it raised (or the model could not be copied: `copied` False)
     copied: bool = True
     restrided: list[LayoutChange] = field(default_factory=list)  # non-conv tensors it restrides
+    missed: list[str] = field(default_factory=list)  # conv weights it leaves in another layout
     output_diff: float | None = None  # its outputs against the unconverted model's, same input
 
 

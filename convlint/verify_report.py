@@ -24,7 +24,8 @@ def summary_line(result: TargetResult) -> str:
     whole = result.whole_model_to
     if whole is not None and whole.copied:
         parts.append("model.to() raises" if whole.error else
-                     f"model.to() restrides {_plural(len(whole.restrided), 'non-conv tensor')}")
+                     f"model.to() restrides {_plural(len(whole.restrided), 'non-conv tensor')}"
+                     + (f" and misses {_plural(len(whole.missed), 'conv weight')}" if whole.missed else ""))
     if result.problems:
         parts.append(_plural(len(result.problems), "problem"))
     verdict = "PASS" if result.exit_code == EXIT_OK else "FAIL"
@@ -86,10 +87,14 @@ def _whole_model_lines(result: TargetResult) -> list[str]:
         return [f"evidence: {call} not measured: {whole.error}"]
     if whole.error:
         return [f"evidence: {call}, measured on a copy: raises {whole.error}"]
+    missed = ""
+    if whole.missed:
+        shown = ", ".join(whole.missed[:3]) + (", ..." if len(whole.missed) > 3 else "")
+        missed = f"; it leaves {_plural(len(whole.missed), 'conv weight')} unconverted ({shown})"
     if not whole.restrided:
-        return [f"evidence: {call}, measured on a copy: restrides no non-conv tensor"]
+        return [f"evidence: {call}, measured on a copy: restrides no non-conv tensor{missed}"]
     lines = [f"evidence: {call}, measured on a copy: restrides "
-             f"{_plural(len(whole.restrided), 'non-conv tensor')}:"]
+             f"{_plural(len(whole.restrided), 'non-conv tensor')}{missed}:"]
     lines += ["  " + line for line in _table(
         [("tensor", "shape", "layout")]
         + [(c.tensor, _dims(c.shape), f"{c.before} -> {c.after}") for c in whole.restrided])]

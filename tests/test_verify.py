@@ -357,6 +357,10 @@ def test_a_frozen_target_has_a_row_per_graph_constant():
         ("0.weight", "graph constant", "ok", "channels_last"),
         ("2.weight", "graph constant", "ok", "channels_last"),
     ]
+    # the whole-model .to() finds no parameter to convert in a frozen module
+    assert report["targets"][0]["whole_model_to"]["missed"] == ["0.weight", "2.weight"]
+    assert report["targets"][0]["summary"].endswith(
+        "model.to() restrides 0 non-conv tensors and misses 2 conv weights")
 
 
 def test_a_torchscript_target_converted_by_pytorch_fails():
