@@ -300,33 +300,49 @@ def time_runtime(entry: Arch, ranks: dict[int, int], repeats: int) -> dict[str, 
     return result
 
 
-def verify_args(entry: Arch, ranks: dict[int, int], new: bool) -> list[str]:
-    """The verify command line for an entry. channels_last comes first, so that the evidence
-    is what the linter flags, `model.to(memory_format=torch.channels_last)`, also on 3-D
-    models; a model with 5-D convs is also checked for channels_last_3d."""
-    zoo = Path(__file__).resolve()
-    args = [f"{zoo}:{entry.name}", "--output-format", "json", "--timeout", "600",
-            "--memory-format", "channels_last"]
-    if 5 in ranks:
-        args += ["--memory-format", "channels_last_3d"]
+def input_args(entry: Arch, new: bool) -> tuple[str, ...]:
+    """The input flags of an entry; the old verify (`new` False) has no --inputs."""
     if entry.input_shape:
-        args += ["--input-shape", ",".join(map(str, entry.input_shape))]
-    elif entry.inputs is not None and new:
-        args += ["--inputs", f"{zoo}:{entry.name}_inputs"]
-    return args
+        return ("--input-shape", ",".join(map(str, entry.input_shape)))
+    if entry.inputs is not None and new:
+        return ("--inputs", f"{Path(__file__).resolve()}:{entry.name}_inputs")
+    return ()
 
 
-def run_verify(args: list[str], checkout: Path) -> dict:
+def verify_all(names: list[str], checkout: Path, new: bool, *extra: str) -> dict[str, dict]:
+    """`python -m convlint verify` of a checkout on the entries, one run per set of input
+    flags (one torch import for many targets); one run per target for the old verify, where
+    one target's internal error ends the run. channels_last comes first, so that the
+    evidence is what the linter flags, `model.to(memory_format=torch.channels_last)`, also on
+    3-D models; 5-D convs are checked for channels_last_3d."""
+    groups: dict[tuple, list[str]] = {}
+    for name in names:
+        key = input_args(ZOO[name], new)
+        groups.setdefault(key if new else (*key, name), []).append(name)
+    zoo = Path(__file__).resolve()
+    results = {}
+    for members in groups.values():
+        flags = input_args(ZOO[members[0]], new)
+        args = [*(f"{zoo}:{name}" for name in members), "--output-format", "json", "--timeout",
+                "600", "--memory-format", "channels_last", "--memory-format", "channels_last_3d",
+                *flags, *extra]
+        targets = run_verify(args, checkout)
+        results.update(zip(members, targets))
+    return results
+
+
+def run_verify(args: list[str], checkout: Path) -> list[dict]:
     """`python -m convlint verify` of a checkout, run in it (so that its convlint is the one
-    imported)."""
+    imported): the JSON targets, or one error entry per target when there is no JSON."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     done = subprocess.run([sys.executable, "-m", "convlint", "verify", *args], cwd=checkout, env=env,
                           capture_output=True, text=True, check=False)
     try:
-        return json.loads(done.stdout)["targets"][0]
-    except (json.JSONDecodeError, KeyError, IndexError):
+        return json.loads(done.stdout)["targets"]
+    except (json.JSONDecodeError, KeyError):
         line = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"exit_code": done.returncode, "error": line[-160:], "rows": []}
+        count = sum(1 for arg in args if arg.endswith(tuple(f":{name}" for name in ZOO)))
+        return [{"exit_code": done.returncode, "error": line[-160:], "rows": []}] * count
 
 
 def verdict(target: dict) -> str:
@@ -401,20 +417,21 @@ def main() -> None:
               "verify (convlint)", "kernels got (convlint)", "output diff: rel / .to() abs",
               "1st call ms convlint/torch", "2nd call ms convlint/torch", "MiB copied convlint/torch")
     rows, raw = [header], {}
+    ours = verify_all(names, ROOT, True)
+    theirs = verify_all(names, ROOT, True, "--convert", "torch")
+    before = verify_all(names, args.before, False) if args.before else {}
     for name in names:
         entry = ZOO[name]
         with contextlib.redirect_stdout(io.StringIO()):
             ranks = conv_ranks(entry.build())
-        ours = run_verify(verify_args(entry, ranks, True), ROOT)
-        theirs = run_verify(verify_args(entry, ranks, True) + ["--convert", "torch"], ROOT)
-        before = run_verify(verify_args(entry, ranks, False), args.before) if args.before else None
         timing = time_runtime(entry, ranks, args.repeats)
-        raw[name] = {"ranks": ranks, "convlint": ours, "torch": theirs, "before": before, "timing": timing}
+        raw[name] = {"ranks": ranks, "convlint": ours[name], "torch": theirs[name],
+                     "before": before.get(name), "timing": timing}
         (cf, cs, cb), (tf, ts, tb) = timing["convlint"], timing["torch"]
-        row = (name, entry.library, "/".join(str(ranks.get(r, 0)) for r in (3, 4, 5)), evidence(ours),
-               *((verdict(before),) if before is not None else ()), verdict(theirs), verdict(ours),
-               kernel_check(ours), diff(ours), f"{cf:.1f} / {tf:.1f}", f"{cs:.2f} / {ts:.1f}",
-               f"{cb / 2**20:.2f} / {tb / 2**20:.2f}")
+        row = (name, entry.library, "/".join(str(ranks.get(r, 0)) for r in (3, 4, 5)), evidence(ours[name]),
+               *((verdict(before[name]),) if args.before else ()), verdict(theirs[name]),
+               verdict(ours[name]), kernel_check(ours[name]), diff(ours[name]),
+               f"{cf:.1f} / {tf:.1f}", f"{cs:.2f} / {ts:.1f}", f"{cb / 2**20:.2f} / {tb / 2**20:.2f}")
         rows.append(row)
         print(" | ".join(row), flush=True)
     print()
