@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import weakref
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -115,9 +116,26 @@ def stored_tensor(module: nn.Module, name: str) -> torch.Tensor | None:
 
 def graph_conv_constants(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
     """The conv weights a TorchScript graph holds as constants (`torch.jit.freeze` folds the
-    parameters into the graph), named as the graph names them (`0.weight`)."""
+    parameters into the graph), named as the graph names them (`0.weight`).
+
+    A ScriptModule's graph does not change, so each is read once (a second conversion of a
+    traced model with hundreds of submodules would otherwise read them all again).
+    """
     if not isinstance(module, torch.jit.ScriptModule):
         return []
+    found = _GRAPH_CONSTANTS.get(module)
+    if found is None:
+        found = _read_graph_constants(module)
+        _GRAPH_CONSTANTS[module] = found
+    return found
+
+
+_GRAPH_CONSTANTS: weakref.WeakKeyDictionary[nn.Module, list[tuple[str, torch.Tensor]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _read_graph_constants(module: torch.jit.ScriptModule) -> list[tuple[str, torch.Tensor]]:
     try:
         graph = module.graph
     except (AttributeError, RuntimeError):  # a container without forward has no graph

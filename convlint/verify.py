@@ -122,6 +122,9 @@ def _run_child(target: str, options: VerifyOptions, say: Callable[[str], None]) 
                     say(f"convlint verify: {step}")
             elif message[0] == "result":
                 result = message[1]
+    except BaseException:  # Ctrl-C: the target goes with the run
+        _kill(process)
+        raise
     finally:
         receiver.close()
         process.join(5)
