@@ -169,7 +169,7 @@ def walk_modules(root: nn.Module) -> Iterator[tuple[str, nn.Module]]:
         prefix = f"{path}." if path else ""
         stack.extend(
             (prefix + name, child)
-            for name, child in reversed(list(module._modules.items()))
+            for name, child in reversed(module._modules.items())
             if child is not None
         )
 

@@ -56,7 +56,8 @@ M = TypeVar("M", bound=nn.Module)
 # What PyTorch's converter accepts besides a layout: it clones with the format, and a clone
 # with None or preserve_format keeps the layout. The drop-ins leave every weight as it is.
 _KEEP_FORMATS = (None, torch.preserve_format, "preserve_format")
-_KEEP = "keep"  # the format value of a conversion that leaves weights as they are
+_KEEP = object()  # the format value of a conversion that leaves weights as they are
+_STORED = ConvKind.STORED
 
 # Lazy convs waiting for their first forward, with the hook that will convert them; a second
 # conversion call before that replaces the hook instead of stacking another one.
@@ -107,9 +108,6 @@ class ConversionReport:
     @property
     def bytes_copied(self) -> int:
         return sum(record.bytes_copied for record in self.converted)
-
-    def add(self, outcome: Outcome, record: WeightRecord) -> None:
-        getattr(self, outcome.value).append(record)
 
     def summary(self) -> str:
         copied = sum(record.bytes_copied > 0 for record in self.converted)
@@ -230,16 +228,17 @@ def _warn(messages: list[str], stacklevel: int = 3) -> None:
 
 def _convert(module: nn.Module, formats: dict[int, object]) -> ConversionReport:
     report = ConversionReport()
+    lists = {outcome: getattr(report, outcome.value) for outcome in Outcome}
     compiled = []
     for path, child in walk_modules(module):
         if _is_compiled(child):
             compiled.append(path or "(root)")
         converted = _convert_module(path, child, formats)
         if converted is not None:
-            report.add(*converted)
+            lists[converted[0]].append(converted[1])
         if isinstance(child, torch.jit.ScriptModule):
             for outcome, record in _convert_graph_constants(path, child, formats):
-                report.add(outcome, record)
+                lists[outcome].append(record)
     if compiled and report.converted:
         # Dynamo guards on parameter strides: a compiled module that was already called
         # recompiles on its next call; only a conversion before the first call is free.
@@ -267,9 +266,11 @@ def _convert_module(
     if conv is None or conv.rank not in formats:
         return None
     fmt = formats[conv.rank]
-    if fmt == _KEEP:
+    if fmt is _KEEP:
         shape = conv.weight.shape if conv.weight is not None else ()
         return Outcome.ALREADY_IN_PLACE, _record(path, module, shape, "left as it is (preserve_format)")
+    if conv.kind is _STORED:  # the common case first: models of 5,000 convs call this per conv
+        return _restride_record(path, module, conv.weight, fmt, "stored weight")
     if conv.kind is ConvKind.QUANTIZED:
         reason = "quantized: the quantized engine packs its weight in its own layout"
         return Outcome.SKIPPED, _record(path, module, conv.weight.shape, reason)
@@ -277,8 +278,6 @@ def _convert_module(
         _convert_when_materialized(path, module, formats)
         reason = "lazy: a forward pre-hook converts it once its first forward materializes it"
         return Outcome.DEFERRED, _record(path, module, (), reason)
-    if conv.kind is ConvKind.STORED:
-        return _restride_record(path, module, conv.weight, fmt, "stored weight")
     # The weight is computed from other tensors on every access or forward: convert those
     # and check that the computed weight comes out in the target layout.
     results = [_restride(source, fmt) for source in conv.sources]
@@ -305,7 +304,7 @@ def _convert_graph_constants(
         if fmt is None:
             continue
         record_path = prefix + name
-        if fmt == _KEEP:
+        if fmt is _KEEP:
             records.append((Outcome.ALREADY_IN_PLACE, WeightRecord(
                 record_path, "graph constant", tuple(tensor.shape), "left as it is (preserve_format)")))
             continue
@@ -391,5 +390,10 @@ def _convert_when_materialized(path: str, module: nn.Module, formats: dict[int, 
 def _record(
     path: str, module: nn.Module, shape: tuple[int, ...], detail: str, bytes_copied: int = 0
 ) -> WeightRecord:
-    module_type = getattr(module, "original_name", None) if isinstance(module, torch.jit.ScriptModule) else None
-    return WeightRecord(path, module_type or type(module).__name__, tuple(shape), detail, bytes_copied)
+    module_type = type(module).__name__
+    if module_type in _SCRIPT_TYPES:  # a TorchScript conv: the eager class it was made from
+        module_type = module.original_name
+    return WeightRecord(path, module_type, tuple(shape), detail, bytes_copied)
+
+
+_SCRIPT_TYPES = frozenset({"RecursiveScriptModule", "TracedModule", "TopLevelTracedModule"})
