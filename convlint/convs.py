@@ -103,6 +103,13 @@ def classify_conv(module: nn.Module) -> Conv | None:
     return None
 
 
+def type_name(module: nn.Module) -> str:
+    """The module's class name; for a TorchScript module, the eager class it was made from."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return getattr(module, "original_name", None) or type(module).__name__
+    return type(module).__name__
+
+
 def stored_tensor(module: nn.Module, name: str) -> torch.Tensor | None:
     """The parameter or buffer `name` of the module itself, or None; ScriptModules included
     (their parameter maps have no `.get`)."""

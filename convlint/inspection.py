@@ -30,6 +30,7 @@ from convlint.convs import (
     in_layout,
     layout_of,
     stored_tensor,
+    type_name,
     walk_modules,
 )
 from convlint.runtime import why_not_convertible
@@ -67,7 +68,7 @@ def inspect_conv_weights(
                 before = (baseline or {}).get(name, "contiguous_format")
                 changed = FORMAT_NAMES[layout_of(weight)] != before
                 status = Status.NOT_A_CONV_CHANGED if changed else Status.NOT_A_CONV
-                rows.append(_row(path, _type_name(module), weight, None, status,
+                rows.append(_row(path, type_name(module), weight, None, status,
                                  "convlint converts only convs", tensor=name))
         prefix = f"{path}." if path else ""
         for name, constant in graph_conv_constants(module):
@@ -79,46 +80,40 @@ def inspect_conv_weights(
 
 
 def _conv_row(path: str, module: nn.Module, conv, fmt: torch.memory_format) -> WeightRow:
-    type_name = _type_name(module)
+    module_type = type_name(module)
     if conv.kind is ConvKind.QUANTIZED:
-        return _row(path, type_name, conv.weight, fmt, Status.QUANTIZED,
+        return _row(path, module_type, conv.weight, fmt, Status.QUANTIZED,
                     "its weight is packed by the quantized engine")
     if conv.kind is ConvKind.LAZY:
-        return WeightRow(path, type_name, (), (), FORMAT_NAMES[fmt], Status.LAZY,
+        return WeightRow(path, module_type, (), (), FORMAT_NAMES[fmt], Status.LAZY,
                          "not materialized: pass --input-shape or --inputs to run it once")
     if conv.kind is ConvKind.STORED:
         note = "TorchScript" if conv.scripted else ""
-        return _stored_row(path, type_name, conv.weight, fmt, note, tensor=_weight_name(path))
+        return _stored_row(path, module_type, conv.weight, fmt, note, tensor=_weight_name(path))
     weight = conv_weight(module)
     if in_layout(weight, fmt):
-        return _row(path, type_name, weight, fmt, Status.OK, "computed weight")
+        return _row(path, module_type, weight, fmt, Status.OK, "computed weight")
     reason = why_not_convertible(module, fmt)
     if reason is None:
-        return _row(path, type_name, weight, fmt, Status.NOT_CONVERTED,
+        return _row(path, module_type, weight, fmt, Status.NOT_CONVERTED,
                     "computed weight: convlint converts it through its sources")
-    return _row(path, type_name, weight, fmt, Status.PARAMETRIZED, reason)
+    return _row(path, module_type, weight, fmt, Status.PARAMETRIZED, reason)
 
 
-def _stored_row(path: str, type_name: str, weight: torch.Tensor, fmt: torch.memory_format,
+def _stored_row(path: str, module_type: str, weight: torch.Tensor, fmt: torch.memory_format,
                 note: str, tensor: str = "") -> WeightRow:
     if layout_of(weight) == fmt:
-        return _row(path, type_name, weight, fmt, Status.OK, note, tensor)
+        return _row(path, module_type, weight, fmt, Status.OK, note, tensor)
     if has_one_layout(tuple(weight.shape)):
-        return _row(path, type_name, weight, fmt, Status.OK, _join(note, ONE_LAYOUT_NOTE), tensor)
-    return _row(path, type_name, weight, fmt, Status.NOT_CONVERTED, note, tensor)
+        return _row(path, module_type, weight, fmt, Status.OK, _join(note, ONE_LAYOUT_NOTE), tensor)
+    return _row(path, module_type, weight, fmt, Status.NOT_CONVERTED, note, tensor)
 
 
-def _row(path: str, type_name: str, weight: torch.Tensor, fmt: torch.memory_format | None,
+def _row(path: str, module_type: str, weight: torch.Tensor, fmt: torch.memory_format | None,
          status: Status, note: str = "", tensor: str = "") -> WeightRow:
     expected = FORMAT_NAMES[fmt] if fmt is not None else "-"
-    return WeightRow(path, type_name, tuple(weight.shape), tuple(weight.stride()), expected,
+    return WeightRow(path, module_type, tuple(weight.shape), tuple(weight.stride()), expected,
                      status, note, tensor=tensor)
-
-
-def _type_name(module: nn.Module) -> str:
-    if isinstance(module, torch.jit.ScriptModule):
-        return getattr(module, "original_name", None) or type(module).__name__
-    return type(module).__name__
 
 
 def _weight_name(path: str) -> str:

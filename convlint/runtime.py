@@ -33,6 +33,7 @@ from convlint.convs import (
     in_layout,
     layout_of,
     target_strides,
+    type_name,
     walk_modules,
     weight_kind,
 )
@@ -390,10 +391,4 @@ def _convert_when_materialized(path: str, module: nn.Module, formats: dict[int, 
 def _record(
     path: str, module: nn.Module, shape: tuple[int, ...], detail: str, bytes_copied: int = 0
 ) -> WeightRecord:
-    module_type = type(module).__name__
-    if module_type in _SCRIPT_TYPES:  # a TorchScript conv: the eager class it was made from
-        module_type = module.original_name
-    return WeightRecord(path, module_type, tuple(shape), detail, bytes_copied)
-
-
-_SCRIPT_TYPES = frozenset({"RecursiveScriptModule", "TracedModule", "TopLevelTracedModule"})
+    return WeightRecord(path, type_name(module), tuple(shape), detail, bytes_copied)
