@@ -508,7 +508,8 @@ def rule(code, show_all) -> None:
     click.echo(doc, nl=False)
 
 
-# `verify` runs the user's model: convlint.verify imports torch, so it is imported only here.
+# `verify` runs the user's model in child processes that import torch; this process never does.
+from convlint.layouts import LAYOUTS  # noqa: E402  (pure data)
 
 
 def _json_object(ctx, param, value) -> dict:
@@ -546,46 +547,56 @@ def _shape(ctx, param, value) -> tuple[int, ...] | None:
               help="Convert with convlint.runtime, with torch.nn.utils' converter, or not at all "
                    "(the target converts itself).")
 @click.option("--memory-format", "memory_formats", multiple=True,
-              type=click.Choice(["channels_last", "channels_last_3d"]),
+              type=click.Choice([layout.format for layout in LAYOUTS]),
               help="Check 4-D conv weights for channels_last (the default) or 5-D ones for "
                    "channels_last_3d; repeat for both.")
 @click.option("--output-format", type=click.Choice(["human", "json"]), default="human",
               show_default=True, help="How to print the report.")
 @click.option("--input-shape", callback=_shape, metavar="N,C,H,W",
-              help="Run the model before and after conversion on a random input of this shape "
-                   "and compare the outputs.")
+              help="Run the model before and after conversion on a random input of this shape, "
+                   "compare the outputs and record the layout each conv kernel receives.")
+@click.option("--inputs", metavar="FILE.py:FUNCTION",
+              help="Like --input-shape, with the inputs FUNCTION() returns: a tuple of "
+                   "arguments, or (args, kwargs).")
 @click.option("--dtype", type=click.Choice(["float32", "float64", "float16", "bfloat16"]),
               help="Cast the model and the input (default: the model's own dtype).")
 @click.option("--device", default="cpu", show_default=True, help="Device to run the model on.")
+@click.option("--strict", is_flag=True,
+              help="Also fail on weights that cannot be converted (parametrized, computed at "
+                   "run time, lazy, quantized) and on non-conv tensors whose layout changed.")
 @click.option("--bench", is_flag=True,
               help="Time the forward pass: contiguous, model.to(memory_format=...), and the "
-                   "targeted conversion (needs --input-shape).")
+                   "targeted conversion, interleaved (needs --input-shape or --inputs).")
 @click.option("--bench-seconds", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Minimum time spent measuring each --bench variant.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Give up on a target whose import, build or forward pass takes longer.")
+              help="Give up on a target when one step (import and build, a forward pass, the "
+                   "conversion, a timing) takes longer: its process is killed.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show tracebacks and the target's own output.")
 @_guarded
-def verify(targets, kwargs, convert, memory_formats, output_format, input_shape, dtype, device,
-           bench, bench_seconds, timeout, verbose) -> int:
+def verify(targets, kwargs, convert, memory_formats, output_format, input_shape, inputs, dtype,
+           device, strict, bench, bench_seconds, timeout, verbose) -> int:
     """Import each TARGET, convert it, and check the strides of every conv weight.
 
     TARGET is package.module:attr or path/to/file.py:attr; attr is an nn.Module, a Module
     class, or a function returning one.
 
     This RUNS THE TARGET'S CODE (imports it, builds it, runs forward passes), as pytest runs
-    a test suite: verify only code you trust.
+    a test suite: verify only code you trust. Each target runs in a process of its own.
 
     Exit 0 when every convertible conv weight is in the layout and the outputs match, 1 when
     not, 2 for a bad target (one line naming it; --verbose shows the traceback).
     """
-    from convlint.verify import VerifyOptions, run_verify
+    from convlint.verdicts import VerifyOptions
+    from convlint.verify import run_verify
 
+    if inputs and input_shape:
+        raise click.UsageError("--inputs and --input-shape cannot be used together")
     options = VerifyOptions(
         kwargs=kwargs, convert=convert, memory_formats=memory_formats or ("channels_last",),
-        input_shape=input_shape, dtype=dtype, device=device, bench=bench,
-        bench_seconds=bench_seconds, timeout=timeout,
+        input_shape=input_shape, inputs=inputs, dtype=dtype, device=device, strict=strict,
+        bench=bench, bench_seconds=bench_seconds, timeout=timeout,
     )
     return run_verify(list(targets), options, output_format=output_format, verbose=verbose)
 

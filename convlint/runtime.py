@@ -3,29 +3,40 @@
 The targeted converter that convlint's fixes call: a drop-in for torch.nn.utils'
 `convert_conv2d_weight_memory_format` / `convert_conv3d_weight_memory_format` that walks the
 model without recursion, converts each module once, never copies a weight that already has
-the target strides, converts parametrized and lazy weights where the conversion lasts, and
-reports (or warns about) whatever it cannot convert instead of skipping it silently.
+the target strides, converts parametrized, lazy and TorchScript weights (scripted, traced,
+loaded, and the constants of frozen graphs) where the conversion lasts, and reports (or warns
+about) whatever it cannot convert instead of skipping it silently.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
+import enum
 import sys
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
 import torch
 from torch import nn
-from torch.ao.nn.quantized.modules.conv import _ConvNd as _QuantizedConvNd
-from torch.nn.modules.conv import _ConvNd
-from torch.nn.parameter import is_lazy
-from torch.nn.utils import parametrize
-from torch.nn.utils.spectral_norm import SpectralNorm
-from torch.nn.utils.weight_norm import WeightNorm
+
+from convlint.convs import (
+    CHANNELS_LAST_BY_RANK,
+    CONV_RANKS,
+    FORMAT_NAMES,
+    MEMORY_FORMATS,
+    ConvKind,
+    classify_conv,
+    conv_weight,
+    graph_conv_constants,
+    in_layout,
+    layout_of,
+    target_strides,
+    type_name,
+    walk_modules,
+    weight_kind,
+)
 
 __all__ = [
     "ConversionReport",
@@ -43,15 +54,11 @@ __all__ = [
 
 M = TypeVar("M", bound=nn.Module)
 
-MEMORY_FORMATS = {
-    "channels_last": torch.channels_last,
-    "channels_last_3d": torch.channels_last_3d,
-    "contiguous_format": torch.contiguous_format,
-}
-FORMAT_NAMES = {fmt: name for name, fmt in MEMORY_FORMATS.items()}
-
-# The order in which c10 walks dimensions, innermost first, to decide channels-last strides.
-_CHANNELS_LAST_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}
+# What PyTorch's converter accepts besides a layout: it clones with the format, and a clone
+# with None or preserve_format keeps the layout. The drop-ins leave every weight as it is.
+_KEEP_FORMATS = (None, torch.preserve_format, "preserve_format")
+_KEEP = object()  # the format value of a conversion that leaves weights as they are
+_STORED = ConvKind.STORED
 
 # Lazy convs waiting for their first forward, with the hook that will convert them; a second
 # conversion call before that replaces the hook instead of stacking another one.
@@ -72,6 +79,15 @@ class WeightRecord(NamedTuple):
     shape: tuple[int, ...]
     detail: str  # how it was converted, or why it was skipped or deferred
     bytes_copied: int = 0
+
+
+class Outcome(enum.Enum):
+    """Which list of the report a weight lands in."""
+
+    CONVERTED = "converted"
+    ALREADY_IN_PLACE = "already_in_place"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
 
 
 @dataclass
@@ -103,126 +119,45 @@ class ConversionReport:
         )
 
 
-def walk_modules(root: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    """Yield (path, module) like `root.named_modules()`, in the same order, without recursion.
-
-    `named_modules` recurses and fails near a depth of 1,000; this walk has no depth limit.
-    """
-    seen: set[int] = set()
-    stack = [("", root)]
-    while stack:
-        path, module = stack.pop()
-        if id(module) in seen:
-            continue
-        seen.add(id(module))
-        yield path, module
-        prefix = f"{path}." if path else ""
-        stack.extend(
-            (prefix + name, child)
-            for name, child in reversed(module._modules.items())
-            if child is not None
-        )
-
-
-def layout_of(tensor: torch.Tensor) -> torch.memory_format:
-    """The memory format kernels pick for this tensor, decided from its strides as c10 does.
-
-    A 1x1 or depthwise weight is `is_contiguous` in both formats, yet convolution kernels
-    read the strides of its size-1 dims (c10's `suggest_memory_format`): this answers that.
-    """
-    order = _CHANNELS_LAST_ORDER.get(tensor.dim())
-    if order is None or tensor.layout != torch.strided:
-        return torch.contiguous_format
-    sizes, strides = tensor.shape, tensor.stride()
-    if strides[1] == 0:
-        return torch.contiguous_format
-    smallest = 0
-    for dim in order:
-        if sizes[dim] == 0 or strides[dim] < smallest:
-            return torch.contiguous_format
-        # N111-like tensors whose strides fit both formats count as contiguous, as in c10.
-        if dim == 0 and smallest == strides[1]:
-            return torch.contiguous_format
-        smallest = strides[dim] * max(sizes[dim], 1)
-    return torch.channels_last if tensor.dim() == 4 else torch.channels_last_3d
-
-
-@functools.lru_cache(maxsize=4096)
-def target_strides(shape: tuple[int, ...], memory_format: torch.memory_format) -> tuple[int, ...]:
-    """The strides `torch.empty(shape, memory_format=memory_format)` would have.
-
-    Cached: a model repeats a few weight shapes, and this runs once per conv on every call.
-    """
-    if memory_format == torch.contiguous_format:
-        strides, step = [], 1
-        for size in reversed(shape):
-            strides.append(step)
-            step *= max(size, 1)
-        return tuple(reversed(strides))
-    strides = [0] * len(shape)
-    step = 1
-    for dim in _CHANNELS_LAST_ORDER[len(shape)]:
-        strides[dim] = step
-        step *= shape[dim]
-    return tuple(strides)
-
-
-def conv_weight(module: nn.Module) -> torch.Tensor:
-    """The weight the module's next forward will use.
-
-    A parametrized weight is computed with its parametrizations in eval mode (spectral norm
-    would otherwise run a power iteration); a hook-based `weight_norm`/`spectral_norm` weight
-    is recomputed by its hook now, as the next forward will, so a stale `.weight` cannot pass.
-    """
-    if parametrize.is_parametrized(module, "weight"):
-        with torch.no_grad(), _eval_mode(module.parametrizations["weight"]):
-            return module.weight
-    hooks = _weight_hooks(module)
-    if hooks:
-        with _eval_mode(module, recurse=False):
-            for hook in hooks:
-                hook(module, ())
-    return module.weight
-
-
-def convert_conv2d_weight_memory_format(module: M, memory_format: torch.memory_format) -> M:
+def convert_conv2d_weight_memory_format(module: M, memory_format: torch.memory_format | None) -> M:
     """Drop-in for `torch.nn.utils.convert_conv2d_weight_memory_format`: 4-D conv weights.
 
-    Returns the module. Weights it cannot convert are named in a `ConversionWarning`.
+    Accepts what PyTorch's accepts: channels_last, contiguous_format, and None or
+    preserve_format (every weight stays as it is). Returns the module. Weights it cannot
+    convert are named in a `ConversionWarning`.
     """
-    fmt = _memory_format(memory_format, allowed=(torch.channels_last, torch.contiguous_format))
-    return _convert_and_warn(module, {4: fmt})
+    return _convert_and_warn(module, {4: _format_for_rank(memory_format, 4)})
 
 
-def convert_conv3d_weight_memory_format(module: M, memory_format: torch.memory_format) -> M:
+def convert_conv3d_weight_memory_format(module: M, memory_format: torch.memory_format | None) -> M:
     """Drop-in for `torch.nn.utils.convert_conv3d_weight_memory_format`: 5-D conv weights.
 
-    Returns the module. Weights it cannot convert are named in a `ConversionWarning`.
+    Accepts channels_last_3d, contiguous_format, and None or preserve_format (every weight
+    stays as it is). Returns the module. Weights it cannot convert are named in a
+    `ConversionWarning`.
     """
-    fmt = _memory_format(
-        memory_format, allowed=(torch.channels_last_3d, torch.contiguous_format)
-    )
-    return _convert_and_warn(module, {5: fmt})
+    return _convert_and_warn(module, {5: _format_for_rank(memory_format, 5)})
 
 
 def convert_conv_weights(
-    module: M, memory_format: torch.memory_format | str = "channels_last"
+    module: M, memory_format: torch.memory_format | str | None = "channels_last"
 ) -> M:
     """Convert every conv weight by its rank: 4-D to channels_last, 5-D to channels_last_3d.
 
     `memory_format` is `channels_last` or `channels_last_3d` (the same request: the channels-
-    last layout of each weight's rank) or `contiguous_format` (convert back), as a
-    `torch.memory_format` or its name. Returns the module; weights it cannot convert are
-    named in a `ConversionWarning`. `convert_and_report` returns the full report instead.
+    last layout of each weight's rank), `contiguous_format` (convert back), or None /
+    `preserve_format` (leave each weight as it is), as a `torch.memory_format` or its name.
+    Returns the module; weights it cannot convert are named in a `ConversionWarning`.
+    `convert_and_report` returns the full report instead.
     """
-    return _convert_and_warn(module, _formats_by_rank(memory_format, ranks=(4, 5)))
+    return _convert_and_warn(module, _formats_by_rank(memory_format, ranks=CONV_RANKS))
 
 
 def convert_and_report(
     module: nn.Module,
-    memory_format: torch.memory_format | str = "channels_last",
+    memory_format: torch.memory_format | str | None = "channels_last",
     *,
-    ranks: Iterable[int] = (4, 5),
+    ranks: Iterable[int] = CONV_RANKS,
 ) -> ConversionReport:
     """Convert like `convert_conv_weights`, limited to conv weights of `ranks`; return the report.
 
@@ -234,29 +169,44 @@ def convert_and_report(
     return report
 
 
-def _formats_by_rank(
-    memory_format: torch.memory_format | str, ranks: tuple[int, ...]
-) -> dict[int, torch.memory_format]:
-    fmt = _memory_format(memory_format, allowed=tuple(MEMORY_FORMATS.values()))
-    if any(rank not in _CHANNELS_LAST_ORDER for rank in ranks):
-        raise ValueError(f"ranks must be 4 and/or 5, got {ranks}")
+def _formats_by_rank(memory_format: object, ranks: tuple[int, ...]) -> dict[int, object]:
+    if any(rank not in CHANNELS_LAST_BY_RANK for rank in ranks):
+        raise ValueError(f"ranks must be among {CONV_RANKS}, got {ranks}")
+    if memory_format in _KEEP_FORMATS:
+        return dict.fromkeys(ranks, _KEEP)
+    fmt = _named_format(memory_format)
     if fmt == torch.contiguous_format:
-        return {rank: fmt for rank in ranks}
-    family = {4: torch.channels_last, 5: torch.channels_last_3d}
-    return {rank: family[rank] for rank in ranks}
+        return dict.fromkeys(ranks, fmt)
+    if fmt not in CHANNELS_LAST_BY_RANK.values():
+        raise _refused(memory_format, (*CHANNELS_LAST_BY_RANK.values(), torch.contiguous_format))
+    return {rank: CHANNELS_LAST_BY_RANK[rank] for rank in ranks}
 
 
-def _memory_format(
-    memory_format: torch.memory_format | str, allowed: tuple[torch.memory_format, ...]
-) -> torch.memory_format:
-    fmt = MEMORY_FORMATS.get(memory_format, memory_format)
+def _format_for_rank(memory_format: object, rank: int) -> object:
+    if memory_format in _KEEP_FORMATS:
+        return _KEEP
+    fmt = _named_format(memory_format)
+    allowed = (CHANNELS_LAST_BY_RANK[rank], torch.contiguous_format)
     if fmt not in allowed:
-        names = ", ".join(FORMAT_NAMES[option] for option in allowed)
-        raise ValueError(f"memory_format must be one of {names}, got {memory_format!r}")
+        raise _refused(memory_format, allowed)
     return fmt
 
 
-def _convert_and_warn(module: M, formats: dict[int, torch.memory_format]) -> M:
+def _named_format(memory_format: object) -> object:
+    try:
+        return MEMORY_FORMATS.get(memory_format, memory_format)
+    except TypeError:  # unhashable
+        return memory_format
+
+
+def _refused(memory_format: object, allowed: tuple[torch.memory_format, ...]) -> ValueError:
+    names = ", ".join(FORMAT_NAMES[option] for option in allowed)
+    return ValueError(
+        f"memory_format must be one of {names}, preserve_format or None, got {memory_format!r}"
+    )
+
+
+def _convert_and_warn(module: M, formats: dict[int, object]) -> M:
     report = _convert(module, formats)
     _warn(report.warnings + _skip_messages(report.skipped), stacklevel=4)
     return module
@@ -277,13 +227,19 @@ def _warn(messages: list[str], stacklevel: int = 3) -> None:
         warnings.warn(message, ConversionWarning, stacklevel=stacklevel)
 
 
-def _convert(module: nn.Module, formats: dict[int, torch.memory_format]) -> ConversionReport:
+def _convert(module: nn.Module, formats: dict[int, object]) -> ConversionReport:
     report = ConversionReport()
+    lists = {outcome: getattr(report, outcome.value) for outcome in Outcome}
     compiled = []
     for path, child in walk_modules(module):
         if _is_compiled(child):
             compiled.append(path or "(root)")
-        _convert_module(path, child, formats, report)
+        converted = _convert_module(path, child, formats)
+        if converted is not None:
+            lists[converted[0]].append(converted[1])
+        if isinstance(child, torch.jit.ScriptModule):
+            for outcome, record in _convert_graph_constants(path, child, formats):
+                lists[outcome].append(record)
     if compiled and report.converted:
         # Dynamo guards on parameter strides: a compiled module that was already called
         # recompiles on its next call; only a conversion before the first call is free.
@@ -304,75 +260,92 @@ def _is_compiled(module: nn.Module) -> bool:
 
 
 def _convert_module(
-    path: str, module: nn.Module, formats: dict[int, torch.memory_format], report: ConversionReport
-) -> None:
-    if not isinstance(module, _ConvNd):
-        if isinstance(module, _QuantizedConvNd):
-            weight = module.weight()  # unpacks the packed weight: once
-            if weight.dim() in formats:
-                reason = "quantized: the quantized engine packs its weight in its own layout"
-                report.skipped.append(_record(path, module, weight.shape, reason))
-        return
-    fmt = formats.get(len(module.kernel_size) + 2)
-    if fmt is None:
-        return
-    # Parametrizations and weight_norm/spectral_norm hooks take `weight` out of _parameters,
-    # so a weight found there is stored: the common case, kept cheap for models of 5,000 convs.
-    weight = module._parameters.get("weight")
-    if weight is not None and is_lazy(weight):
+    path: str, module: nn.Module, formats: dict[int, object]
+) -> tuple[Outcome, WeightRecord] | None:
+    """Convert one module's conv weight: where it landed, or None for no conv of the ranks."""
+    conv = classify_conv(module)
+    if conv is None or conv.rank not in formats:
+        return None
+    fmt = formats[conv.rank]
+    if fmt is _KEEP:
+        shape = conv.weight.shape if conv.weight is not None else ()
+        return Outcome.ALREADY_IN_PLACE, _record(path, module, shape, "left as it is (preserve_format)")
+    if conv.kind is _STORED:  # the common case first: models of 5,000 convs call this per conv
+        return _restride_record(path, module, conv.weight, fmt, "stored weight")
+    if conv.kind is ConvKind.QUANTIZED:
+        reason = "quantized: the quantized engine packs its weight in its own layout"
+        return Outcome.SKIPPED, _record(path, module, conv.weight.shape, reason)
+    if conv.kind is ConvKind.LAZY:
         _convert_when_materialized(path, module, formats)
         reason = "lazy: a forward pre-hook converts it once its first forward materializes it"
-        report.deferred.append(_record(path, module, (), reason))
-        return
-    sources = None if weight is not None else _weight_sources(module)
-    if sources is None:
-        if weight is None:  # a plain tensor attribute or buffer stands in for the Parameter
-            weight = module.weight
-        copied = _restride(weight, fmt)
-        if copied is None:
-            report.already_in_place.append(_record(path, module, weight.shape, "stored weight"))
-        else:
-            how = "copied" if copied else "restrided without a copy"
-            report.converted.append(_record(path, module, weight.shape, how, copied))
-        return
+        return Outcome.DEFERRED, _record(path, module, (), reason)
     # The weight is computed from other tensors on every access or forward: convert those
     # and check that the computed weight comes out in the target layout.
-    results = [_restride(source, fmt) for source in sources]
+    results = [_restride(source, fmt) for source in conv.sources]
     copied = sum(result or 0 for result in results)
     weight = conv_weight(module)
-    if layout_of(weight) != fmt:
+    if not in_layout(weight, fmt):
         reason = _unconvertible_reason(module, weight, fmt)
-        report.skipped.append(_record(path, module, weight.shape, reason, copied))
-    elif any(result is not None for result in results):
-        detail = f"computed by {_weight_kind(module)}; its sources converted"
-        report.converted.append(_record(path, module, weight.shape, detail, copied))
-    else:
-        detail = f"computed by {_weight_kind(module)}"
-        report.already_in_place.append(_record(path, module, weight.shape, detail))
+        return Outcome.SKIPPED, _record(path, module, weight.shape, reason, copied)
+    if any(result is not None for result in results):
+        detail = f"computed by {weight_kind(module)}; its sources converted"
+        return Outcome.CONVERTED, _record(path, module, weight.shape, detail, copied)
+    return Outcome.ALREADY_IN_PLACE, _record(path, module, weight.shape, f"computed by {weight_kind(module)}")
+
+
+def _convert_graph_constants(
+    path: str, module: torch.jit.ScriptModule, formats: dict[int, object]
+) -> list[tuple[Outcome, WeightRecord]]:
+    """The conv weights `torch.jit.freeze` folded into the graph: restrided in place, which
+    the graph sees, since it holds the same tensor."""
+    prefix = f"{path}." if path else ""
+    records = []
+    for name, tensor in graph_conv_constants(module):
+        fmt = formats.get(tensor.dim())
+        if fmt is None:
+            continue
+        record_path = prefix + name
+        if fmt is _KEEP:
+            records.append((Outcome.ALREADY_IN_PLACE, WeightRecord(
+                record_path, "graph constant", tuple(tensor.shape), "left as it is (preserve_format)")))
+            continue
+        outcome, record = _restride_record(record_path, module, tensor, fmt, "frozen graph constant")
+        records.append((outcome, record._replace(module_type="graph constant")))
+    return records
+
+
+def _restride_record(
+    path: str, module: nn.Module, weight: torch.Tensor, fmt: torch.memory_format, kept: str
+) -> tuple[Outcome, WeightRecord]:
+    copied = _restride(weight, fmt)
+    if copied is None:
+        return Outcome.ALREADY_IN_PLACE, _record(path, module, weight.shape, kept)
+    how = "copied" if copied else "restrided without a copy"
+    return Outcome.CONVERTED, _record(path, module, weight.shape, how, copied)
 
 
 def why_not_convertible(module: nn.Module, memory_format: torch.memory_format | str) -> str | None:
     """Why convlint cannot put this conv's computed weight in `memory_format`; None when it can
-    or when the weight is stored. Tries the conversion, then puts the sources back."""
-    fmt = _memory_format(memory_format, allowed=tuple(MEMORY_FORMATS.values()))
-    sources = _weight_sources(module) if "weight" not in module._parameters else None
-    if not sources:
+    or when the weight is not computed. Tries the conversion, then puts the sources back."""
+    fmt = _named_format(memory_format)
+    conv = classify_conv(module)
+    if conv is None or conv.kind is not ConvKind.COMPUTED or not conv.sources:
         return None
-    saved = [source.data for source in sources]
+    saved = [source.data for source in conv.sources]
     try:
-        for source in sources:
+        for source in conv.sources:
             _restride(source, fmt)
         weight = conv_weight(module)
-        return None if layout_of(weight) == fmt else _unconvertible_reason(module, weight, fmt)
+        return None if in_layout(weight, fmt) else _unconvertible_reason(module, weight, fmt)
     finally:
-        for source, data in zip(sources, saved):
+        for source, data in zip(conv.sources, saved):
             source.data = data
         conv_weight(module)  # a hook-computed weight follows its restored sources again
 
 
 def _unconvertible_reason(module: nn.Module, weight: torch.Tensor, fmt: torch.memory_format) -> str:
     return (
-        f"{_weight_kind(module)} computes the weight in {FORMAT_NAMES[layout_of(weight)]} "
+        f"{weight_kind(module)} computes the weight in {FORMAT_NAMES[layout_of(weight)]} "
         f"even from {FORMAT_NAMES[fmt]} sources, so no stored tensor can hold the layout"
     )
 
@@ -398,39 +371,7 @@ def _restride(tensor: torch.Tensor, fmt: torch.memory_format) -> int | None:
     return converted.numel() * converted.element_size()
 
 
-def _weight_sources(module: nn.Module) -> list[torch.Tensor] | None:
-    """The tensors a computed weight is built from, or None for a stored weight."""
-    if parametrize.is_parametrized(module, "weight"):
-        originals = module.parametrizations["weight"]
-        tensors = [*originals._parameters.values(), *originals._buffers.values()]
-    elif _weight_hooks(module):
-        tensors = [
-            tensor
-            for name, tensor in [*module._parameters.items(), *module._buffers.items()]
-            if name.startswith("weight_")
-        ]
-    else:
-        return None
-    rank = len(module.kernel_size) + 2
-    return [tensor for tensor in tensors if tensor is not None and tensor.dim() == rank]
-
-
-def _weight_hooks(module: nn.Module) -> list[WeightNorm | SpectralNorm]:
-    return [
-        hook
-        for hook in module._forward_pre_hooks.values()
-        if isinstance(hook, (WeightNorm, SpectralNorm)) and hook.name == "weight"
-    ]
-
-
-def _weight_kind(module: nn.Module) -> str:
-    if parametrize.is_parametrized(module, "weight"):
-        names = ", ".join(type(p).__name__ for p in module.parametrizations["weight"])
-        return f"parametrization {names}"
-    return f"hook {', '.join(type(hook).__name__ for hook in _weight_hooks(module))}"
-
-
-def _convert_when_materialized(path: str, module: nn.Module, formats: dict[int, torch.memory_format]) -> None:
+def _convert_when_materialized(path: str, module: nn.Module, formats: dict[int, object]) -> None:
     previous = _PENDING_LAZY.pop(module, None)
     if previous is not None:
         previous.remove()
@@ -439,30 +380,15 @@ def _convert_when_materialized(path: str, module: nn.Module, formats: dict[int, 
         # Registered after LazyModuleMixin's own pre-hook, so the weight is materialized here.
         handle.remove()
         _PENDING_LAZY.pop(lazy, None)
-        report = ConversionReport()
-        _convert_module(path, lazy, formats, report)
-        _warn(_skip_messages(report.skipped))
+        converted = _convert_module(path, lazy, formats)
+        if converted is not None and converted[0] is Outcome.SKIPPED:
+            _warn(_skip_messages([converted[1]]))
 
     handle = module.register_forward_pre_hook(convert_on_first_forward)
     _PENDING_LAZY[module] = handle
 
 
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module, recurse: bool = True) -> Iterator[None]:
-    """Temporarily set `training = False` on a module (and, by default, its children)."""
-    modules = [m for _, m in walk_modules(module)] if recurse else [module]
-    modes = [(m, m.training) for m in modules]
-    for m in modules:
-        m.training = False
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
 def _record(
     path: str, module: nn.Module, shape: tuple[int, ...], detail: str, bytes_copied: int = 0
 ) -> WeightRecord:
-    return WeightRecord(path, type(module).__name__, tuple(shape), detail, bytes_copied)
-
+    return WeightRecord(path, type_name(module), tuple(shape), detail, bytes_copied)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from convlint.runtime import FORMAT_NAMES, MEMORY_FORMATS
-from convlint.verify import NON_CONV_STATUSES, NOT_CONVERTED, inspect_conv_weights
+from convlint.convs import CHANNELS_LAST_BY_RANK, CONV_RANKS, FORMAT_NAMES, MEMORY_FORMATS
+from convlint.inspection import inspect_conv_weights
+from convlint.verdicts import Status
 
-_CHECKED_RANKS = {
-    torch.channels_last: (4,),
-    torch.channels_last_3d: (5,),
-    torch.contiguous_format: (4, 5),
-}
+
+def _checked_ranks(fmt: torch.memory_format) -> tuple[int, ...]:
+    """The conv weight ranks a format applies to: its own rank, or every rank for contiguous."""
+    if fmt == torch.contiguous_format:
+        return CONV_RANKS
+    return tuple(rank for rank, layout in CHANNELS_LAST_BY_RANK.items() if layout == fmt)
 
 
 def assert_conv_weights_in(
@@ -27,12 +29,13 @@ def assert_conv_weights_in(
     always contiguous) and lazy weights not materialized yet do not fail the assertion:
     `convlint verify` lists them.
     """
-    fmt = MEMORY_FORMATS.get(memory_format, memory_format)
-    if fmt not in _CHECKED_RANKS:
+    fmt = MEMORY_FORMATS.get(memory_format, memory_format) if isinstance(memory_format, str) else memory_format
+    ranks = _checked_ranks(fmt) if fmt in FORMAT_NAMES else ()
+    if not ranks:
         raise ValueError(f"cannot check conv weights for memory_format {memory_format!r}")
-    rows = inspect_conv_weights(model, {rank: fmt for rank in _CHECKED_RANKS[fmt]})
-    rows = [row for row in rows if row.status not in NON_CONV_STATUSES]
-    offending = [row for row in rows if row.status == NOT_CONVERTED]
+    rows = inspect_conv_weights(model, dict.fromkeys(ranks, fmt))
+    rows = [row for row in rows if row.status.is_conv]
+    offending = [row for row in rows if row.status is Status.NOT_CONVERTED]
     if not offending:
         return
     name = FORMAT_NAMES[fmt]

@@ -90,13 +90,45 @@ def test_drop_ins_touch_only_their_rank_and_return_the_module():
     [
         (convert_conv2d_weight_memory_format, CL3D),
         (convert_conv3d_weight_memory_format, CL),
-        (convert_conv_weights, torch.preserve_format),
         (convert_conv_weights, "nhwc"),
+        (convert_conv_weights, torch.channels_last.__class__),
     ],
 )
 def test_a_format_that_does_not_fit_is_refused(function, memory_format):
     with pytest.raises(ValueError, match="memory_format must be one of"):
         function(small_cnn(), memory_format)
+
+
+@pytest.mark.parametrize("keep", [None, torch.preserve_format, "preserve_format"])
+@pytest.mark.parametrize(
+    "function",
+    [convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format, convert_conv_weights],
+)
+def test_none_and_preserve_format_are_accepted_as_pytorch_accepts_them_and_copy_nothing(function, keep):
+    # The default path of `fmt = torch.channels_last if flag else None` after a convlint fix.
+    model = mixed_rank_model()
+    model.image.weight.data = model.image.weight.detach().contiguous(memory_format=CL)
+    strides = {name: p.stride() for name, p in model.named_parameters()}
+    ptrs = weight_ptrs(model)
+    reference = copy.deepcopy(model)
+    # PyTorch's converter accepts None (its clone keeps the layout); with preserve_format
+    # its resize_ raises, and convlint treats it as None.
+    torch.nn.utils.convert_conv2d_weight_memory_format(reference, None)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)
+        assert function(model, keep) is model
+
+    assert weight_ptrs(model) == ptrs
+    assert {name: p.stride() for name, p in model.named_parameters()} == strides
+    assert {name: p.stride() for name, p in reference.named_parameters()} == strides
+
+
+def test_none_is_reported_as_leaving_each_weight_in_place():
+    report = convert_and_report(small_cnn(), None)
+    assert report.converted == [] and report.skipped == []
+    assert {record.detail for record in report.already_in_place} == {"left as it is (preserve_format)"}
+    assert len(report.already_in_place) == 4
 
 
 def test_a_model_nested_5000_deep_converts_without_recursion():
@@ -356,3 +388,37 @@ def test_the_summary_counts_each_outcome():
     summary = convert_and_report(model).summary()
     assert summary.startswith("1 converted (1 copied, 432 bytes), 1 already in place, ")
     assert summary.endswith("1 skipped, 1 deferred to first forward")
+
+
+def test_the_converter_and_the_inspection_see_the_same_convs():
+    # One classifier (convlint.convs.classify_conv) decides for both: every conv weight the
+    # report lists has a row, and every conv row is in the report.
+    from convlint.inspection import inspect_conv_weights
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1)))
+        hook_norm = nn.utils.weight_norm(nn.Conv2d(4, 4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1, groups=4), nn.ConvTranspose2d(4, 4, 2),
+        nn.utils.parametrizations.spectral_norm(nn.Conv2d(4, 4, 3)),
+        nn.utils.parametrizations.weight_norm(nn.Conv2d(4, 4, 3)), hook_norm,
+        nn.LazyConv2d(4, 3), torch.ao.nn.quantized.Conv2d(4, 4, 3), nn.Conv3d(4, 4, 1),
+        nn.Linear(4, 4), nn.Conv1d(4, 4, 1),
+    )
+    model.add_module("scripted", scripted)
+
+    report = convert_and_report(model, ranks=(4,))
+    reported = {record.path for records in (report.converted, report.already_in_place,
+                                             report.skipped, report.deferred) for record in records}
+    rows = inspect_conv_weights(model, {4: CL})
+
+    assert reported == {row.module for row in rows if row.status.is_conv}
+    assert reported == {"0", "1", "2", "3", "4", "5", "6", "7", "scripted.0", "scripted.1"}
+
+
+def test_a_computed_depthwise_1x1_weight_is_in_every_layout_not_skipped():
+    conv = nn.utils.parametrizations.spectral_norm(nn.Conv2d(8, 8, 1, groups=8))  # (8, 1, 1, 1)
+    report = convert_and_report(conv)
+    assert report.skipped == []
+    assert len(report.converted + report.already_in_place) == 1
