@@ -15,6 +15,11 @@ from __future__ import annotations
 
 
 
+# A reason nests the reasons it was built from; past this length it is cut (the first links
+# of the chain are what explains a finding, and the cut keeps a long chain linear).
+MAX_REASON = 600
+
+
 class Value:
     """A value, with the reason it was inferred (not part of equality). Subclasses list
     their fields in `_fields`; values are immutable, compared and hashed by kind and fields.
@@ -25,6 +30,8 @@ class Value:
     _fields: tuple[str, ...] = ()
 
     def __init__(self, reason: str = "", *args):
+        if len(reason) > MAX_REASON:  # a chain of ten thousand rebindings: say its start
+            reason = reason[: MAX_REASON - 5] + " ..."
         object.__setattr__(self, "reason", reason)
         for name, value in zip(self._fields, args):
             object.__setattr__(self, name, value)
