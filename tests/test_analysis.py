@@ -838,8 +838,10 @@ def test_class_hazards(body, hazard):
                 {body}
         Net().to()  # TARGET
     """
-    result = infer_receiver(source)
-    assert result.kind is Receiver.MODULE and hazard in result.hazards
+    analysis = analysis_of(source)
+    site = _site(analysis, "TARGET")
+    result = analysis.receiver(site.node.func.value, site.scope)
+    assert result.kind is Receiver.MODULE and hazard in analysis.hazards(result)
 
 
 # ------------------------------------------------------------------ formats

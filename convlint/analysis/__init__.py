@@ -48,10 +48,6 @@ class Verdict:
     def is_script(self) -> bool:
         return isinstance(self.value, ScriptModule)
 
-    @property
-    def hazards(self) -> frozenset:
-        return self.value.hazards if isinstance(self.value, Module) else frozenset()
-
 
 def verdict_of(value: Value) -> Verdict:
     if isinstance(value, Module):
@@ -92,6 +88,11 @@ class FileAnalysis:
 
     def receiver(self, node: ast.expr, scope: Scope) -> Verdict:
         return verdict_of(self.evaluator.value(node, scope))
+
+    def hazards(self, verdict: Verdict) -> frozenset:
+        """Why a targeted conversion of the receiver would do less than `.to()`:
+        "parametrized", "lazy" (see Evaluator.hazards)."""
+        return self.evaluator.hazards(verdict.value)
 
     def value(self, node: ast.expr, scope: Scope) -> Value:
         return self.evaluator.value(node, scope)

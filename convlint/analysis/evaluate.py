@@ -506,28 +506,41 @@ class Evaluator:
                 return [Unknown(f"{info.name} is built in too many places to follow")]
         return out
 
+    def hazards(self, value: Value) -> frozenset:
+        """What makes a targeted conversion of a module value do less than `.to()`: what the
+        calls that made it say (`spectral_norm(...)`, a `LazyConv2d`), and what its project
+        class holds. Asked only of a receiver about to be reported."""
+        if not isinstance(value, Module):
+            return frozenset()
+        found = value.hazards
+        if isinstance(value.cls, ClassInfo):
+            found |= self.class_hazards(value.cls)
+        return found
+
     def class_hazards(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset:
-        """What in a project class (its methods, and the project classes they build) makes a
-        targeted conversion do less than `.to()`: parametrized or lazy convs."""
+        """What in a project class (its methods, the project classes they build by name, its
+        bases) makes a targeted conversion do less than `.to()`: parametrized or lazy convs."""
         if id(info) in seen or len(seen) > 8:
             return frozenset()
         key = ("hazards", id(info))
         if key in info.index.memo:
             return info.index.memo[key]
         found = set()
-        body = info.body
-        for site in info.index.calls:
-            if not _inside(site.scope, body):
-                continue
-            qualified = self.qualify(site.node.func, site.scope)
+        for site in info.index.calls_in(info.body):
+            func = site.node.func
+            qualified = self.qualify(func, site.scope)
             if qualified is not None:
                 hazard = facts.lookup("hazards", qualified)
                 if hazard:
                     found.add(hazard)
-                continue
-            callee = self._expr(site.node.func, site.scope)
-            if isinstance(callee, ModuleClass) and isinstance(callee.cls, ClassInfo):
-                found |= self.class_hazards(callee.cls, seen | {id(info)})
+                if not self._is_library_root(func, site.scope):
+                    callee = self._expr(func, site.scope)  # a project class, imported
+                    if isinstance(callee, ModuleClass) and isinstance(callee.cls, ClassInfo):
+                        found |= self.class_hazards(callee.cls, seen | {id(info)})
+            elif isinstance(func, ast.Name):  # a class of this file, built by name
+                callee = self._expr(func, site.scope)
+                if isinstance(callee, ModuleClass) and isinstance(callee.cls, ClassInfo):
+                    found |= self.class_hazards(callee.cls, seen | {id(info)})
         for base in self.bases(info):
             if isinstance(base, ModuleClass) and isinstance(base.cls, ClassInfo):
                 found |= self.class_hazards(base.cls, seen | {id(info)})
@@ -555,8 +568,7 @@ class Evaluator:
             if info.self_name == b.name:
                 reason = self.module_class_reason(cls)
                 if reason:
-                    return Module(f"`{b.name}` in a method of {cls.name} ({reason})", cls,
-                                  self.class_hazards(cls))
+                    return Module(f"`{b.name}` in a method of {cls.name} ({reason})", cls)
                 return Instance(f"`{b.name}` in a method of {cls.name}, not a module class", cls)
             return self.class_value(cls)  # `cls` of a classmethod
         passed = self._passed(b)
@@ -920,7 +932,7 @@ class Evaluator:
     def _instantiate(self, callee: ModuleClass, node: ast.Call, scope: Scope) -> Value:
         cls = callee.cls
         if isinstance(cls, ClassInfo):
-            return Module(f"an instance of {cls.name}: {callee.reason}", cls, self.class_hazards(cls))
+            return Module(f"an instance of {cls.name}: {callee.reason}", cls)
         return self.library_call(str(cls), node, scope)
 
     def returns(self, info: FunctionInfo) -> Value | None:
@@ -1035,7 +1047,7 @@ class Evaluator:
             return self.apply_spec(spec["spec"], node, scope, receiver, name)
         if spec == "module":
             # A module a method finds inside another (get_submodule) holds what that holds.
-            inherited = receiver.hazards if isinstance(receiver, Module) else frozenset()
+            inherited = self.hazards(receiver) if isinstance(receiver, Module) else frozenset()
             return Module(f"{what}() returns a module", name, inherited)
         if spec.startswith("module:"):
             return Module(f"{what}() returns a {spec[7:]}", spec[7:])
@@ -1090,7 +1102,7 @@ class Evaluator:
                 elements = [Constant("a count")] + elements[:1]
             return Iterable(f"{what}()", Tuple(f"an item of {what}()", tuple(e or Unknown("?") for e in elements)))
         if spec.startswith("iter:"):
-            inherited = receiver.hazards if isinstance(receiver, Module) else frozenset()
+            inherited = self.hazards(receiver) if isinstance(receiver, Module) else frozenset()
             item = Module(f"an item of `.{what}()` of a module", None, inherited)
             element = {"module": item, "tensor": Tensor(f"an item of `.{what}()`"),
                        "pair-module": Tuple(f"an item of `.{what}()`", (Constant("a name"), item))}[spec[5:]]
@@ -1142,8 +1154,7 @@ class Evaluator:
                 if isinstance(cls, str) and facts.lookup("classes", cls) == "script-module":
                     values.append(ScriptModule(f"annotated {cls}", cls))
                 else:
-                    values.append(Module(value.reason, cls,
-                                         self.class_hazards(cls) if isinstance(cls, ClassInfo) else frozenset()))
+                    values.append(Module(value.reason, cls))
             elif isinstance(value, Class) and facts.lookup("classes", str(value.cls)) == "tensor":
                 values.append(Tensor(f"annotated {value.cls}"))
             elif isinstance(value, Class):

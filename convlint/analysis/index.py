@@ -12,6 +12,7 @@ bind nothing.
 from __future__ import annotations
 
 import ast
+import re
 from itertools import count
 
 # Set by the test suite: an unhandled statement or binding node raises instead of being
@@ -320,7 +321,32 @@ class FileIndex:
         self.binding_of: dict[int, Binding] = {}  # by id(the node that binds)
         self.memo: dict = {}  # the evaluator's answers for this file's nodes (evaluate.py)
         self._calls_by_name: dict[str, list[CallSite]] | None = None
+        self._lines: list[str] | None = None
+        self._calls_passing: dict[str, list[CallSite]] | None = None
+        self._calls_by_scope: dict[int, list[CallSite]] | None = None
         _Binder(self).run()
+
+    def segment(self, node: ast.AST) -> str | None:
+        """The source text of a node (None without the text): `ast.get_source_segment`
+        without splitting the whole file at every call."""
+        if self.text is None or getattr(node, "end_lineno", None) is None:
+            return None
+        if self._lines is None:
+            self._lines = _LINE.findall(self.text)
+        lines = self._lines
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if last >= len(lines):
+            return None
+
+        def cut(line: str, column: int) -> int:  # ast's columns are UTF-8 byte offsets
+            return column if line.isascii() else len(line.encode("utf-8")[:column].decode("utf-8", "replace"))
+
+        if first == last:
+            line = lines[first]
+            return line[cut(line, node.col_offset) : cut(line, node.end_col_offset)]
+        head = lines[first][cut(lines[first], node.col_offset) :]
+        tail = lines[last][: cut(lines[last], node.end_col_offset)]
+        return head + "".join(lines[first + 1 : last]) + tail
 
     def calls_named(self, name: str) -> list[CallSite]:
         """The calls whose callee is `name` or `<anything>.name`."""
@@ -336,14 +362,28 @@ class FileIndex:
 
     def calls_passing(self, name: str) -> list[CallSite]:
         """The calls with an argument that is the bare name `name` (a callback)."""
-        found = []
-        for site in self.calls:
-            call = site.node
-            if any(isinstance(a, ast.Name) and a.id == name for a in call.args) or any(
-                isinstance(k.value, ast.Name) and k.value.id == name for k in call.keywords
-            ):
-                found.append(site)
-        return found
+        if self._calls_passing is None:
+            table: dict[str, list[CallSite]] = {}
+            for site in self.calls:
+                call = site.node
+                names = {a.id for a in call.args if isinstance(a, ast.Name)}
+                names.update(k.value.id for k in call.keywords if isinstance(k.value, ast.Name))
+                for passed in names:
+                    table.setdefault(passed, []).append(site)
+            self._calls_passing = table
+        return self._calls_passing.get(name, [])
+
+    def calls_in(self, scope: "Scope | None") -> list[CallSite]:
+        """The calls inside a scope and the scopes nested in it (a class's methods)."""
+        if self._calls_by_scope is None:
+            table: dict[int, list[CallSite]] = {}
+            for site in self.calls:
+                inner = site.scope
+                while inner is not None:
+                    table.setdefault(id(inner), []).append(site)
+                    inner = inner.parent
+            self._calls_by_scope = table
+        return self._calls_by_scope.get(id(scope), []) if scope is not None else []
 
 
 # --------------------------------------------------------------------------- the binder
@@ -756,7 +796,7 @@ class _Binder:
                 continue
             before = values[i - 1] if i else None
             debug = isinstance(before, ast.Constant) and isinstance(before.value, str) and _is_debug_text(
-                before.value, value.value, self.index.text)
+                before.value, value.value, self.index)
             self.fstring_debug += debug
             self.expr(value.value, scope)
             if value.format_spec is not None:
@@ -775,14 +815,17 @@ class _Binder:
             info.class_info.tensor_attributes.add(call.args[0].value)
 
 
-def _is_debug_text(text: str, expr: ast.expr, source: str | None) -> bool:
+def _is_debug_text(text: str, expr: ast.expr, index: "FileIndex") -> bool:
     """Whether the literal text before a field is the field's own `expr=` (Python writes
     `{expr=}` as that text followed by the field)."""
     if not text.rstrip().endswith("="):
         return False
-    segment = (ast.get_source_segment(source, expr) if source is not None else None) or ast.unparse(expr)
+    segment = index.segment(expr) or ast.unparse(expr)
     squeeze = "".join
     return squeeze(text.split()).endswith(squeeze(segment.split()) + "=")
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def _children(node: ast.AST) -> list[ast.expr]:

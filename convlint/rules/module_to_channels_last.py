@@ -184,7 +184,7 @@ class ModuleToChannelsLast(Rule):
         if f.receiver.is_script and target == "torch":
             return None, ["it is a TorchScript module: torch's converter does not convert its convs "
                           f"(`.to()` does), so there is no fix to it; {_TORCH_DIFFERS}"]
-        hazards = f.receiver.hazards
+        hazards = ctx.analysis.hazards(f.receiver)
         if target == "torch" and "parametrized" in hazards:
             safe = False
             notes.append("its convs are parametrized (spectral_norm, weight_norm), which torch's converter "
