@@ -1,0 +1,151 @@
+"""The formatter style a file is held to: its line length, indentation and trailing commas.
+
+Read as ruff and black find their settings: the nearest `.ruff.toml`, `ruff.toml` or
+`pyproject.toml` with `[tool.ruff]`, a `pyproject.toml` with `[tool.black]`, or a
+`setup.cfg`, `tox.ini` or `.flake8` with flake8's `max-line-length`, from the file's
+directory upwards; else black's defaults (88 columns). Looked up once per directory; a
+broken or unreadable configuration counts as absent, so it never stops a run.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LINE_LENGTH = 88
+
+
+@dataclass(frozen=True)
+class Style:
+    line_length: int = DEFAULT_LINE_LENGTH
+    indent: str = "    "  # one indentation step (black: always four spaces)
+    # False with black's or ruff's `skip-magic-trailing-comma`: a trailing comma does not
+    # keep brackets exploded (and is removed when they fit on one line).
+    magic_trailing_comma: bool = True
+    formatter: str | None = None  # "black" or "ruff" when the project configures one
+    config: str | None = None  # the file the style was read from
+
+
+_CACHE: dict[str, Style] = {}
+
+
+def style_for(path: str) -> Style:
+    """The style of the file at `path` (a file need not exist: stdin takes its name)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    found = _CACHE.get(directory)
+    if found is None:
+        found = _CACHE[directory] = _directory_style(Path(directory))
+    return found
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _directory_style(directory: Path) -> Style:
+    for candidate in (directory, *directory.parents):
+        style = _style_in(candidate)
+        if style is not None:
+            return style
+        if (candidate / ".git").exists() or (candidate / ".hg").exists():
+            break  # the project's root: black looks no further
+    return Style()
+
+
+def _style_in(directory: Path) -> Style | None:
+    """The style configured by the files of one directory, if any.
+
+    In one directory ruff's own files come first (ruff reads `.ruff.toml`, then
+    `ruff.toml`, then `pyproject.toml`); in a pyproject.toml, `[tool.ruff.format]` means the
+    project formats with ruff, else `[tool.black]` means black, else `[tool.ruff]`'s
+    line length holds; flake8's maximum comes last.
+    """
+    for name in (".ruff.toml", "ruff.toml"):
+        table = _toml(directory / name)
+        if table is not None:
+            return _ruff_style(table, directory / name)
+    pyproject = _toml(directory / "pyproject.toml")
+    tool = pyproject.get("tool", {}) if isinstance(pyproject, dict) else {}
+    if not isinstance(tool, dict):
+        tool = {}
+    ruff, black = tool.get("ruff"), tool.get("black")
+    if isinstance(ruff, dict) and isinstance(ruff.get("format"), dict):
+        return _ruff_style(ruff, directory / "pyproject.toml")
+    if isinstance(black, dict):
+        return _black_style(black, directory / "pyproject.toml")
+    if isinstance(ruff, dict):
+        return _ruff_style(ruff, directory / "pyproject.toml")
+    for name in ("setup.cfg", "tox.ini", ".flake8"):
+        length = _flake8_line_length(directory / name)
+        if length is not None:
+            return Style(line_length=length, config=str(directory / name))
+    return None
+
+
+def _ruff_style(table: dict, path: Path, depth: int = 0) -> Style:
+    """ruff's settings; `extend` reads the base configuration first (as ruff does)."""
+    base = Style(formatter="ruff", config=str(path))
+    extend = table.get("extend")
+    if isinstance(extend, str) and depth < 8:
+        target = (path.parent / os.path.expanduser(extend)).resolve()
+        parent = _toml(target)
+        if isinstance(parent, dict):
+            if target.name == "pyproject.toml":
+                parent = parent.get("tool", {}).get("ruff", {})
+            if isinstance(parent, dict):
+                base = _ruff_style(parent, target, depth + 1)
+    fmt = table.get("format") if isinstance(table.get("format"), dict) else {}
+    length = _positive_int(table.get("line-length"), base.line_length)
+    width = _positive_int(table.get("indent-width"), len(base.indent) if base.indent != "\t" else 4)
+    indent = "\t" if fmt.get("indent-style") == "tab" else " " * width
+    if "indent-style" not in fmt and base.indent == "\t":
+        indent = "\t"
+    magic = base.magic_trailing_comma
+    if isinstance(fmt.get("skip-magic-trailing-comma"), bool):
+        magic = not fmt["skip-magic-trailing-comma"]
+    return Style(length, indent, magic, "ruff", str(path))
+
+
+def _black_style(table: dict, path: Path) -> Style:
+    length = _positive_int(table.get("line-length", table.get("line_length")), DEFAULT_LINE_LENGTH)
+    skip = table.get("skip-magic-trailing-comma", table.get("skip_magic_trailing_comma"))
+    return Style(length, "    ", not skip if isinstance(skip, bool) else True, "black", str(path))
+
+
+def _flake8_line_length(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    if not parser.has_section("flake8"):
+        return None
+    for key in ("max-line-length", "max_line_length"):
+        if parser.has_option("flake8", key):
+            value = parser.get("flake8", key).strip()
+            return int(value) if value.isdigit() and int(value) > 0 else None
+    return None
+
+
+def _toml(path: Path) -> dict | None:
+    """A TOML file's table, or None when it is absent, unreadable or invalid."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _positive_int(value: object, default: int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 320:
+        return value
+    return default
