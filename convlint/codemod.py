@@ -137,7 +137,7 @@ def _statement_around(source: SourceText, start: int, end: int) -> list[_Token] 
     return statement
 
 
-def _leaves(tokens: list[_Token], text: str) -> tuple[list[Leaf], list[_Token]]:
+def _leaves(tokens: list[_Token], text: str, exact: bool = True) -> tuple[list[Leaf], list[_Token]]:
     """Leaves for reflow, with the token each came from; a comment after a token on its
     line rides on that token's leaf, a comment on a line of its own is a leaf."""
     leaves: list[Leaf] = []
@@ -161,7 +161,7 @@ def _leaves(tokens: list[_Token], text: str) -> tuple[list[Leaf], list[_Token]]:
             if previous.end_row == t.row:
                 leaf.prefix = gap
             else:
-                leaf.prefix = _join(previous_leaf, leaf, leaves)
+                leaf.prefix = _join(previous_leaf, leaf, leaves, exact)
         leaves.append(leaf)
         origins.append(t)
         previous, previous_leaf = t, leaf
@@ -172,7 +172,7 @@ _UNARY_AFTER = {"(", "[", "{", ",", "=", ":", "return", "in", "and", "or", "not"
                 "is", "yield", "await", "for"}
 
 
-def _join(previous: Leaf, leaf: Leaf, before: list[Leaf]) -> str:
+def _join(previous: Leaf, leaf: Leaf, before: list[Leaf], exact: bool) -> str:
     """The space black puts between two leaves that stood on different lines."""
     if previous.kind == "OP" and previous.text in reflow.OPENING:
         return ""
@@ -181,7 +181,7 @@ def _join(previous: Leaf, leaf: Leaf, before: list[Leaf]) -> str:
     if leaf.kind == "OP" and leaf.text in ("(", "[") and (
             previous.kind in ("NAME", "STRING") or previous.text in reflow.CLOSING):
         return ""
-    if "**" in (previous.text, leaf.text) and "OP" in (previous.kind, leaf.kind):
+    if "**" in (previous.text, leaf.text) and "OP" in (previous.kind, leaf.kind) and exact:
         raise Unsupported("a line break at a power operator")
     if previous.kind == "OP" and previous.text in ("-", "+", "~", "*", "**", "."):
         real = [x for x in before if x.kind != "COMMENT"]
@@ -330,8 +330,14 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
     stop = significant[-1].end
     original = text[line_start:stop]
     newline = source.newline
-    if "\\" in "".join(text[a.end:b.start] for a, b in zip(significant, significant[1:])):
-        raise Unsupported("a backslash continuation")
+    for a, b in zip(significant, significant[1:]):
+        gap = text[a.end:b.start]
+        if "\\" in gap:
+            raise Unsupported("a backslash continuation")
+        if a.end_row == b.row and (gap not in ("", " ") or (a.string == "," and gap != " " and b.string not in ")]}")
+                                   or (b.string == "," and gap) or (a.string in "([{" and gap)
+                                   or (b.string in ")]}" and gap)):
+            raise Unsupported("spacing black does not write")
     leaves, _ = _leaves(tokens, text)
     if reflow.lay_out_statement(leaves, style, depth, newline) != original.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newline):
         raise Unsupported("the statement is not laid out as black lays it out")
@@ -340,8 +346,19 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
     new = leaves[:first] + _new_call(leaves[first:last], converter) + leaves[last:]
     new_text = reflow.lay_out_statement(new, style, depth, newline)
     _check(original, new_text, statement=True)
-    location = source.location
-    return Edit(location(line_start), location(stop), new_text)
+    # The edit covers the call and whatever else changed, not the text both share.
+    keep_before = _common_prefix(original, new_text, start - line_start)
+    keep_after = _common_prefix(original[::-1], new_text[::-1], stop - end)
+    return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
+                new_text[keep_before:len(new_text) - keep_after])
+
+
+def _common_prefix(a: str, b: str, limit: int) -> int:
+    n = 0
+    limit = min(limit, len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def _rewrite_in_place(source: SourceText, start: int, end: int, converter: str, style: Style) -> Edit:
@@ -357,8 +374,11 @@ def _rewrite_in_place(source: SourceText, start: int, end: int, converter: str, 
         raise FixError("cannot tokenize the call")
     tokens.pop()
     wrapped = f"({call_text})"
-    leaves, _ = _leaves(tokens, wrapped)
-    new = _new_call(leaves, converter)
+    leaves, _ = _leaves(tokens, wrapped, exact=False)
+    try:
+        new = _new_call(leaves, converter)
+    except Unsupported as e:
+        raise FixError(f"cannot rewrite the call: {e}") from None
     first_row = source.location(start).row
     line_start = source.line_starts[first_row - 1]
     before = text[line_start:start]
@@ -389,6 +409,9 @@ def _check(old: str, new: str, statement: bool) -> None:
 
 
 def _comments(text: str, statement: bool) -> list[str]:
+    """The comments of `text`; comments that a layout put on one line (as black does) count
+    one by one."""
     wrapped = ("if 1:\n" + text if text[:1] in (" ", "\t") else text) if statement else f"({text})"
     tokens = _tokenize(wrapped)
-    return [t.string for t in tokens or () if t.type == tokenize.COMMENT]
+    return [part if i == 0 else "#" + part for t in tokens or () if t.type == tokenize.COMMENT
+            for i, part in enumerate(t.string.split("  #"))]

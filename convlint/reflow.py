@@ -167,8 +167,9 @@ class Line:
     """A line being laid out: leaves at `depth` indents, with the comments after them."""
 
     def __init__(self, style, depth: int, leaves=(), comments=None, inside_brackets: bool = False,
-                 margin: str = ""):
+                 margin: str = "", exact: bool = True):
         self.style = style
+        self.exact = exact  # False: a good layout will do where black's cannot be known
         self.depth = depth
         self.margin = margin  # what stands before the indentation (a fix in place: the line's own)
         self.inside_brackets = inside_brackets
@@ -185,7 +186,7 @@ class Line:
     def child(self, depth: int | None = None, inside_brackets: bool | None = None) -> "Line":
         """An empty line like this one."""
         return Line(self.style, self.depth if depth is None else depth, (), None,
-                    self.inside_brackets if inside_brackets is None else inside_brackets, self.margin)
+                    self.inside_brackets if inside_brackets is None else inside_brackets, self.margin, self.exact)
 
     @property
     def indent_width(self) -> int:
@@ -325,7 +326,9 @@ def _transform(line: Line, force_parens: bool) -> list[Line]:
         except _CannotSplit:
             continue
     if line.has_standalone_comments():
-        raise Unsupported("a standalone comment black splits by force")
+        if line.exact:
+            raise Unsupported("a standalone comment black splits by force")
+        return _standalone_comment_split(line, force_parens)
     return [line]
 
 
@@ -340,7 +343,7 @@ def _run(line: Line, transform, force_parens: bool, rendered: str) -> list[Line]
     if (force_parens or transform is not _rhs_with_omits or not invisible
             or any(leaf.shown for leaf in outer) or result[0].fits()):
         return result
-    copy = Line(line.style, line.depth, line.leaves, line.comments, line.inside_brackets, line.margin)
+    copy = Line(line.style, line.depth, line.leaves, line.comments, line.inside_brackets, line.margin, line.exact)
     copy.should_split_rhs = line.should_split_rhs
     second = _run(copy, transform, True, rendered)
     if all(new.fits() for new in second if not new.is_comment):
@@ -669,7 +672,7 @@ def _delimiter_split(line: Line, force_parens: bool) -> list[Line]:
             add_comments(leaf)
         if leaf.kind != "COMMENT":
             lowest = leaf.depth if lowest is None else min(lowest, leaf.depth)
-            if comma_safe and leaf.depth == lowest and leaf.vararg:
+            if comma_safe and leaf.depth == lowest and leaf.vararg and line.exact:
                 raise Unsupported("a trailing comma after *args depends on the target version")
         if line.leaves[-1].kind == "COMMENT" and i == last_real:
             _add_trailing_comma(comma_safe, priority, current)
@@ -737,7 +740,7 @@ def lay_out_in_place(head: str, leaves: list[Leaf], tail: str, style, margin: st
     prepare(leaves)
     before = Leaf("OPAQUE", head) if head else None
     after = Leaf("OPAQUE", tail, prefix="") if tail else None
-    line = Line(style, 0, margin=margin)
+    line = Line(style, 0, margin=margin, exact=False)
     _fill(line, ([before] if before else []) + leaves + ([after] if after else []))
     text = newline.join(new.render() for new in lay_out(line))
     start = len(margin) + len(head)
