@@ -334,9 +334,7 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
         gap = text[a.end:b.start]
         if "\\" in gap:
             raise Unsupported("a backslash continuation")
-        if a.end_row == b.row and (gap not in ("", " ") or (a.string == "," and gap != " " and b.string not in ")]}")
-                                   or (b.string == "," and gap) or (a.string in "([{" and gap)
-                                   or (b.string in ")]}" and gap)):
+        if a.end_row == b.row and not _black_gap(a.string, b, gap):
             raise Unsupported("spacing black does not write")
     leaves, _ = _leaves(tokens, text)
     if reflow.lay_out_statement(leaves, style, depth, newline) != original.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newline):
@@ -351,6 +349,17 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
     keep_after = _common_prefix(original[::-1], new_text[::-1], stop - end)
     return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
                 new_text[keep_before:len(new_text) - keep_after])
+
+
+def _black_gap(before: str, token: _Token, gap: str) -> bool:
+    """Whether black could have written `gap` between two tokens on a line."""
+    if token.type == tokenize.COMMENT:
+        return gap == "  "
+    if gap not in ("", " "):
+        return False
+    if before == ",":
+        return gap == " " or token.string in (")", "]", "}")
+    return not gap or (token.string not in (",", ")", "]", "}") and before not in ("(", "[", "{"))
 
 
 def _common_prefix(a: str, b: str, limit: int) -> int:

@@ -721,7 +721,7 @@ def _standalone_comment_split(line: Line, force_parens: bool) -> list[Line]:
 # -- statements -----------------------------------------------------------------------------
 
 _UNSUPPORTED_STATEMENTS = {"del", "assert", "raise", "yield", "await", "global", "nonlocal", "import",
-                           "from", "pass", "break", "continue", "print", "exec", "type"}
+                           "from", "pass", "break", "continue", "lambda"}
 
 
 def lay_out_statement(leaves: list[Leaf], style, depth: int, newline: str) -> str:
@@ -786,11 +786,10 @@ def _with_optional_parens(leaves: list[Leaf]) -> list[Leaf]:
         raise Unsupported("a multi-line string")
     top = _top_level(leaves)
     first = leaves[0]
-    if first.kind == "NAME" and first.text in _UNSUPPORTED_STATEMENTS | {"lambda"} - {"print", "exec", "type"}:
+    if first.kind == "NAME" and first.text in _UNSUPPORTED_STATEMENTS:
         raise Unsupported(f"a `{first.text}` statement")
-    if first.kind == "NAME" and first.text in ("print", "exec", "type") and len(leaves) > 1 \
-            and leaves[1].kind == "NAME":
-        raise Unsupported("a soft keyword statement")
+    if first.kind == "NAME" and first.text not in keyword.kwlist and len(leaves) > 1 and leaves[1].kind == "NAME":
+        raise Unsupported("a soft keyword statement (`type X = ...`, `print x`)")
     if first.kind == "NAME" and first.text == "return":
         return leaves[:1] + _wrapped(leaves[1:]) if len(leaves) > 1 else leaves
     operators = [i for i in top if leaves[i].kind == "OP" and leaves[i].text in _ASSIGNMENTS]
