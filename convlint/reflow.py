@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import keyword
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 COMPREHENSION, COMMA, TERNARY, LOGIC, STRING, COMPARATOR, DOT = 20, 18, 16, 14, 12, 10, 1
 MATH = {"|": 9, "^": 8, "&": 7, "<<": 6, ">>": 6, "+": 5, "-": 5, "*": 4, "/": 4, "//": 4,
@@ -30,6 +30,10 @@ class Unsupported(Exception):
     """The statement has a shape this model does not lay out as black does."""
 
 
+class NotFormatted(Unsupported):
+    """The statement is not laid out as black lays it out (or black leaves it alone)."""
+
+
 class _CannotSplit(Exception):
     pass
 
@@ -44,6 +48,9 @@ class Leaf:
     comments: list[str] = field(default_factory=list)  # trailing comments after it
     invisible: bool = False  # black's optional parentheses: rendered only once split on
     shown: bool = False
+    # Out of black's syntax tree: a comma a split added, or a leaf a second opinion copied.
+    # Black takes no second opinion on a line holding one (nor a standalone comment).
+    detached: bool = False
     # Filled by `prepare`:
     depth: int = 0
     opening: Leaf | None = None  # a closing bracket's partner
@@ -116,7 +123,7 @@ def prepare(leaves: list[Leaf]) -> None:
         raise Unsupported("unbalanced brackets")
 
 
-def _operand_before(previous: Leaf | None) -> bool:
+def operand_before(previous: Leaf | None) -> bool:
     """Whether an operator after `previous` is binary (an operand ends at `previous`)."""
     if previous is None:
         return False
@@ -133,7 +140,7 @@ def _before_priority(leaf: Leaf, previous: Leaf | None, comprehension_depths: se
         if text == ".":
             return DOT if previous is not None and previous.kind == "OP" and previous.text in CLOSING else 0
         if text in MATH:
-            if not _operand_before(previous):
+            if not operand_before(previous):
                 leaf.vararg = text in ("*", "**")
                 return 0
             return MATH[text]
@@ -157,7 +164,7 @@ def _before_priority(leaf: Leaf, previous: Leaf | None, comprehension_depths: se
     if text == "in":
         return 0 if previous is not None and previous.text == "not" else COMPARATOR
     if text == "not":
-        return 0 if previous is not None and previous.text == "is" or not _operand_before(previous) else COMPARATOR
+        return 0 if previous is not None and previous.text == "is" or not operand_before(previous) else COMPARATOR
     if text in ("and", "or"):
         return LOGIC
     return 0
@@ -178,6 +185,7 @@ class Line:
         self.comments: dict[int, list[str]] = {}
         self.magic_trailing_comma: Leaf | None = None
         self.open_brackets = 0
+        self.untracked: set[int] = set()  # leaves black's bracket tracker did not mark here
         for leaf in leaves:
             self.append(leaf)
             for comment in (comments or {}).get(id(leaf), ()):
@@ -193,6 +201,8 @@ class Line:
         return str_width(self.margin) + len(self.style.indent) * self.depth
 
     def append(self, leaf: Leaf, tracked: bool = True) -> None:
+        if not tracked:
+            self.untracked.add(id(leaf))
         if tracked and leaf.kind == "OP" and leaf.text in CLOSING and self.leaves and self.leaves[-1].text == ","\
                 and self.leaves[-1].kind == "OP" and self._magic(leaf):
             if self.style.magic_trailing_comma:
@@ -338,17 +348,36 @@ def _run(line: Line, transform, force_parens: bool, rendered: str) -> list[Line]
         if new.render() == rendered:
             raise _CannotSplit("unchanged")
         result.extend(_transform(new, force_parens))
-    invisible = [leaf for leaf in line.leaves if leaf.invisible]
+    # Black's `run_transformer`: the optional parentheses its bracket tracker marked on
+    # this line decide whether a second opinion with them forced is taken.
+    invisible = [leaf for leaf in line.leaves if leaf.invisible and id(leaf) not in line.untracked]
     outer = [leaf for leaf in invisible if leaf.depth == min(x.depth for x in line.leaves)]
     if (force_parens or transform is not _rhs_with_omits or not invisible
-            or any(leaf.shown for leaf in outer) or result[0].fits()):
+            or any(leaf.shown for leaf in outer) or result[0].fits()
+            or _long_only_by_subscript_comment(result[0])
+            or any(leaf.detached or leaf.kind == "COMMENT" for leaf in line.leaves)):
         return result
-    copy = Line(line.style, line.depth, line.leaves, line.comments, line.inside_brackets, line.margin, line.exact)
-    copy.should_split_rhs = line.should_split_rhs
-    second = _run(copy, transform, True, rendered)
+    second = _run(_detached_copy(line), transform, True, rendered)
     if all(new.fits() for new in second if not new.is_comment):
         return second
     return result
+
+
+def _detached_copy(line: Line) -> Line:
+    """The line on copies of its leaves, as black's second opinion takes it: what the
+    second opinion shows stays hidden in the first, whose leaves leave the syntax tree."""
+    copies: dict[int, Leaf] = {}
+    for leaf in line.leaves:
+        copies[id(leaf)] = replace(leaf, comments=list(leaf.comments))
+        leaf.detached = True
+    for new in copies.values():
+        if new.opening is not None:
+            new.opening = copies.get(id(new.opening), new.opening)
+    comments = {id(copies[key]): found for key, found in line.comments.items() if key in copies}
+    copy = Line(line.style, line.depth, [copies[id(leaf)] for leaf in line.leaves], comments,
+                line.inside_brackets, line.margin, line.exact)
+    copy.should_split_rhs = line.should_split_rhs
+    return copy
 
 
 # -- the right-hand split -------------------------------------------------------------------
@@ -512,7 +541,9 @@ def _maybe_omit_optional_parens(rhs: _RHS, line: Line, force_parens: bool, omit:
             if _prefer_oop(oop, rhs):
                 return _maybe_omit_optional_parens(oop, line, force_parens, omit)
         except _CannotSplit:
-            if not _can_be_split(rhs.body) and not rhs.body.fits():
+            # black's `is_chained_assignment` counts every `=`, a keyword argument's too
+            chained = sum(1 for leaf in line.leaves if leaf.kind == "OP" and leaf.text == "=") > 1
+            if not chained and not _can_be_split(rhs.body) and not rhs.body.fits():
                 raise
     rhs.opening.shown = True
     rhs.closing.shown = True
@@ -701,7 +732,7 @@ def _add_trailing_comma(safe: bool, priority: int, line: Line) -> None:
     if safe and priority == COMMA and line.leaves and line.leaves[-1].text != "," \
             and line.leaves[-1].kind != "COMMENT":
         base = min(leaf.depth for leaf in line.leaves)
-        line.append(Leaf("OP", ",", depth=base, after=COMMA))
+        line.append(Leaf("OP", ",", depth=base, after=COMMA, detached=True))
 
 
 def _standalone_comment_split(line: Line, force_parens: bool) -> list[Line]:
@@ -726,8 +757,7 @@ _UNSUPPORTED_STATEMENTS = {"del", "assert", "raise", "yield", "await", "global",
 
 def lay_out_statement(leaves: list[Leaf], style, depth: int, newline: str) -> str:
     """A simple statement laid out as black would, `depth` indents deep."""
-    leaves = _with_optional_parens(leaves)
-    prepare(leaves)
+    leaves = _with_conditional_parens(_with_optional_parens(leaves))
     line = Line(style, depth)
     _fill(line, leaves)
     return newline.join(new.render() for new in lay_out(line))
@@ -737,7 +767,7 @@ def lay_out_in_place(head: str, leaves: list[Leaf], tail: str, style, margin: st
     """An expression laid out as black would lay it out on its own, where it stands: `head`
     and `tail` are the unsplittable text before and after it on its first and last lines,
     `margin` that line's indentation. Returns the expression's text alone."""
-    prepare(leaves)
+    leaves = _with_conditional_parens(leaves)
     before = Leaf("OPAQUE", head) if head else None
     after = Leaf("OPAQUE", tail, prefix="") if tail else None
     line = Line(style, 0, margin=margin, exact=False)
@@ -834,6 +864,62 @@ def _wrapped(value: list[Leaf]) -> list[Leaf]:
     opening = Leaf("OP", "(", prefix=first.prefix, invisible=True)
     first.prefix = ""
     return [opening, *value, Leaf("OP", ")", invisible=True)]
+
+
+def _with_conditional_parens(leaves: list[Leaf]) -> list[Leaf]:
+    """Black's invisible parentheses around every `a if b else c` not already alone in a
+    pair of parentheses (black's `visit_test`); the leaves come back prepared."""
+    while True:
+        prepare(leaves)
+        for i, leaf in enumerate(leaves):
+            if leaf.kind == "NAME" and leaf.text == "if" and leaf.before == TERNARY:
+                start, end = _conditional_extent(leaves, i)
+                before = leaves[start - 1] if start > 0 else None
+                after = leaves[end] if end < len(leaves) else None
+                if not (before is not None and before.kind == "OP" and before.text == "(" and after is not None
+                        and after.opening is before):
+                    break
+        else:
+            return leaves
+        first = leaves[start]
+        opening = Leaf("OP", "(", prefix=first.prefix, invisible=True)
+        first.prefix = ""
+        leaves = [*leaves[:start], opening, *leaves[start:end], Leaf("OP", ")", invisible=True), *leaves[end:]]
+
+
+_CONDITIONAL_STARTS = {",", ":", ":=", "*", "**", *_ASSIGNMENTS}
+
+
+def _conditional_extent(leaves: list[Leaf], at: int) -> tuple[int, int]:
+    """The leaves [start, end) of the conditional expression whose `if` is at `at` (prepared)."""
+    depth = leaves[at].depth
+    start = at
+    while start > 0:
+        leaf = leaves[start - 1]
+        if leaf.kind != "COMMENT" and leaf.depth <= depth and (
+                leaf.depth < depth or (leaf.kind == "OP" and leaf.text in _CONDITIONAL_STARTS)
+                or (leaf.kind == "NAME" and leaf.text in ("return", "else", "lambda", "yield"))):
+            break
+        start -= 1
+    end = at + 1
+    lambdas = 0  # open lambdas in the `else` branch, whose `:` is theirs
+    while end < len(leaves):
+        leaf = leaves[end]
+        if leaf.kind != "COMMENT" and leaf.depth <= depth:
+            if leaf.depth < depth or leaf.text == "," or leaf.before == COMPREHENSION:
+                break
+            if leaf.kind == "NAME" and leaf.text == "lambda":
+                lambdas += 1
+            elif leaf.kind == "OP" and leaf.text == ":":
+                if not lambdas:
+                    break
+                lambdas -= 1
+        end += 1
+    while leaves[start].kind == "COMMENT":
+        start += 1
+    while leaves[end - 1].kind == "COMMENT":
+        end -= 1
+    return start, end
 
 
 def _partner(leaves: list[Leaf], index: int) -> int:
