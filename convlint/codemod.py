@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import ast
 import io
+import keyword
 import re
 import tokenize
 import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convlint import reflow
 from convlint.diagnostics import Edit
@@ -53,6 +54,8 @@ def rewrite(source: SourceText, start: int, end: int, converter: str, style: Sty
     configures black or ruff format the fix is refused rather than leave the file
     unformatted; elsewhere the call is laid out in place.
     """
+    if style.vararg_comma is None and _targets_python35(_file_tokens(source) or []):
+        style = replace(style, vararg_comma=True)
     try:
         statement = _statement_around(source, start, end)
         return _rewrite_statement(source, statement, start, end, converter, style)
@@ -366,8 +369,14 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
             raise NotFormatted("a backslash continuation")
         if a.end_row == b.row and not _black_gap(a.string, b, gap):
             raise NotFormatted("spacing black does not write")
-    leaves, _ = _leaves(tokens, text)
-    if reflow.lay_out_statement(leaves, style, depth, newline) != original.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newline):
+    expected = original.replace("\r\n", "\n").replace("\r", "\n").replace("\n", newline)
+    try:
+        laid_out = reflow.lay_out_statement(_leaves(tokens, text)[0], style, depth, newline)
+    except reflow.VarargComma:
+        # No trailing comma after the `*args` of a split call: black targets Python 3.4 here.
+        style = replace(style, vararg_comma=False)
+        laid_out = reflow.lay_out_statement(_leaves(tokens, text)[0], style, depth, newline)
+    if laid_out != expected:
         raise NotFormatted("the statement is not laid out as black lays it out")
     leaves, origins = _leaves(tokens, text)
     first, last = _call_range(origins, start, end)
@@ -379,6 +388,35 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
     keep_after = _common_prefix(original[::-1], new_text[::-1], stop - end)
     return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
                 new_text[keep_before:len(new_text) - keep_after])
+
+
+def _targets_python35(tokens: list[_Token]) -> bool:
+    """Whether the file uses syntax that makes black target Python 3.5+ alone (and so put a
+    trailing comma after a split call's `*args`): f-strings, `_` in numbers, `:=`, or such a
+    trailing comma itself. A sound subset of black's `get_features_used`."""
+    opened: list[tuple[bool, bool]] = []  # per open bracket: a call's or def's?, a `*` argument seen?
+    previous: _Token | None = None
+    for t in tokens:
+        if t.type in _SKIPPED or t.type == tokenize.COMMENT:
+            continue
+        if t.type == tokenize.STRING and "f" in re.match(r"[A-Za-z]*", t.string).group().lower():
+            return True
+        if (t.type == tokenize.NUMBER and "_" in t.string) or t.string == ":=":
+            return True
+        if t.string in ("(", "[", "{"):
+            call = t.string == "(" and previous is not None and (
+                (previous.type == tokenize.NAME and not keyword.iskeyword(previous.string))
+                or previous.string in (")", "]"))
+            opened.append((call, False))
+        elif t.string in (")", "]", "}"):
+            if opened:
+                call, starred = opened.pop()
+                if call and starred and previous is not None and previous.string == ",":
+                    return True
+        elif t.string in ("*", "**") and opened and previous is not None and previous.string in ("(", ","):
+            opened[-1] = (opened[-1][0], True)
+        previous = t
+    return False
 
 
 def _black_gap(before: str, token: _Token, gap: str) -> bool:

@@ -34,6 +34,10 @@ class NotFormatted(Unsupported):
     """The statement is not laid out as black lays it out (or black leaves it alone)."""
 
 
+class VarargComma(Unsupported):
+    """A split call's `*args` would take a trailing comma only if black targets Python 3.5+."""
+
+
 class _CannotSplit(Exception):
     pass
 
@@ -58,6 +62,7 @@ class Leaf:
     before: int = 0  # the priority of a break before this leaf
     after: int = 0  # the priority of a break after it (a comma)
     vararg: bool = False
+    call_vararg: bool = False  # a `*`/`**` of a call's arguments
 
     @property
     def value(self) -> str:
@@ -102,6 +107,7 @@ def prepare(leaves: list[Leaf]) -> None:
         else:
             leaf.depth = depth
         leaf.before = _before_priority(leaf, previous, comprehension_depths)
+        leaf.call_vararg = leaf.vararg and bool(stack) and stack[-1].text == "(" and stack[-1].trailer
         leaf.after = COMMA if text == "," and leaf.kind == "OP" else 0
         if leaf.kind == "OP" and text in OPENING:
             leaf.trailer = previous is not None and not leaf.invisible and (
@@ -703,8 +709,10 @@ def _delimiter_split(line: Line, force_parens: bool) -> list[Line]:
             add_comments(leaf)
         if leaf.kind != "COMMENT":
             lowest = leaf.depth if lowest is None else min(lowest, leaf.depth)
-            if comma_safe and leaf.depth == lowest and leaf.vararg and line.exact:
-                raise Unsupported("a trailing comma after *args depends on the target version")
+            if comma_safe and leaf.depth == lowest and leaf.call_vararg:
+                comma_safe = line.style.vararg_comma
+                if comma_safe is None and not line.exact:
+                    comma_safe = True
         if line.leaves[-1].kind == "COMMENT" and i == last_real:
             _add_trailing_comma(comma_safe, priority, current)
         if delimiters.get(i) == priority:
@@ -728,9 +736,12 @@ def _append_safe(current: Line, leaf: Leaf, out: list[Line]) -> Line:
     return current
 
 
-def _add_trailing_comma(safe: bool, priority: int, line: Line) -> None:
-    if safe and priority == COMMA and line.leaves and line.leaves[-1].text != "," \
+def _add_trailing_comma(safe: bool | None, priority: int, line: Line) -> None:
+    """Black's `_safe_add_trailing_comma`; `safe` None: after `*args`, as black's targets say."""
+    if safe is not False and priority == COMMA and line.leaves and line.leaves[-1].text != "," \
             and line.leaves[-1].kind != "COMMENT":
+        if safe is None:
+            raise VarargComma("a trailing comma after *args depends on the target version")
         base = min(leaf.depth for leaf in line.leaves)
         line.append(Leaf("OP", ",", depth=base, after=COMMA, detached=True))
 
@@ -829,16 +840,22 @@ def _with_optional_parens(leaves: list[Leaf]) -> list[Leaf]:
         if any(leaves[i].kind == "OP" and leaves[i].text == ":" for i in top):
             raise Unsupported("an annotation without a value")
         return leaves
-    if len(operators) > 1:
-        raise Unsupported("a chained assignment")
+    if len(operators) > 1 and any(leaves[i].text != "=" for i in operators):
+        raise Unsupported("an augmented chained assignment")
     at = operators[0]
     target = leaves[:at]
     colon = next((i for i in top if i < at and leaves[i].kind == "OP" and leaves[i].text == ":"), None)
     if colon is not None:
+        if len(operators) > 1:
+            raise Unsupported("an annotated chained assignment")
         target = leaves[:colon + 1] + _wrapped(leaves[colon + 1:at])
     if target and target[0].kind == "OP" and target[0].text in OPENING:
         raise Unsupported("a parenthesized target")
-    return target + [leaves[at]] + _wrapped(leaves[at + 1:])
+    # Each part after an `=` (a chained assignment's later targets too) sits in optional parentheses.
+    out = target
+    for at, following in zip(operators, [*operators[1:], len(leaves)]):
+        out = out + [leaves[at]] + _wrapped(leaves[at + 1:following])
+    return out
 
 
 def _wrapped(value: list[Leaf]) -> list[Leaf]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import configparser
 import os
-import sys
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from convlint.targets import lowest_admitted, read_toml
 
 DEFAULT_LINE_LENGTH = 88
 
@@ -27,6 +29,10 @@ class Style:
     magic_trailing_comma: bool = True
     formatter: str | None = None  # "black" or "ruff" when the project configures one
     config: str | None = None  # the file the style was read from
+    # Whether a split call gets a trailing comma after `*args`/`**kwargs`: black adds one
+    # only when every Python it targets accepts it (3.5+), ruff always; None: as the file's
+    # own syntax tells black (see `codemod`).
+    vararg_comma: bool | None = None
 
 
 _CACHE: dict[str, Style] = {}
@@ -46,13 +52,28 @@ def clear_cache() -> None:
 
 
 def _directory_style(directory: Path) -> Style:
+    # black's targets, unless configured: the `requires-python` of the file the style came
+    # from, or with none, of the nearest pyproject.toml
+    style = requires_python = None
     for candidate in (directory, *directory.parents):
         style = _style_in(candidate)
         if style is not None:
-            return style
+            requires_python = _requires_python(candidate)
+            break
+        requires_python = requires_python or _requires_python(candidate)
         if (candidate / ".git").exists() or (candidate / ".hg").exists():
             break  # the project's root: black looks no further
-    return Style()
+    style = style or Style()
+    if style.vararg_comma is None and requires_python is not None:
+        lowest = lowest_admitted(requires_python)
+        style = replace(style, vararg_comma=lowest >= (3, 5, 0) if lowest is not None else None)
+    return style
+
+
+def _requires_python(directory: Path) -> str | None:
+    project = (read_toml(directory / "pyproject.toml") or {}).get("project")
+    value = project.get("requires-python") if isinstance(project, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _style_in(directory: Path) -> Style | None:
@@ -64,10 +85,10 @@ def _style_in(directory: Path) -> Style | None:
     line length holds; flake8's maximum comes last.
     """
     for name in (".ruff.toml", "ruff.toml"):
-        table = _toml(directory / name)
+        table = read_toml(directory / name)
         if table is not None:
             return _ruff_style(table, directory / name)
-    pyproject = _toml(directory / "pyproject.toml")
+    pyproject = read_toml(directory / "pyproject.toml")
     tool = pyproject.get("tool", {}) if isinstance(pyproject, dict) else {}
     if not isinstance(tool, dict):
         tool = {}
@@ -91,7 +112,7 @@ def _ruff_style(table: dict, path: Path, depth: int = 0) -> Style:
     extend = table.get("extend")
     if isinstance(extend, str) and depth < 8:
         target = (path.parent / os.path.expanduser(extend)).resolve()
-        parent = _toml(target)
+        parent = read_toml(target)
         if isinstance(parent, dict):
             if target.name == "pyproject.toml":
                 parent = parent.get("tool", {}).get("ruff", {})
@@ -106,13 +127,26 @@ def _ruff_style(table: dict, path: Path, depth: int = 0) -> Style:
     magic = base.magic_trailing_comma
     if isinstance(fmt.get("skip-magic-trailing-comma"), bool):
         magic = not fmt["skip-magic-trailing-comma"]
-    return Style(length, indent, magic, "ruff", str(path))
+    return Style(length, indent, magic, "ruff", str(path), vararg_comma=True)
 
 
 def _black_style(table: dict, path: Path) -> Style:
     length = _positive_int(table.get("line-length", table.get("line_length")), DEFAULT_LINE_LENGTH)
     skip = table.get("skip-magic-trailing-comma", table.get("skip_magic_trailing_comma"))
-    return Style(length, "    ", not skip if isinstance(skip, bool) else True, "black", str(path))
+    return Style(length, "    ", not skip if isinstance(skip, bool) else True, "black", str(path),
+                 vararg_comma=_black_targets_vararg_comma(table.get("target-version", table.get("target_version"))))
+
+
+def _black_targets_vararg_comma(targets: object) -> bool | None:
+    """Whether every Python of black's `target-version` list takes `f(*args,)` (3.5+)."""
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(targets, list) or not targets:
+        return None
+    minors = [re.fullmatch(r"py3(\d+)", t.lower()) if isinstance(t, str) else None for t in targets]
+    if not all(minors):
+        return None
+    return all(int(m.group(1)) >= 5 for m in minors)
 
 
 def _flake8_line_length(path: Path) -> int | None:
@@ -130,19 +164,6 @@ def _flake8_line_length(path: Path) -> int | None:
             value = parser.get("flake8", key).strip()
             return int(value) if value.isdigit() and int(value) > 0 else None
     return None
-
-
-def _toml(path: Path) -> dict | None:
-    """A TOML file's table, or None when it is absent, unreadable or invalid."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
 
 
 def _positive_int(value: object, default: int) -> int:

@@ -167,9 +167,10 @@ def _layout(text: str, width: int, depth: int) -> str | None:
     from convlint import codemod
 
     tokens = codemod._tokenize(text.strip() + "\n")
+    style = Style(line_length=width, vararg_comma=True if codemod._targets_python35(tokens) else None)
     try:
         leaves, _ = codemod._leaves([t for t in tokens if t.type not in (5, 6)], text.strip() + "\n")
-        return reflow.lay_out_statement(leaves, Style(line_length=width), depth, "\n")
+        return reflow.lay_out_statement(leaves, style, depth, "\n")
     except reflow.Unsupported:
         return None
 
@@ -187,8 +188,8 @@ def test_the_layout_model_reproduces_black(statement: str, width: int, depth: in
     formatted = _black(statement, width, depth)
     ours = _layout(formatted, width, depth)
     assert ours in (formatted, None)
-    if "\n" not in formatted and "  #" not in formatted and not statement.startswith("x = y = "):
-        assert ours == formatted, "a one-line statement is within the model (but a chained assignment)"
+    if "\n" not in formatted and "  #" not in formatted:
+        assert ours == formatted, "a one-line statement is within the model"
     if ours is not None and "  #" not in statement:  # a comment's place depends on the input's lines
         assert _layout("    " * depth + statement, width, depth) == formatted
 
@@ -221,6 +222,46 @@ def test_a_rewritten_statement_is_formatted_as_black_formats_it(statement: str, 
     assert black.format_str(fixed, mode=black.Mode(line_length=width)) == fixed
 
 
+def _rewrite_first_finding(text: str, style: Style) -> str:
+    import ast
+
+    from convlint import codemod
+    from convlint.source import SourceText
+
+    source = SourceText(text)
+    call = next(node for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Call)
+                and any(k.arg == "memory_format" for k in node.keywords))
+    edit = codemod.rewrite(source, source.offset(source.node_start(call)), source.offset(source.node_end(call)),
+                           "convert_conv2d_weight_memory_format", style)
+    return text[:source.offset(edit.start)] + edit.content + text[source.offset(edit.end):]
+
+
+STAR_CALL = "model = build(*the_arguments, **the_keyword_arguments).to(memory_format=torch.channels_last)\n"
+
+
+@pytest.mark.parametrize("before, after", [
+    ('name = f"{run}"\n', "**the_keyword_arguments,\n"),  # an f-string: black targets 3.6+
+    ("print(*args, sep='',)\n", "**the_keyword_arguments,\n"),  # such a comma in the file
+    ("", "**the_keyword_arguments\n"),  # nothing: 3.3+, where `f(*a,)` is invalid
+])
+def test_a_split_call_with_star_args_gets_the_trailing_comma_black_gives_it(before: str, after: str):
+    text = black.format_str(before + STAR_CALL, mode=black.Mode(line_length=40))
+    assert after in text  # what black made of it
+    fixed = _rewrite_first_finding(text, Style(line_length=40, formatter="black"))
+    assert "convert_conv2d_weight_memory_format(" in fixed and after in fixed
+    assert black.format_str(fixed, mode=black.Mode(line_length=40)) == fixed
+
+
+def test_a_layout_beyond_the_model_is_refused_where_a_formatter_is_configured():
+    from convlint import codemod
+
+    text = black.format_str('model = build("""\nbackbone: resnet50\n""").to(memory_format=torch.channels_last)\n',
+                            mode=black.Mode(line_length=40))  # a multi-line string: beyond the model
+    with pytest.raises(codemod.FixError, match="beyond convlint's model of black"):
+        _rewrite_first_finding(text, Style(line_length=40, formatter="black"))
+    assert "convert_conv2d_weight_memory_format(" in _rewrite_first_finding(text, Style(line_length=40))
+
+
 # -- the style read from the configs ---------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -230,13 +271,23 @@ def test_a_rewritten_statement_is_formatted_as_black_formats_it(statement: str, 
         ({"pyproject.toml": "[tool.black]\nline-length = 100\nskip-magic-trailing-comma = true\n"},
          Style(100, "    ", False, "black")),
         ({"pyproject.toml": "[tool.ruff]\nline-length = 120\n[tool.ruff.format]\nindent-style = 'tab'\n"},
-         Style(120, "\t", True, "ruff")),
+         Style(120, "\t", True, "ruff", vararg_comma=True)),
         ({"pyproject.toml": "[tool.black]\nline-length = 100\n[tool.ruff]\nline-length = 79\n"},
          Style(100, "    ", True, "black")),  # ruff for lint only: black formats
         ({"pyproject.toml": "[tool.black]\nline-length = 100\n", "ruff.toml": "line-length = 110\n"},
-         Style(110, "    ", True, "ruff")),
+         Style(110, "    ", True, "ruff", vararg_comma=True)),
         ({".ruff.toml": "extend = 'base.toml'\n", "base.toml": "line-length = 99\nindent-width = 2\n"
-          "[format]\nskip-magic-trailing-comma = true\n"}, Style(99, "  ", False, "ruff")),
+          "[format]\nskip-magic-trailing-comma = true\n"}, Style(99, "  ", False, "ruff", vararg_comma=True)),
+        # black's trailing comma after *args: its target versions, else requires-python
+        ({"pyproject.toml": "[tool.black]\ntarget-version = ['py38', 'py311']\n"},
+         Style(formatter="black", vararg_comma=True)),
+        ({"pyproject.toml": "[tool.black]\ntarget-version = ['py34', 'py38']\n"},
+         Style(formatter="black", vararg_comma=False)),
+        ({"pyproject.toml": "[project]\nrequires-python = '>=3.9'\n[tool.black]\n"},
+         Style(formatter="black", vararg_comma=True)),
+        ({"pyproject.toml": "[project]\nrequires-python = '>=3.3'\n[tool.black]\n"},
+         Style(formatter="black", vararg_comma=False)),
+        ({"pyproject.toml": "[project]\nrequires-python = '>=3.10'\n"}, Style(vararg_comma=True)),
         ({"setup.cfg": "[flake8]\nmax-line-length = 119\n"}, Style(119)),
         ({"tox.ini": "[flake8]\nmax-line-length = oops\n"}, Style()),
         ({"pyproject.toml": "[tool.black\nline-length = 100\n"}, Style()),  # broken: as if absent
@@ -251,8 +302,9 @@ def test_style_is_read_from_the_nearest_config(tmp_path: Path, files: dict, expe
         (project / name).write_text(text)
     clear_cache()
     found = style_for(str(project / "src" / "pkg" / "m.py"))
-    assert (found.line_length, found.indent, found.magic_trailing_comma, found.formatter) == \
-        (expected.line_length, expected.indent, expected.magic_trailing_comma, expected.formatter)
+    assert (found.line_length, found.indent, found.magic_trailing_comma, found.formatter, found.vararg_comma) == \
+        (expected.line_length, expected.indent, expected.magic_trailing_comma, expected.formatter,
+         expected.vararg_comma)
 
 
 def test_the_nearest_config_wins_and_the_project_root_bounds_the_search(tmp_path: Path):
