@@ -77,6 +77,32 @@ def str_width(text: str) -> int:
                for c in text)
 
 
+_PRAGMAS = {"isort", "type", "pyright", "pyrefly", "pylint", "flake8", "ruff", "ty"}
+
+
+def is_pragma(comment: str) -> bool:
+    """A comment ruff format leaves out of a line's width (ruff's `is_pragma_comment`)."""
+    content = comment[1:].lstrip()
+    return content[:4].lower() == "noqa" or content.startswith("nosec") or (
+        ":" in content and content.split(":", 1)[0] in _PRAGMAS)
+
+
+def comment_width(comment: str, style) -> int:
+    """The columns a trailing comment, with the two spaces before it, adds to a line's width:
+    all of it for black; for ruff format, only what comes before a pragma (`# noqa`,
+    `# type:`...) in it."""
+    if style.formatter == "ruff":
+        for at, char in enumerate(comment):
+            if char == "#" and is_pragma(comment[at:]):
+                return 2 + str_width(comment[:at].rstrip()) if at else 0
+    return 2 + str_width(comment)
+
+
+def comment_length(comment: str, style) -> int:
+    """A trailing comment's length as black's `enumerate_with_length` counts it."""
+    return len(comment) if style.formatter != "ruff" else max(comment_width(comment, style) - 2, 0)
+
+
 def prepare(leaves: list[Leaf]) -> None:
     """Bracket partners, depths and delimiter priorities, as black's bracket tracker has them."""
     stack: list[Leaf] = []
@@ -285,20 +311,22 @@ class Line:
                 found[i] = max(found.get(i, 0), leaf.after)
         return found
 
-    def render(self) -> str:
+    def render(self, comments: bool = True) -> str:
         if not self.leaves:
             return ""
         parts = [self.margin, self.style.indent * self.depth, self.leaves[0].value]
         for leaf in self.leaves[1:]:
             parts.append(leaf.prefix + leaf.value)
-        for comments in self.comments.values():
-            parts.extend("  " + c for c in comments)
+        for found in self.comments.values() if comments else ():
+            parts.extend("  " + c for c in found)
         return "".join(parts)
 
     def fits(self, width: int | None = None) -> bool:
         if self.has_standalone_comments():
             return False
-        return str_width(self.render()) <= (self.style.line_length if width is None else width)
+        measured = str_width(self.render(comments=False)) + sum(
+            comment_width(c, self.style) for found in self.comments.values() for c in found)
+        return measured <= (self.style.line_length if width is None else width)
 
 
 def _matched(leaves: list[Leaf]) -> set[int]:
@@ -442,12 +470,11 @@ def _trailers_to_omit(line: Line):
     leaves = line.leaves
     for index in range(len(leaves) - 1, -1, -1):
         leaf = leaves[index]
-        own = len(leaf.prefix) + len(leaf.value)
-        leaf_length = own + sum(len(c) for c in line.comments_after(leaf))
-        length += leaf_length
+        length += len(leaf.prefix) + len(leaf.value) + sum(comment_length(c, line.style)
+                                                           for c in line.comments_after(leaf))
         if length > line.style.line_length:
             break
-        if leaf.kind == "COMMENT" or leaf_length > own:
+        if leaf.kind == "COMMENT" or line.comments_after(leaf):
             break
         is_closing = leaf.kind == "OP" and leaf.text in CLOSING
         prev = leaves[index - 1] if index > 0 else None
@@ -594,7 +621,8 @@ def _can_omit_parens(rhs: _RHS, line: Line) -> bool:
 
 def _lengths(line: Line):
     for leaf in line.leaves:
-        yield leaf, len(leaf.prefix) + len(leaf.value) + sum(len(c) for c in line.comments_after(leaf))
+        yield leaf, len(leaf.prefix) + len(leaf.value) + sum(comment_length(c, line.style)
+                                                             for c in line.comments_after(leaf))
 
 
 def _can_omit_opening(line: Line, first: Leaf, width: int) -> bool:

@@ -1,10 +1,13 @@
-"""The formatter style a file is held to: its line length, indentation and trailing commas.
+"""The formatter style a file is held to: its formatter, line length, indentation and commas.
 
 Read as ruff and black find their settings: the nearest `.ruff.toml`, `ruff.toml` or
 `pyproject.toml` with `[tool.ruff]`, a `pyproject.toml` with `[tool.black]`, or a
 `setup.cfg`, `tox.ini` or `.flake8` with flake8's `max-line-length`, from the file's
-directory upwards; else black's defaults (88 columns). Looked up once per directory; a
-broken or unreadable configuration counts as absent, so it never stops a run.
+directory upwards to the project's root; else black's defaults (88 columns). The formatter
+is ruff where its configuration has a `format` table or `.pre-commit-config.yaml` runs
+`ruff-format`, black where there is a `[tool.black]` or pre-commit runs black. Looked up
+once per directory; a broken or unreadable configuration counts as absent, so it never
+stops a run.
 """
 
 from __future__ import annotations
@@ -54,16 +57,20 @@ def clear_cache() -> None:
 def _directory_style(directory: Path) -> Style:
     # black's targets, unless configured: the `requires-python` of the file the style came
     # from, or with none, of the nearest pyproject.toml
-    style = requires_python = None
+    candidates = []
     for candidate in (directory, *directory.parents):
-        style = _style_in(candidate)
+        candidates.append(candidate)
+        if (candidate / ".git").exists() or (candidate / ".hg").exists():
+            break  # the project's root: black looks no further
+    hook = next(filter(None, (_precommit_formatter(c / ".pre-commit-config.yaml") for c in candidates)), None)
+    style = requires_python = None
+    for candidate in candidates:
+        style = _style_in(candidate, hook)
         if style is not None:
             requires_python = _requires_python(candidate)
             break
         requires_python = requires_python or _requires_python(candidate)
-        if (candidate / ".git").exists() or (candidate / ".hg").exists():
-            break  # the project's root: black looks no further
-    style = style or Style()
+    style = style or _hook_style(hook, None) or Style()
     if style.vararg_comma is None and requires_python is not None:
         lowest = lowest_admitted(requires_python)
         style = replace(style, vararg_comma=lowest >= (3, 5, 0) if lowest is not None else None)
@@ -76,39 +83,74 @@ def _requires_python(directory: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _style_in(directory: Path) -> Style | None:
+def _style_in(directory: Path, hook: tuple[str, int | None] | None) -> Style | None:
     """The style configured by the files of one directory, if any.
 
-    In one directory ruff's own files come first (ruff reads `.ruff.toml`, then
-    `ruff.toml`, then `pyproject.toml`); in a pyproject.toml, `[tool.ruff.format]` means the
-    project formats with ruff, else `[tool.black]` means black, else `[tool.ruff]`'s
-    line length holds; flake8's maximum comes last.
+    Which formatter: ruff when its configuration has a `format` table or pre-commit runs
+    `ruff-format`, black when there is a `[tool.black]` or pre-commit runs black; else none
+    is known, and ruff's line length (its `.ruff.toml`, `ruff.toml`, `[tool.ruff]`, in the
+    order ruff reads them) or flake8's maximum stands in.
     """
-    for name in (".ruff.toml", "ruff.toml"):
-        table = read_toml(directory / name)
-        if table is not None:
-            return _ruff_style(table, directory / name)
+    ruff_path = next((directory / name for name in (".ruff.toml", "ruff.toml") if (directory / name).is_file()), None)
+    ruff = read_toml(ruff_path) if ruff_path else None
     pyproject = read_toml(directory / "pyproject.toml")
     tool = pyproject.get("tool", {}) if isinstance(pyproject, dict) else {}
-    if not isinstance(tool, dict):
-        tool = {}
-    ruff, black = tool.get("ruff"), tool.get("black")
-    if isinstance(ruff, dict) and isinstance(ruff.get("format"), dict):
-        return _ruff_style(ruff, directory / "pyproject.toml")
-    if isinstance(black, dict):
-        return _black_style(black, directory / "pyproject.toml")
-    if isinstance(ruff, dict):
-        return _ruff_style(ruff, directory / "pyproject.toml")
+    tool = tool if isinstance(tool, dict) else {}
+    if ruff is None and isinstance(tool.get("ruff"), dict):
+        ruff, ruff_path = tool["ruff"], directory / "pyproject.toml"
+    black = tool.get("black") if isinstance(tool.get("black"), dict) else None
+    named = hook[0] if hook else None
+    ruff_style = _ruff_style(ruff, ruff_path) if isinstance(ruff, dict) else None
+    if ruff_style is not None and (ruff_style.formatter == "ruff" or named == "ruff"):
+        return _hook_style(hook, replace(ruff_style, formatter="ruff", vararg_comma=True))
+    if black is not None or (named == "black" and ruff is not None):
+        return _hook_style(hook, _black_style(black or {}, directory / "pyproject.toml"))
+    if ruff_style is not None:
+        return ruff_style
     for name in ("setup.cfg", "tox.ini", ".flake8"):
         length = _flake8_line_length(directory / name)
         if length is not None:
-            return Style(line_length=length, config=str(directory / name))
+            return _hook_style(hook, Style(line_length=length, config=str(directory / name)))
+    return None
+
+
+def _hook_style(hook: tuple[str, int | None] | None, style: Style | None) -> Style | None:
+    """`style` as the formatter pre-commit runs sees it (its `--line-length` argument wins);
+    a flake8 maximum is not the formatter's."""
+    if hook is None:
+        return style
+    name, length = hook
+    if style is None or style.formatter != name:  # the formatter's defaults
+        style = Style(formatter=name, vararg_comma=True if name == "ruff" else None)
+    return replace(style, line_length=length) if length else style
+
+
+_HOOK = re.compile(r"^\s*-\s*id:\s*['\"]?(ruff-format|black|black-jupyter)['\"]?\s*$", re.MULTILINE)
+_HOOK_LENGTH = re.compile(r"(?:--line-length|-l)[\s=,'\"]+(\d+)")
+
+
+def _precommit_formatter(path: Path) -> tuple[str, int | None] | None:
+    """The formatter a `.pre-commit-config.yaml` runs (ruff's over black's), with the line
+    length its arguments give."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    hooks = {}
+    for match in _HOOK.finditer(text):
+        block = text[match.end():].split("- id:", 1)[0]
+        length = _HOOK_LENGTH.search(block.split("\n- ", 1)[0]) if "args" in block else None
+        hooks["ruff" if match.group(1) == "ruff-format" else "black"] = int(length.group(1)) if length else None
+    for name in ("ruff", "black"):
+        if name in hooks:
+            return name, hooks[name]
     return None
 
 
 def _ruff_style(table: dict, path: Path, depth: int = 0) -> Style:
-    """ruff's settings; `extend` reads the base configuration first (as ruff does)."""
-    base = Style(formatter="ruff", config=str(path))
+    """ruff's settings; `extend` reads the base configuration first (as ruff does). The
+    formatter is ruff when a `format` table is configured, here or in a base."""
+    base = Style(config=str(path))
     extend = table.get("extend")
     if isinstance(extend, str) and depth < 8:
         target = (path.parent / os.path.expanduser(extend)).resolve()
@@ -127,7 +169,8 @@ def _ruff_style(table: dict, path: Path, depth: int = 0) -> Style:
     magic = base.magic_trailing_comma
     if isinstance(fmt.get("skip-magic-trailing-comma"), bool):
         magic = not fmt["skip-magic-trailing-comma"]
-    return Style(length, indent, magic, "ruff", str(path), vararg_comma=True)
+    formats = base.formatter == "ruff" or "format" in table
+    return Style(length, indent, magic, "ruff" if formats else None, str(path), vararg_comma=True if formats else None)
 
 
 def _black_style(table: dict, path: Path) -> Style:

@@ -275,7 +275,18 @@ def test_a_layout_beyond_the_model_is_refused_where_a_formatter_is_configured():
         ({"pyproject.toml": "[tool.black]\nline-length = 100\n[tool.ruff]\nline-length = 79\n"},
          Style(100, "    ", True, "black")),  # ruff for lint only: black formats
         ({"pyproject.toml": "[tool.black]\nline-length = 100\n", "ruff.toml": "line-length = 110\n"},
-         Style(110, "    ", True, "ruff", vararg_comma=True)),
+         Style(100, "    ", True, "black")),  # ruff lints, black formats
+        ({"ruff.toml": "line-length = 110\n"}, Style(110)),  # ruff lints: no formatter is known
+        ({"ruff.toml": "line-length = 110\n[format]\n"}, Style(110, "    ", True, "ruff", vararg_comma=True)),
+        # pre-commit's hooks name the formatter, and their --line-length wins
+        ({"ruff.toml": "line-length = 110\n", ".pre-commit-config.yaml": "repos:\n- repo: r\n  hooks:\n"
+          "  - id: ruff\n  - id: ruff-format\n"}, Style(110, "    ", True, "ruff", vararg_comma=True)),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 120\n", ".pre-commit-config.yaml":
+          "repos:\n- repo: https://github.com/psf/black\n  hooks:\n  - id: black\n    args: [--line-length=100]\n"},
+         Style(100, "    ", True, "black")),
+        ({".pre-commit-config.yaml": "repos:\n-   repo: b\n    hooks:\n    -   id: black\n"}, Style(formatter="black")),
+        ({"setup.cfg": "[flake8]\nmax-line-length = 119\n", ".pre-commit-config.yaml": "- id: black\n"},
+         Style(formatter="black")),  # black does not read flake8's maximum
         ({".ruff.toml": "extend = 'base.toml'\n", "base.toml": "line-length = 99\nindent-width = 2\n"
           "[format]\nskip-magic-trailing-comma = true\n"}, Style(99, "  ", False, "ruff", vararg_comma=True)),
         # black's trailing comma after *args: its target versions, else requires-python
