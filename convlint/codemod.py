@@ -388,12 +388,40 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
     first, last = _call_range(origins, start, end)
     new = leaves[:first] + _new_call(leaves[first:last], converter) + leaves[last:]
     new_text = reflow.lay_out_statement(new, style, depth, newline)
+    if style.formatter == "ruff" and newline in new_text:
+        _ruff_agrees(tokens, new_text.split(newline), style)
     _check(original, new_text, statement=True)
     # The edit covers the call and whatever else changed, not the text both share.
     keep_before = _common_prefix(original, new_text, start - line_start)
     keep_after = _common_prefix(original[::-1], new_text[::-1], stop - end)
     return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
                 new_text[keep_before:len(new_text) - keep_after])
+
+
+def _ruff_agrees(tokens: list[_Token], lines: list[str], style: Style) -> None:
+    """Raise Unsupported for the split statements where ruff format is known to leave black:
+    annotated and chained assignments, a comment (other than a pragma) after the statement's
+    last bracket (ruff measures it its own way), and lines too long to fit (ruff's best fit
+    is not black's)."""
+    if any(reflow.str_width(line.split("  #")[0]) > style.line_length for line in lines):
+        raise Unsupported("a line that cannot fit, where ruff and black differ")
+    laid_out = _tokenize("\n".join(line.strip() for line in lines) + "\n") or []
+    if any(t.type == tokenize.COMMENT and t.row == len(lines) and not reflow.is_pragma(t.string)
+           for t in laid_out):
+        raise Unsupported("a comment after a split statement, where ruff and black differ")
+    depth = 0
+    value = False  # past the assignment's `=`
+    for t in tokens:
+        if t.string in ("(", "[", "{"):
+            depth += 1
+        elif t.string in (")", "]", "}"):
+            depth -= 1
+        elif depth == 0 and t.string == ":" and not value:
+            raise Unsupported("a split annotated assignment, where ruff and black differ")
+        elif depth == 0 and t.string == "=":
+            if value:
+                raise Unsupported("a split chained assignment, where ruff and black differ")
+            value = True
 
 
 def _targets_python35(tokens: list[_Token]) -> bool:

@@ -474,8 +474,8 @@ def _trailers_to_omit(line: Line):
                                                            for c in line.comments_after(leaf))
         if length > line.style.line_length:
             break
-        if leaf.kind == "COMMENT" or line.comments_after(leaf):
-            break
+        if leaf.kind == "COMMENT" or any(comment_width(c, line.style) for c in line.comments_after(leaf)):
+            break  # (a pragma is no comment to ruff's layout)
         is_closing = leaf.kind == "OP" and leaf.text in CLOSING
         prev = leaves[index - 1] if index > 0 else None
         if opening is not None:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convlint import reflow
@@ -194,32 +194,47 @@ def test_the_layout_model_reproduces_black(statement: str, width: int, depth: in
         assert _layout("    " * depth + statement, width, depth) == formatted
 
 
+def _ruff_format(source: str, width: int) -> str:
+    proc = subprocess.run([RUFF, "format", "--isolated", "--line-length", str(width), "-"], input=source,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+FORMATTED_BY = {
+    "black": lambda source, width: black.format_str(source, mode=black.Mode(line_length=width)),
+    "ruff": _ruff_format,
+}
+
+
+@pytest.mark.parametrize("formatter", ["black", pytest.param("ruff", marks=pytest.mark.skipif(
+    not Path(RUFF).exists(), reason="ruff is not installed"))])
 @LAYOUT
 @given(statement=statements(finding=True), width=st.integers(30, 120), depth=st.integers(0, 2),
        data=st.data())
-def test_a_rewritten_statement_is_formatted_as_black_formats_it(statement: str, width: int, depth: int,
-                                                               data):
-    """The fix on a black-formatted statement leaves a statement black keeps as it is."""
+def test_a_rewritten_statement_is_left_as_the_formatter_formats_it(formatter: str, statement: str, width: int,
+                                                                   depth: int, data):
+    """The fix on a formatted statement leaves one the formatter keeps as it is (or refuses)."""
     import ast
 
     from convlint import codemod
     from convlint.source import SourceText
 
     source = "".join(f"{'    ' * d}if x:\n" for d in range(depth)) + "    " * depth + statement + "\n"
-    formatted = black.format_str(source, mode=black.Mode(line_length=width))
+    formatted = FORMATTED_BY[formatter](source, width)
     calls = [node for node in ast.walk(ast.parse(formatted)) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Attribute) and node.func.attr == "to"
              and any(k.arg == "memory_format" for k in node.keywords)]
     call = data.draw(st.sampled_from(calls))
     text = SourceText(formatted)
     start, end = text.offset(text.node_start(call)), text.offset(text.node_end(call))
+    style = Style(line_length=width, formatter=formatter, vararg_comma=True if formatter == "ruff" else None)
     try:
-        edit = codemod.rewrite(text, start, end, "convert_conv2d_weight_memory_format",
-                               Style(line_length=width, formatter="black"))
+        edit = codemod.rewrite(text, start, end, "convert_conv2d_weight_memory_format", style)
     except codemod.FixError:
-        return
+        assume(False)  # refused (hypothesis's health check fails if most are)
     fixed = formatted[:text.offset(edit.start)] + edit.content + formatted[text.offset(edit.end):]
-    assert black.format_str(fixed, mode=black.Mode(line_length=width)) == fixed
+    assert FORMATTED_BY[formatter](fixed, width) == fixed
 
 
 def _rewrite_first_finding(text: str, style: Style) -> str:
