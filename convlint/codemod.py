@@ -356,8 +356,7 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
     begin = significant[0].start
     line_start = source.line_starts[source.location(begin).row - 1]
     margin = text[line_start:begin]
-    if margin.strip() or (margin and margin != style.indent * (len(margin) // len(style.indent))) \
-            or style.indent == "\t":
+    if margin.strip() or (margin and margin != style.indent * (len(margin) // len(style.indent))):
         raise NotFormatted("an indentation black does not write")
     depth = len(margin) // len(style.indent)
     stop = significant[-1].end

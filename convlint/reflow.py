@@ -69,6 +69,11 @@ class Leaf:
         return "" if self.invisible and not self.shown else self.text
 
 
+def indent_columns(style) -> int:
+    """The columns one indentation step takes: a tab counts as ruff's `indent-width`."""
+    return style.tab_width if style.indent == "\t" else len(style.indent)
+
+
 def str_width(text: str) -> int:
     """Columns as black and ruff count them: wide East Asian characters take two."""
     if text.isascii():
@@ -230,7 +235,7 @@ class Line:
 
     @property
     def indent_width(self) -> int:
-        return str_width(self.margin) + len(self.style.indent) * self.depth
+        return str_width(self.margin) + indent_columns(self.style) * self.depth
 
     def append(self, leaf: Leaf, tracked: bool = True) -> None:
         if not tracked:
@@ -324,7 +329,8 @@ class Line:
     def fits(self, width: int | None = None) -> bool:
         if self.has_standalone_comments():
             return False
-        measured = str_width(self.render(comments=False)) + sum(
+        code = self.render(comments=False)
+        measured = str_width(code.lstrip("\t")) + (len(code) - len(code.lstrip("\t"))) * indent_columns(self.style) + sum(
             comment_width(c, self.style) for found in self.comments.values() for c in found)
         return measured <= (self.style.line_length if width is None else width)
 

@@ -36,6 +36,7 @@ class Style:
     # only when every Python it targets accepts it (3.5+), ruff always; None: as the file's
     # own syntax tells black (see `codemod`).
     vararg_comma: bool | None = None
+    tab_width: int = 4  # the columns a tab indentation counts for (ruff's indent-width)
 
 
 _CACHE: dict[str, Style] = {}
@@ -170,7 +171,8 @@ def _ruff_style(table: dict, path: Path, depth: int = 0) -> Style:
     if isinstance(fmt.get("skip-magic-trailing-comma"), bool):
         magic = not fmt["skip-magic-trailing-comma"]
     formats = base.formatter == "ruff" or "format" in table
-    return Style(length, indent, magic, "ruff" if formats else None, str(path), vararg_comma=True if formats else None)
+    return Style(length, indent, magic, "ruff" if formats else None, str(path),
+                 vararg_comma=True if formats else None, tab_width=width)
 
 
 def _black_style(table: dict, path: Path) -> Style:

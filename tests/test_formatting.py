@@ -24,7 +24,7 @@ from tests.fixture_cases import FIXTURES, all_cases
 
 black = pytest.importorskip("black")
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
-FORMATTERS = {"format_ruff120": ("ruff",)}  # a directory's configured formatters; else both
+FORMATTERS = {"format_ruff120": ("ruff",), "format_ruff_tabs": ("ruff",)}  # configured formatters; else both
 # Known gaps, each with its reason (the test fails when one closes, so that it is removed):
 KNOWN = {
     "black": {
