@@ -25,17 +25,18 @@ from tests.fixture_cases import FIXTURES, all_cases
 black = pytest.importorskip("black")
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
 FORMATTERS = {"format_ruff120": ("ruff",), "format_ruff_tabs": ("ruff",)}  # configured formatters; else both
-# Known gaps, each with its reason (the test fails when one closes, so that it is removed):
+# Known gaps, the README's "Known limits" (the test fails when one closes, so that it is removed):
 KNOWN = {
     "black": {
-        # CL900's fix removes the `# noqa` comment the CL101 layout counted; nothing lays the
-        # statement out again after it (the engine would have to re-run the layout).
+        # CL900's fix removes the `# noqa` comment the CL101 layout counted, in the same pass;
+        # nothing lays the statement out again after it.
         "CL900/wrong_code.py",
     },
     "ruff": {
         "CL900/wrong_code.py",
-        # ruff does not count a `# noqa` comment in the width, black does: with no formatter
-        # configured, the layout is black's.
+        # No formatter is configured there, so the layout is black's, which counts a `# noqa`
+        # comment in the width; ruff does not (format_ruff120/pragma_comment.py: where ruff
+        # is the configured formatter, its rule is followed).
         "CL101/noqa_other_code.py",
     },
 }
