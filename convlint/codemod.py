@@ -399,15 +399,23 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
 
 def _ruff_agrees(tokens: list[_Token], lines: list[str], style: Style) -> None:
     """Raise Unsupported for the split statements where ruff format is known to leave black:
-    annotated and chained assignments, a comment (other than a pragma) after the statement's
-    last bracket (ruff measures it its own way), and lines too long to fit (ruff's best fit
-    is not black's)."""
+    annotated and chained assignments, a comment (other than a pragma) after a statement
+    split other than once, at one pair of brackets (ruff measures it its own way), and lines
+    too long to fit (ruff's best fit is not black's)."""
     if any(reflow.str_width(line.split("  #")[0]) > style.line_length for line in lines):
         raise Unsupported("a line that cannot fit, where ruff and black differ")
     laid_out = _tokenize("\n".join(line.strip() for line in lines) + "\n") or []
-    if any(t.type == tokenize.COMMENT and t.row == len(lines) and not reflow.is_pragma(t.string)
-           for t in laid_out):
+    last = [t for t in laid_out if t.row == len(lines) and t.type not in _SKIPPED]
+    margin = len(lines[0]) - len(lines[0].lstrip())
+    one_split = [t.string for t in last if t.type != tokenize.COMMENT] == [")"] and all(
+        len(line) - len(line.lstrip()) > margin for line in lines[1:-1])
+    if any(t.type == tokenize.COMMENT and not reflow.is_pragma(t.string) for t in last) and not one_split:
         raise Unsupported("a comment after a split statement, where ruff and black differ")
+    depth = 0
+    for t in laid_out:
+        depth += (t.string in ("(", "[", "{")) - (t.string in (")", "]", "}"))
+        if depth == 0 and t.row > 1 and t.type == tokenize.OP and t.string in reflow.ASSIGNMENTS:
+            raise Unsupported("a split assignment target, where ruff and black differ")
     depth = 0
     value = False  # past the assignment's `=`
     for t in tokens:

@@ -23,7 +23,7 @@ OPENING = {"(": ")", "[": "]", "{": "}"}
 CLOSING = {")", "]", "}"}
 # The keywords after which a bracket opens an atom, not a call or a subscript trailer.
 _NOT_CALLABLE = set(keyword.kwlist) - {"True", "False", "None"}
-_ASSIGNMENTS = {"=", "+=", "-=", "*=", "@=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", "//="}
+ASSIGNMENTS = {"=", "+=", "-=", "*=", "@=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", "//="}
 
 
 class Unsupported(Exception):
@@ -867,7 +867,7 @@ def _with_optional_parens(leaves: list[Leaf]) -> list[Leaf]:
         raise Unsupported("a soft keyword statement (`type X = ...`, `print x`)")
     if first.kind == "NAME" and first.text == "return":
         return leaves[:1] + _wrapped(leaves[1:]) if len(leaves) > 1 else leaves
-    operators = [i for i in top if leaves[i].kind == "OP" and leaves[i].text in _ASSIGNMENTS]
+    operators = [i for i in top if leaves[i].kind == "OP" and leaves[i].text in ASSIGNMENTS]
     if any(leaves[i].kind == "OP" and leaves[i].text in (";", ":=") for i in top):
         raise Unsupported("a compound line")
     if not operators:
@@ -938,7 +938,7 @@ def _with_conditional_parens(leaves: list[Leaf]) -> list[Leaf]:
         leaves = [*leaves[:start], opening, *leaves[start:end], Leaf("OP", ")", invisible=True), *leaves[end:]]
 
 
-_CONDITIONAL_STARTS = {",", ":", ":=", "*", "**", *_ASSIGNMENTS}
+_CONDITIONAL_STARTS = {",", ":", ":=", "*", "**", *ASSIGNMENTS}
 
 
 def _conditional_extent(leaves: list[Leaf], at: int) -> tuple[int, int]:
