@@ -54,7 +54,7 @@ def rewrite(source: SourceText, start: int, end: int, converter: str, style: Sty
     configures black or ruff format the fix is refused rather than leave the file
     unformatted; elsewhere the call is laid out in place.
     """
-    if style.vararg_comma is None and _targets_python35(_file_tokens(source) or []):
+    if style.vararg_comma is None and _file_targets_python35(source):
         style = replace(style, vararg_comma=True)
     try:
         statement = _statement_around(source, start, end)
@@ -116,6 +116,16 @@ def _file_tokens(source: SourceText) -> list[_Token] | None:
     if source not in _FILE_TOKENS:
         _FILE_TOKENS[source] = _tokenize(source.text)
     return _FILE_TOKENS[source]
+
+
+_FILE_PY35: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _file_targets_python35(source: SourceText) -> bool:
+    """`_targets_python35` of the whole file, once per file whatever its number of fixes."""
+    if source not in _FILE_PY35:
+        _FILE_PY35[source] = _targets_python35(_file_tokens(source) or [])
+    return _FILE_PY35[source]
 
 
 _COMPOUND = {"if", "elif", "else", "for", "while", "with", "def", "class", "try", "except", "finally",
