@@ -153,12 +153,12 @@ def insert_conversions(path: Path, turn: list[int]) -> int:
     if not sites:
         return 0
     lines = text.splitlines(keepends=True)
-    for node in reversed(sites):  # from the bottom, so that line numbers hold
+    kinds = [(turn[0] + i) % 3 for i in range(len(sites))]  # by turns, top to bottom
+    turn[0] += len(sites)
+    for node, kind in reversed(list(zip(sites, kinds))):  # from the bottom, so that line numbers hold
         fmt = f"torch.{channels_last_of(node.value.func.attr)}"
         target = ast.get_source_segment(text, node.targets[0])
         indent = re.match(r"[ \t]*", lines[node.lineno - 1]).group()
-        kind = turn[0] % 3
-        turn[0] += 1
         if kind == 0:
             lines.insert(node.end_lineno, f"{indent}{target} = {target}.to(memory_format={fmt})\n")
         elif kind == 1:

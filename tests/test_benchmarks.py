@@ -42,3 +42,25 @@ def test_huge_files_exist_and_sizes_span_the_range():
     sizes = [make_corpus.file_spec(0, i, False)[1] for i in range(2000)]
     assert min(sizes) == 50 and max(sizes) >= 10_000
     assert sum(s >= 10_000 for s in sizes) == 2
+
+
+def test_the_formatting_bar_inserts_valid_module_conversions_of_each_kind(tmp_path):
+    from benchmarks import bench_formatting
+
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.stem = nn.Conv2d(3, 8, 3)\n"
+        "        self.video = nn.Conv3d(\n            3, 8, 3\n        )\n        self.head = nn.Sequential()\n"
+        "        self.scale = torch.ones(3)\n"
+    )
+    assert bench_formatting.insert_conversions(module, [0]) == 3
+    text = module.read_text()
+    ast.parse(text)
+    assert "        self.stem = self.stem.to(memory_format=torch.channels_last)\n" in text
+    assert '        self.video = self.video.to("cpu", memory_format=torch.channels_last_3d)  # NHWC\n' in text
+    assert "        self.head = nn.Sequential().to(memory_format=torch.channels_last)\n" in text
+    assert "self.scale = torch.ones(3)\n" in text  # not a module: left alone
+    untouched = tmp_path / "no_torch.py"
+    untouched.write_text("from torch import nn\nx = nn.Conv2d(1, 1, 1)\n")
+    assert bench_formatting.insert_conversions(untouched, [0]) == 0
