@@ -185,7 +185,7 @@ class ModuleToChannelsLast(Rule):
         return Fix(
             Applicability.SAFE if safe else Applicability.UNSAFE,
             f"Replace with `{text}(...)`",
-            plan=CallRewrite(start, end, text, import_edit),
+            plan=CallRewrite(start, end, text, import_edit, ctx.path),
         )
 
 
