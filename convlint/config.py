@@ -36,6 +36,7 @@ class Settings:
     extend_exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fix_target: str = "torch"
+    torch_version: str | None = None  # the torch release the project targets, e.g. "2.1"
     respect_gitignore: bool = True
     force_exclude: bool = False
     # The directory of the configuration file, where relative patterns (exclude,
@@ -142,6 +143,7 @@ _KEYS = {
     "extend-exclude": "strings",
     "per-file-ignores": "mapping",
     "fix-target": "fix-target",
+    "torch-version": "version",
     "respect-gitignore": "bool",
     "force-exclude": "bool",
 }
@@ -250,6 +252,10 @@ def _validate(path: Path, key: str, kind: str, raw: object, known_codes: list[st
         if raw not in FIX_TARGETS:
             raise ConfigError(f"{where} must be one of {', '.join(map(repr, FIX_TARGETS))}")
         return raw
+    if kind == "version":
+        if not isinstance(raw, str) or not re.fullmatch(r"\d+\.\d+(\.\d+)?", raw.strip()):
+            raise ConfigError(f'{where} must be a torch release such as "2.1" or "2.1.2"')
+        return raw.strip()
     if kind == "mapping":
         if not isinstance(raw, dict):
             raise ConfigError(f"{where} must be a table of glob = [codes]")

@@ -171,7 +171,7 @@ def materialize_fixes(diagnostics: list[Diagnostic], source: SourceText) -> tupl
         if d.fix is None or d.fix.plan is None:
             out.append(d)
             continue
-        from convlint import codemod  # LibCST is imported only when a fix is computed
+        from convlint import codemod  # codemod is imported only when a fix is computed
 
         try:
             edits = codemod.materialize(d.fix.plan, source)

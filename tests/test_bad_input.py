@@ -242,7 +242,12 @@ def test_a_fix_that_would_not_parse_is_never_written(tmp_path, monkeypatch):
     from convlint import codemod
 
     tree(tmp_path, {})
-    monkeypatch.setattr(codemod, "rewrite_call", lambda text, converter, newline: "convert(model,")
+    from convlint.diagnostics import Edit
+
+    def broken(source, start, end, converter, style):
+        return Edit(source.location(start), source.location(end), "convert(model,")
+
+    monkeypatch.setattr(codemod, "rewrite", broken)
     result = run_cli(["fix", "--write", "-j", "1", "good.py"], tmp_path)
     assert (tmp_path / "good.py").read_text() == BAD
     assert "fixes not applied: the result would not parse" in result.stderr

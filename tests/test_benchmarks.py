@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ast
+import io
+import json
 import random
+import tarfile
+import zipfile
 
 import pytest
 
 from benchmarks import make_corpus
+from benchmarks.realcode import extract, fetch, manifest, score
 
 
 def tree(directory) -> dict[str, bytes]:
@@ -46,12 +51,6 @@ def test_huge_files_exist_and_sizes_span_the_range():
 
 # The real-code evaluation set (benchmarks/realcode): manifest, labels, extractor, scorer.
 
-import io
-import json
-import tarfile
-import zipfile
-
-from benchmarks.realcode import extract, fetch, manifest, score
 
 LABEL_HEADER = "\t".join(score.LABEL_FIELDS)
 
@@ -194,3 +193,25 @@ def test_a_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(fetch.subprocess, "run", offline)
     with pytest.raises(fetch.FetchError, match=r"pip download p==1.0 failed \(offline\?"):
         fetch.download(package, tmp_path)
+
+
+def test_the_formatting_bar_inserts_valid_module_conversions_of_each_kind(tmp_path):
+    from benchmarks import bench_formatting
+
+    module = tmp_path / "m.py"
+    module.write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.stem = nn.Conv2d(3, 8, 3)\n"
+        "        self.video = nn.Conv3d(\n            3, 8, 3\n        )\n        self.head = nn.Sequential()\n"
+        "        self.scale = torch.ones(3)\n"
+    )
+    assert bench_formatting.insert_conversions(module, [0]) == 3
+    text = module.read_text()
+    ast.parse(text)
+    assert "        self.stem = self.stem.to(memory_format=torch.channels_last)\n" in text
+    assert '        self.video = self.video.to("cpu", memory_format=torch.channels_last_3d)  # NHWC\n' in text
+    assert "        self.head = nn.Sequential().to(memory_format=torch.channels_last)\n" in text
+    assert "self.scale = torch.ones(3)\n" in text  # not a module: left alone
+    untouched = tmp_path / "no_torch.py"
+    untouched.write_text("from torch import nn\nx = nn.Conv2d(1, 1, 1)\n")
+    assert bench_formatting.insert_conversions(untouched, [0]) == 0

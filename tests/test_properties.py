@@ -52,8 +52,10 @@ def parses(text: str) -> bool:
 
 
 def comments(text: str) -> Counter:
+    """The comments of `text`, those a layout put on one line (as black does) one by one."""
     tokens = tokenize.generate_tokens(io.StringIO(text).readline)
-    return Counter(t.string for t in tokens if t.type == tokenize.COMMENT)
+    return Counter(part if i == 0 else "#" + part for t in tokens if t.type == tokenize.COMMENT
+                   for i, part in enumerate(t.string.split("  #")))
 
 
 def offset(lines: list[str], row: int, column: int) -> int:
@@ -70,6 +72,7 @@ def rewritten_spans(text: str, findings: list[dict], unsafe: bool, fixed: str | 
     def at(location: dict) -> int:
         return offset(lines, location["row"], location["column"])
 
+    statements = _simple_statements(text, lines)
     spans = []
     if fixed is not None:
         source = SourceText(text)
@@ -79,7 +82,10 @@ def rewritten_spans(text: str, findings: list[dict], unsafe: bool, fixed: str | 
         if not fix or not (unsafe or fix["applicability"] == "safe"):
             continue
         call = f["code"] in REWRITTEN
-        spans.append((at(f["location"]), at(f["end_location"]), call))
+        start, end = at(f["location"]), at(f["end_location"])
+        if call:  # a rewrite lays out the simple statement around the call anew
+            start, end = next(((a, b) for a, b in statements if a <= start and end <= b), (start, end))
+        spans.append((start, end, call))
         if not call:  # another rule's edits may reach outside its finding
             spans += [(at(e["location"]), at(e["end_location"]), False) for e in fix["edits"]
                       if not re.fullmatch(ADDED_IMPORT + r"(?:\r\n|\r|\n)", e["content"])]
@@ -90,6 +96,27 @@ def rewritten_spans(text: str, findings: list[dict], unsafe: bool, fixed: str | 
         else:
             merged.append((start, end, call))
     return merged
+
+
+def _simple_statements(text: str, lines: list[str]) -> list[tuple[int, int]]:
+    """The character ranges of the simple statements that stand on lines of their own: from
+    the statement's start to the end of its last line (its trailing comment included)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+
+    def column(row: int, byte: int) -> int:
+        return len(lines[row - 1].encode("utf-8")[:byte].decode("utf-8", "replace")) + 1
+
+    ranges = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not hasattr(node, "body"):
+            start = offset(lines, node.lineno, column(node.lineno, node.col_offset))
+            last = lines[node.end_lineno - 1]
+            end = offset(lines, node.end_lineno, 1) + len(last.rstrip("\r\n"))
+            ranges.append((start, end))
+    return sorted(ranges, key=lambda r: r[1] - r[0])
 
 
 def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -> list[str] | None:
@@ -130,7 +157,7 @@ def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -
                 new = fixed[start:end]
                 if next(piece_ends(pieces[i + 1], end, False), None) is None:
                     continue
-                if call and not (new and new == new.strip() and is_expression(new)):
+                if call and not (new and new == new.strip() and (is_expression(new) or is_statement(new))):
                     continue
                 rest = replacements(i + 1, end)
                 if rest is not None:
@@ -138,6 +165,18 @@ def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -
         return None
 
     return replacements(0, 0)
+
+
+def _parenthesized(text: str) -> str:
+    return f"({text})" if is_expression(text) else "if 1:\n " + text.replace("\n", "\n ")
+
+
+def is_statement(text: str) -> bool:
+    try:
+        ast.parse("if 1:\n " + text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\n "))
+    except SyntaxError:
+        return False
+    return True
 
 
 def is_expression(text: str) -> bool:
@@ -195,7 +234,7 @@ def assert_fix_properties(directory: Path, name: str, unsafe: bool, mode: int = 
         old = original[start:end]
         if call and new != old:
             assert "convert_conv" in new, new
-            assert comments(f"({new})") == comments(f"({old})"), (old, new)
+            assert comments(_parenthesized(new)) == comments(_parenthesized(old)), (old, new)
     assert comments(fixed) == comments(original)
 
 

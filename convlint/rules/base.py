@@ -1,7 +1,7 @@
 """The rule base class and the per-file context every rule reads.
 
 A rule only reports: it never touches files. It returns Diagnostics, each with a Fix that
-holds its edits, or a plan whose edits (a LibCST rewrite, see codemod.py) are computed later,
+holds its edits, or a plan whose edits (a token rewrite, see codemod.py) are computed later,
 and only when something needs them. What a rule knows about the code it asks the analysis
 (convlint.analysis): it keeps no model of its own.
 """

@@ -27,6 +27,7 @@ class CallRewrite:
     end: Location
     converter: str  # the converter as it is spelled in this file
     import_edit: Edit | None  # the import that makes `converter` defined, if needed
+    path: str | None = None  # the file, whose formatter settings the rewrite follows
 
 
 _FIX_TARGET_HOMES = {"torch": PUBLIC_HOME, "convlint": RUNTIME_HOME}

@@ -210,7 +210,7 @@ class ModuleToChannelsLast(Rule):
         fix = Fix(
             Applicability.SAFE if safe else Applicability.UNSAFE,
             f"Replace with `{text}(...)`",
-            plan=CallRewrite(start, end, text, import_edit),
+            plan=CallRewrite(start, end, text, import_edit, ctx.path),
         )
         return fix, notes
 
