@@ -203,6 +203,9 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOut
     not parse is discarded.
     """
     fixed: Counter[str] = Counter()
+    # A file the running interpreter reads must stay one it reads (a fix must not need the
+    # newer syntax that the analysis of a newer file may parse).
+    native = parses(text, path, lowering=False)
     # The analysis that finds nothing more to apply is also the report of what is left: one
     # analysis a pass, not a second one of the same text at the end.
     for passes in range(MAX_FIX_PASSES + 1):
@@ -216,7 +219,7 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOut
         orphans = orphaned_imports(text, new_text)
         if orphans:  # the imports the renamed calls were the only uses of
             new_text = apply_edits(new_text, SourceText(new_text), orphans)
-        if not parses(new_text, path):
+        if not parses(new_text, path, lowering=not native):
             error = "fixes not applied: the result would not parse"
             return FixOutcome(text, fixed, remaining, [], error)
         text = new_text
@@ -393,7 +396,7 @@ def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
     if not edits:
         return
     new_text = apply_edits(document.source, source, edits)
-    if not parses(new_text, path):
+    if not parses(new_text, path, lowering=not parses(document.source, path, lowering=False)):
         result.errors.append(FileError(path, "noqa directives not added: the result would not parse"))
         return
     if _parent_gone():

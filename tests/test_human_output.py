@@ -86,8 +86,9 @@ def test_full_guides_a_multiline_span_and_notes_an_unsafe_fix(tmp_path):
           -     model.to(
           -         memory_format=torch.channels_last,
         5 +     torch.nn.utils.convert_conv2d_weight_memory_format(
-        6 +         model, torch.channels_last,
-        7 |     )
+        6 +         model,
+        7 +         torch.channels_last,
+        8 |     )
           |
         note: This is an unsafe fix and may change runtime behavior
 

@@ -302,7 +302,7 @@ async def test_a_buffer_with_a_bom_is_linted_as_check_lints_a_bom_file(client: L
     (quick,) = [a for a in await code_actions(client, path, diagnostics[0].range, [types.CodeActionKind.QuickFix])]
     assert apply_edit(text, path.as_uri(), quick.edit).startswith(
         "\ufeffimport torch; net = torch.nn.Conv2d(1, 1, 1); "
-        "torch.nn.utils.convert_conv2d_weight_memory_format(net, torch.channels_last)\n")
+        "torch.nn.utils.convert_conv2d_weight_memory_format(\n    net, torch.channels_last\n)\n")
     whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
     (action,) = await code_actions(client, path, whole, [types.CodeActionKind.SourceFixAll])
     assert apply_edit(text, path.as_uri(), action.edit) == cli_fixed(text, tmp_path)  # the CLI keeps the BOM

@@ -292,13 +292,14 @@ class FunctionInfo:
 class CallSite:
     """A call, where it is, and what runs it again and again."""
 
-    __slots__ = ("node", "scope", "loop", "fstring_debug")
+    __slots__ = ("node", "scope", "loop", "fstring_debug", "in_fstring")
 
-    def __init__(self, node: ast.Call, scope: Scope, loop, fstring_debug: bool):
+    def __init__(self, node: ast.Call, scope: Scope, loop, fstring_debug: bool, in_fstring: bool):
         self.node = node
         self.scope = scope
         self.loop = loop  # the innermost `for`/`while` around it in its function, or None
         self.fstring_debug = fstring_debug  # inside f"{...=}": rewriting changes the text
+        self.in_fstring = in_fstring  # inside an f-string's field
 
 
 class FileIndex:
@@ -401,6 +402,7 @@ class _Binder:
         self.index = index
         self.loop: ast.AST | None = None  # the innermost loop of the function being walked
         self.fstring_debug = 0
+        self.fstring = 0
         self.statements = {
             ast.FunctionDef: self.function_def, ast.AsyncFunctionDef: self.function_def,
             ast.ClassDef: self.class_def,
@@ -751,7 +753,7 @@ class _Binder:
             node = stack.pop()
             kind = node.__class__
             if kind is ast.Call:
-                index.calls.append(CallSite(node, scope, self.loop, self.fstring_debug > 0))
+                index.calls.append(CallSite(node, scope, self.loop, self.fstring_debug > 0, self.fstring > 0))
                 self._registration(node, scope)
                 stack.extend(reversed(_children(node)))
             elif kind is ast.Lambda:
@@ -798,9 +800,11 @@ class _Binder:
             debug = isinstance(before, ast.Constant) and isinstance(before.value, str) and _is_debug_text(
                 before.value, value.value, self.index)
             self.fstring_debug += debug
+            self.fstring += 1
             self.expr(value.value, scope)
             if value.format_spec is not None:
                 self.expr(value.format_spec, scope)
+            self.fstring -= 1
             self.fstring_debug -= debug
 
     def _registration(self, call: ast.Call, scope: Scope) -> None:

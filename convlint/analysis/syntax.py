@@ -84,9 +84,14 @@ def _in_big_stack(function, *args):
     return result[0]
 
 
-def parses(text: str, filename: str = "<unknown>") -> bool:
+def parses(text: str, filename: str = "<unknown>", lowering: bool = True) -> bool:
+    """Whether `text` parses; without `lowering`, only as the running interpreter reads it
+    (a fix of a file the interpreter reads must stay one it reads)."""
     try:
-        parse(text, filename)
+        if not lowering:
+            ast.parse(text, filename=filename)
+        else:
+            parse(text, filename)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

@@ -138,7 +138,9 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
         row = body[0].end_lineno + 1
     at = Location(row, 1)
     newline = _newline_of(source.line_text(row)) or _newline_of(source.line_text(row - 1)) or source.newline
-    return Edit(at, at, statement + newline)
+    # Before a def or class, two blank lines, as formatters want them after imports.
+    gap = newline * 2 if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
+    return Edit(at, at, statement + newline + gap)
 
 
 def _first_use(ctx) -> int | None:
