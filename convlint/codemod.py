@@ -87,14 +87,19 @@ _STRING_ENDS = {getattr(tokenize, name) for name in ("FSTRING_END", "TSTRING_END
 
 
 def _tokenize(text: str) -> list[_Token] | None:
-    """The tokens of `text`, an f-string as one STRING token; None when it does not tokenize."""
+    """The tokens of `text`, an f-string as one STRING token; None when it does not tokenize.
+
+    A lone CR ends a line for Python but not for `tokenize`: the text is tokenized with each
+    lone CR read as LF (the same length, so every offset holds), and the tokens that hold
+    line ends take their text from the original."""
+    readable = _LONE_CR.sub("\n", text)
     starts = [0]
-    for line in io.StringIO(text):
+    for line in io.StringIO(readable):
         starts.append(starts[-1] + len(line))
     tokens: list[_Token] = []
     nested: list[tuple[int, int, int]] = []  # open f-strings: (start, row, count)
     try:
-        for t in tokenize.generate_tokens(io.StringIO(text).readline):
+        for t in tokenize.generate_tokens(io.StringIO(readable).readline):
             begin = starts[t.start[0] - 1] + t.start[1] if t.start[0] <= len(starts) - 1 else len(text)
             finish = starts[t.end[0] - 1] + t.end[1] if t.end[0] <= len(starts) - 1 else len(text)
             if t.type in _STRING_STARTS:
@@ -106,10 +111,15 @@ def _tokenize(text: str) -> list[_Token] | None:
                     if not nested:
                         tokens.append(_Token(tokenize.STRING, text[opened:finish], opened, finish, row, t.end[0]))
                 continue
-            tokens.append(_Token(t.type, t.string, begin, finish, t.start[0], t.end[0]))
+            string = text[begin:finish] if t.type in _LINE_HOLDING else t.string
+            tokens.append(_Token(t.type, string, begin, finish, t.start[0], t.end[0]))
     except (tokenize.TokenError, SyntaxError):
         return None
     return tokens
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+_LINE_HOLDING = {tokenize.NEWLINE, tokenize.NL, tokenize.STRING, tokenize.COMMENT}
 
 
 def _file_tokens(source: SourceText) -> list[_Token] | None:

@@ -323,12 +323,14 @@ def check_mutant(mutant: Mutant, fixed_data: bytes, findings: list[dict], not_fi
     expected = converted(ast.parse(original), source, calls)
     if converted(fixed_tree, SourceText(fixed), set()) != expected:
         return "the fixed AST is not the original's with the reported calls rewritten"
-    if split_fixed(fixed, original, rewritten_spans(original, fixable, unsafe=True, fixed=fixed)) is None:
+    spans = rewritten_spans(original, fixable, unsafe=True, fixed=fixed)
+    if split_fixed(fixed, original, spans) is None:
         return "text changed outside the rewritten calls and added imports"
-    # Bytes: every line that holds no rewritten call is still there, byte for byte, in order.
+    # Bytes: every line outside what a fix rewrites (the statement around a call, which is
+    # laid out anew) is still there, byte for byte, in order.
     touched = set()
-    for f in fixable:
-        touched.update(range(f["location"]["row"] - 1, f["end_location"]["row"]))
+    for start, end, _ in spans:
+        touched.update(range(source.location(start).row - 1, source.location(max(end - 1, start)).row))
     bom = b"\xef\xbb\xbf"
     kept = [line for i, line in enumerate(python_lines(mutant.data.removeprefix(bom)))
             if i not in touched and not CONVERTER_IMPORT.match(line)]  # (a fix may remove those it orphaned)

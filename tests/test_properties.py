@@ -131,13 +131,14 @@ def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -
     bounds = [0, *(x for start, end, _ in spans for x in (start, end)), len(original)]
     pieces = [_LINE.findall(original[bounds[i]:bounds[i + 1]]) for i in range(0, len(bounds), 2)]
     # An added import ends with the newline of the line it follows (in a file of mixed ones,
-    # not necessarily the first).
-    added_import = re.compile(ADDED_IMPORT + r"(?:\r\n|\r|\n)")
+    # not necessarily the first), and before a def or class, two blank lines more, as
+    # formatters want them after imports: both are tried.
+    added_imports = [re.compile(ADDED_IMPORT + r"(\r\n|\r|\n)"), re.compile(ADDED_IMPORT + r"(\r\n|\r|\n)\1\1")]
 
     def piece_ends(lines: list[str], at: int, line_start: bool):
         """Where a piece starting at `at` can end, given added imports after line breaks."""
         for k in range(len(lines) + 1):
-            if line_start and (added := added_import.match(fixed, at)):
+            for added in (m for pattern in added_imports if line_start and (m := pattern.match(fixed, at))):
                 yield from piece_ends(lines[k:], added.end(), True)  # an import was added here
             if k == len(lines):
                 yield at

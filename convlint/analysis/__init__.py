@@ -117,17 +117,9 @@ class FileAnalysis:
     def bound_imports(self, call: ast.Call, scope: Scope) -> dict[str, str]:
         """The names bound at `call`, on every path, to an import that runs (not only
         under TYPE_CHECKING), with the qualified name each refers to."""
-        flow = flow_of(scope)
-        state = flow.states.get(id(call))
         out: dict[str, str] = {}
         for name in self.index.imported_names:
-            if state is not None and name in state:
-                bindings = state[name][0]
-            else:
-                target = scope if scope.is_local(name) else scope.enclosing(name)
-                if target is None or (state is not None and scope.is_local(name)):
-                    continue
-                bindings = tuple(target.bindings.get(name, ()))
+            bindings = self._bindings_where_it_runs(name, call, scope)
             if not bindings or any(b is UNBOUND or not isinstance(b, ImportBinding) or b.typing_only for b in bindings):
                 continue
             qualified = {b.qualified for b in bindings}
@@ -138,11 +130,47 @@ class FileAnalysis:
     def is_bound(self, name: str, call: ast.Call, scope: Scope) -> bool:
         """Whether anything may bind `name` where `call` runs (a new import of that name
         would shadow it, or be shadowed)."""
-        state = flow_of(scope).states.get(id(call))
-        if state is not None and name in state:
-            return any(b is not UNBOUND for b in state[name][0])
-        target = scope if scope.is_local(name) else scope.enclosing(name)
-        return target is not None and bool(target.bindings.get(name))
+        bindings = self._bindings_where_it_runs(name, call, scope)
+        return bindings is not None and any(b is not UNBOUND for b in bindings)
+
+    def _bindings_where_it_runs(self, name: str, call: ast.Call, scope: Scope) -> tuple | None:
+        """What `name` may be bound to when `call` runs: the flow state at the call for a
+        name of its scope; for a free name, the state where the scope runs if that is where
+        it is defined (a class body, a comprehension), else every binding of the scope it
+        comes from (a function runs later). None: bound nowhere."""
+        inner = scope
+        while inner.kind == "comprehension":
+            if name in inner.bindings:
+                return None  # a comprehension's own variable, not an import
+            inner = inner.parent
+        if inner.kind == "class" and scope.kind == "comprehension":
+            return self._free_at_definition(inner, name)  # class names are invisible there
+        if inner.is_local(name):
+            state = flow_of(inner).states.get(id(call))
+            if state is not None and name in state:
+                return state[name][0]
+            return tuple(inner.bindings.get(name, ()))
+        if inner.kind == "class":
+            return self._free_at_definition(inner, name)
+        target = inner.enclosing(name)
+        return tuple(target.bindings.get(name, ())) if target is not None else None
+
+    def _free_at_definition(self, body: Scope, name: str) -> tuple | None:
+        """A free name of a class body: as bound where the class statement runs."""
+        outer = body.parent
+        while outer is not None and outer.kind == "comprehension":
+            outer = outer.parent
+        if outer is None:
+            return None
+        if outer.is_local(name):
+            state = flow_of(outer).states.get(id(body.node))
+            if state is not None and name in state:
+                return state[name][0]
+            return tuple(outer.bindings.get(name, ()))
+        if outer.kind == "class":
+            return self._free_at_definition(outer, name)
+        target = outer.enclosing(name)
+        return tuple(target.bindings.get(name, ())) if target is not None else None
 
 
 def _evaluator(project: Project) -> Evaluator:

@@ -57,8 +57,9 @@ class Flow:
     def __init__(self):
         # id(Name node) -> (reaching bindings, narrowings, loops around the use)
         self.uses: dict[int, tuple] = {}
-        # id(Call node) -> the state before it of the names imports bind, for the calls a
-        # fix rewrites (which names are bound there, and how: see converters.py)
+        # id(Call or ClassDef node) -> the state before it of the names imports bind, for the
+        # calls a fix rewrites and the class bodies they are in (which names are bound
+        # there, and how: see converters.py)
         self.states: dict[int, dict] = {}
 
     def reaching(self, node: ast.Name) -> tuple | None:
@@ -258,6 +259,8 @@ class _Walker:
     def class_def(self, node: ast.ClassDef) -> None:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.expr(expr)
+        if self.state is not None:  # its body runs here: what the imports bind at this point
+            self.flow.states[id(node)] = {name: self.state[name] for name in self.watched if name in self.state}
         self.bind(node)
 
     def import_(self, node) -> None:
