@@ -145,14 +145,18 @@ class FileAnalysis:
             inner = inner.parent
         if inner.kind == "class" and scope.kind == "comprehension":
             return self._free_at_definition(inner, name)  # class names are invisible there
-        if inner.is_local(name):
-            state = flow_of(inner).states.get(id(call))
+        return self._as_seen_at(inner, name, call)
+
+    def _as_seen_at(self, scope: Scope, name: str, node: ast.AST) -> tuple | None:
+        """The bindings of `name` that reach `node` (a call, a class statement) of `scope`."""
+        if scope.is_local(name):
+            state = flow_of(scope).states.get(id(node))
             if state is not None and name in state:
                 return state[name][0]
-            return tuple(inner.bindings.get(name, ()))
-        if inner.kind == "class":
-            return self._free_at_definition(inner, name)
-        target = inner.enclosing(name)
+            return tuple(scope.bindings.get(name, ()))
+        if scope.kind == "class":
+            return self._free_at_definition(scope, name)
+        target = scope.enclosing(name)
         return tuple(target.bindings.get(name, ())) if target is not None else None
 
     def _free_at_definition(self, body: Scope, name: str) -> tuple | None:
@@ -160,17 +164,7 @@ class FileAnalysis:
         outer = body.parent
         while outer is not None and outer.kind == "comprehension":
             outer = outer.parent
-        if outer is None:
-            return None
-        if outer.is_local(name):
-            state = flow_of(outer).states.get(id(body.node))
-            if state is not None and name in state:
-                return state[name][0]
-            return tuple(outer.bindings.get(name, ()))
-        if outer.kind == "class":
-            return self._free_at_definition(outer, name)
-        target = outer.enclosing(name)
-        return tuple(target.bindings.get(name, ())) if target is not None else None
+        return self._as_seen_at(outer, name, body.node) if outer is not None else None
 
 
 def _evaluator(project: Project) -> Evaluator:
