@@ -400,6 +400,8 @@ class Evaluator:
 
     def global_value(self, index: FileIndex, name: str) -> Value | None:
         """A module-level name of another file: the join of its module-level bindings."""
+        if index.text is not None and "global" in index.text:
+            index.complete()  # a function may rebind it (`global name`)
         bindings = index.module_scope.bindings.get(name)
         if not bindings:
             return None
@@ -452,6 +454,7 @@ class Evaluator:
         return self._memo(info.index.memo, ("attr", id(info), attr), lambda: self._class_attribute(info, attr, seen))
 
     def _class_attribute(self, info: ClassInfo, attr: str, seen: frozenset) -> Value | None:
+        info.index.complete_class(info)  # the methods' `self.x = ...`
         if attr in info.tensor_attributes:
             return Tensor(f"{info.name}.{attr} is a registered parameter or buffer")
         if attr in info.annotations:
@@ -483,6 +486,7 @@ class Evaluator:
     def _constructor_arguments(self, info: ClassInfo, field_name: str) -> list[Value]:
         """The values the project passes for a dataclass field where it builds instances
         (in the class's file; across the project for a format no call there passes)."""
+        info.index.complete()
         fields = list(info.annotations)
         position = fields.index(field_name) if field_name in fields else None
         out: list[Value] = []
@@ -941,6 +945,7 @@ class Evaluator:
         return self._memo(info.index.memo, ("returns", id(info)), lambda: self._returns(info))
 
     def _returns(self, info: FunctionInfo) -> Value | None:
+        info.index.complete_function(info)
         body = info.body
         inferred = join([self._expr(r, body) for r in info.returns], f"what `{info.name}()` returns") \
             if info.returns else None

@@ -183,7 +183,7 @@ class DeleteBinding(Binding):
 
 class Scope:
     __slots__ = ("kind", "node", "parent", "index", "bindings", "globals_", "nonlocals",
-                 "class_info", "function", "flow", "warmed", "serial")
+                 "class_info", "function", "flow", "warmed", "serial", "functions")
 
     def __init__(self, kind: str, node: ast.AST, parent: "Scope | None", index: "FileIndex"):
         self.kind = kind  # module, class, function, lambda, comprehension
@@ -198,6 +198,7 @@ class Scope:
         self.flow = None  # the flow facts of this scope, computed on demand (flow.py)
         self.warmed: dict[str, int] = {}  # bindings of a name evaluated in order (evaluate.py)
         self.serial = next(_SERIAL)
+        self.functions: list[FunctionInfo] = []  # the defs and lambdas right in this scope
 
     def add(self, binding: Binding) -> None:
         """Record a binding of a name where it lands: a `global`/`nonlocal` name in the scope
@@ -305,7 +306,7 @@ class CallSite:
 class FileIndex:
     """Everything the analysis needs about one file, gathered in one walk of its tree."""
 
-    def __init__(self, tree: ast.Module, path: str = "<source>", text: str | None = None):
+    def __init__(self, tree: ast.Module, path: str = "<source>", text: str | None = None, lazy: bool = False):
         self.tree = tree
         self.path = path
         self.text = text
@@ -325,7 +326,42 @@ class FileIndex:
         self._lines: list[str] | None = None
         self._calls_passing: dict[str, list[CallSite]] | None = None
         self._calls_by_scope: dict[int, list[CallSite]] | None = None
+        # A file read for what it exports (an import, a base class) has its function bodies
+        # walked only when a question needs them (`complete`, `complete_function`,
+        # `complete_class`), as pyflakes defers them.
+        self._pending: dict[int, tuple] | None = {} if lazy else None
         _Binder(self).run()
+
+    def complete(self) -> None:
+        """Walk every function body left for later: their calls, returns and `self.x`."""
+        while self._pending:
+            for key in list(self._pending):
+                self._walk_pending(key)
+        if self._pending is not None:
+            self._pending = None
+            self._calls_by_name = self._calls_passing = self._calls_by_scope = None
+
+    def complete_function(self, info: "FunctionInfo") -> None:
+        """Walk one function's body (and what it defines) if it was left for later."""
+        if self._pending:
+            self._walk_pending(id(info.node))
+
+    def complete_class(self, info: "ClassInfo") -> None:
+        """Walk the methods of a class (where its `self.x = ...` are) if left for later."""
+        if self._pending:
+            for method in info.body.functions if info.body is not None else ():
+                self._walk_pending(id(method.node))
+
+    def _walk_pending(self, key: int) -> None:
+        entry = self._pending.pop(key, None)
+        if entry is None:
+            return
+        node, info, inner, typing_depth = entry
+        self.typing_only_depth = typing_depth
+        _Binder(self).body(node.body, inner)
+        self.typing_only_depth = 0
+        for nested in inner.functions:  # what the body defines, walked with it
+            self._walk_pending(id(nested.node))
 
     def segment(self, node: ast.AST) -> str | None:
         """The source text of a node (None without the text): `ast.get_source_segment`
@@ -351,6 +387,7 @@ class FileIndex:
 
     def calls_named(self, name: str) -> list[CallSite]:
         """The calls whose callee is `name` or `<anything>.name`."""
+        self.complete()
         if self._calls_by_name is None:
             table: dict[str, list[CallSite]] = {}
             for site in self.calls:
@@ -363,6 +400,7 @@ class FileIndex:
 
     def calls_passing(self, name: str) -> list[CallSite]:
         """The calls with an argument that is the bare name `name` (a callback)."""
+        self.complete()
         if self._calls_passing is None:
             table: dict[str, list[CallSite]] = {}
             for site in self.calls:
@@ -376,6 +414,7 @@ class FileIndex:
 
     def calls_in(self, scope: "Scope | None") -> list[CallSite]:
         """The calls inside a scope and the scopes nested in it (a class's methods)."""
+        self.complete()
         if self._calls_by_scope is None:
             table: dict[int, list[CallSite]] = {}
             for site in self.calls:
@@ -494,6 +533,7 @@ class _Binder:
     def function(self, node, info: FunctionInfo, scope: Scope) -> None:
         index = self.index
         index.functions[id(node)] = info
+        scope.functions.append(info)
         info.loop = self.loop
         kind = "lambda" if isinstance(node, ast.Lambda) else "function"
         inner = self._new_scope(kind, node, scope)
@@ -520,6 +560,8 @@ class _Binder:
         if kind == "lambda":
             self.expr(node.body, inner)
             info.returns.append(node.body)
+        elif index._pending is not None:
+            index._pending[id(node)] = (node, info, inner, index.typing_only_depth)
         else:
             # `global`/`nonlocal` come before any use or binding of their names (Python
             # requires it), so the statement walk meets them first: no walk ahead.
@@ -832,16 +874,38 @@ def _is_debug_text(text: str, expr: ast.expr, index: "FileIndex") -> bool:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
+# The fields of each node class that can hold expressions (names, operators, strings and
+# numbers left out), worked out once per class: the walk asks this of every node.
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "kind", "type_comment", "conversion",
+                           "is_async", "level", "module", "name", "asname", "value_str"})
+_LEAF_CLASSES = frozenset({ast.Name, ast.Constant})
+
+
+def _fields_of(kind: type) -> tuple[str, ...]:
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_CHILDREN)
+    return fields
+
+
 def _children(node: ast.AST) -> list[ast.expr]:
     """The expressions right below `node` that are not leaves, in source order, through nodes
     that are not expressions (a keyword argument's value)."""
     found: list[ast.expr] = []
-    for name in node._fields:
+    for name in _fields_of(node.__class__):
         value = getattr(node, name, None)
-        for item in value if isinstance(value, list) else (value,):
-            if isinstance(item, ast.expr):
-                if not isinstance(item, _LEAVES):
-                    found.append(item)
+        if value is None:
+            continue
+        for item in value if value.__class__ is list else (value,):
+            kind = item.__class__
+            if kind in _LEAF_CLASSES or item is None:
+                continue
+            if kind is ast.keyword:
+                if item.value.__class__ not in _LEAF_CLASSES:
+                    found.append(item.value)
+            elif isinstance(item, ast.expr):
+                found.append(item)
             elif isinstance(item, ast.AST) and not isinstance(item, _NOT_EXPRESSIONS):
                 found.extend(_children(item))
     return found

@@ -119,7 +119,7 @@ class Project:
 
             data = read_bytes(path)[0]
             text = decode_source(data).text
-            index = FileIndex(parse(text, path).tree, path, text)
+            index = FileIndex(parse(text, path).tree, path, text, lazy=True)
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             index = None
         self._store(path, key, index)
