@@ -386,7 +386,8 @@ def test_module_like_names(name):
     assert is_module_like_name(name)
 
 
-@pytest.mark.parametrize("name", ["model_inputs", "model_output", "models_dir", "images", "inputs", "x", "modelx", "network_input"])
+@pytest.mark.parametrize("name", ["model_inputs", "model_output", "models_dir", "images", "inputs", "x", "modelx", "network_input",
+                                  "build_model", "create_model", "convert_splitbn_model", "get_backbone", "load_unet"])
 def test_names_that_are_not_module_like(name):
     assert not is_module_like_name(name)
 

@@ -127,3 +127,51 @@ def test_a_plain_module_gets_a_safe_fix_that_converts_the_same_conv_weights(tmp_
         model = model.to(memory_format=torch.channels_last)
     """
     assert applicability(tmp_path, source) == ["safe"]
+
+
+def test_convolutions_of_a_projects_own_are_converted_by_to_only(tmp_path):
+    """A module with its own 4-D weight used through F.conv2d (PhysicsNeMo's Conv2d): `.to()`
+    restrides it, neither converter does; an nn.Conv2d subclass that does the same in its
+    forward is converted by both."""
+    from convlint.runtime import convert_conv_weights
+
+    class OwnConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(8, 3, 3, 3))
+
+        def forward(self, x):
+            return nn.functional.conv2d(x, self.weight)
+
+    class Standardized(nn.Conv2d):
+        def forward(self, x):
+            return nn.functional.conv2d(x, self.weight - self.weight.mean(), self.bias)
+
+    assert is_cl(OwnConv().to(memory_format=CL).weight)
+    assert not is_cl(torch_convert(OwnConv(), CL).weight)
+    assert not is_cl(convert_conv_weights(OwnConv(), CL).weight)
+    assert is_cl(torch_convert(Standardized(3, 8, 3), CL).weight)
+    source = """
+        import torch, torch.nn as nn, torch.nn.functional as F
+        class OwnConv(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = nn.Parameter(torch.randn(8, 3, 3, 3))
+            def forward(self, x):
+                return F.conv2d(x, self.weight)
+        class Standardized(nn.Conv2d):
+            def forward(self, x):
+                return F.conv2d(x, self.weight - self.weight.mean(), self.bias)
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = OwnConv()
+        class B(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = Standardized(3, 8, 3)
+        a = A().to(memory_format=torch.channels_last)
+        b = B().to(memory_format=torch.channels_last)
+    """
+    assert applicability(tmp_path, source) == ["unsafe", "safe"]
+    assert applicability(tmp_path, source, "--fix-target", "convlint") == ["unsafe", "safe"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import os
+import re
 
 from convlint.analysis import facts
 from convlint.analysis.facts.names import is_loader_name, is_module_like_name
@@ -83,6 +84,8 @@ class _Pending:
 
 
 _NOTHING = object()  # a memoized "no value"
+# The convolutions torch's converters (and convlint's) convert, subclasses included.
+_TORCH_CONV = re.compile(r"torch\.nn\.(?:modules\.conv\.)?(?:Conv|ConvTranspose)[23]d\Z")
 
 
 def at(index: FileIndex, node: ast.AST) -> str:
@@ -148,6 +151,12 @@ class Evaluator:
             table[key] = _NOTHING if result is None else result
             self._floor = outer_floor
         return result
+
+    @staticmethod
+    def _in_progress(table: dict, key) -> bool:
+        """Whether the answer for `key` is being computed further up (a cycle): its first
+        approximation is "nothing yet", which must not be read as "nothing"."""
+        return table.get(key).__class__ is _Pending
 
     # ------------------------------------------------------------------ public questions
 
@@ -535,6 +544,8 @@ class Evaluator:
             qualified = self.qualify(func, site.scope)
             if qualified is not None:
                 hazard = facts.lookup("hazards", qualified)
+                if hazard == "custom_conv" and self._is_library_conv(info):
+                    hazard = None  # `F.conv2d(x, self.weight)` in an nn.Conv2d subclass: converted
                 if hazard:
                     found.add(hazard)
                 if not self._is_library_root(func, site.scope):
@@ -551,6 +562,11 @@ class Evaluator:
         result = frozenset(found)
         info.index.memo[key] = result
         return result
+
+    def _is_library_conv(self, info: ClassInfo) -> bool:
+        """Whether a project class derives from a torch convolution (whose weight the
+        targeted converters convert, whatever its forward does with it)."""
+        return any(_TORCH_CONV.match(base) for base in self._library_bases(info))
 
     # ------------------------------------------------------------------ parameters
 
@@ -825,6 +841,8 @@ class Evaluator:
                 found = self.class_attribute(cls, attr)
                 if found is not None and not isinstance(found, Unknown):
                     return found
+                if found is None and self._in_progress(cls.index.memo, ("attr", id(cls), attr)):
+                    return None  # `self.x = self.x.to(...)`: no answer yet, not "no such attribute"
                 library_bases = self._library_bases(cls)
                 found_library = self._library_member("attributes", library_bases, attr)
                 if found_library is not None:
@@ -849,7 +867,7 @@ class Evaluator:
             return Unknown(f"attribute `{attr}` of a class")
         if isinstance(owner, Tuple):
             return Unknown(f"`.{attr}` of a sequence")
-        what = owner.reason if isinstance(owner, (Unknown, LikelyModule)) else owner.kind
+        what = owner.reason if isinstance(owner, (Unknown, LikelyModule)) else owner.noun
         # An attribute of what may be a tensor may be one too.
         return self._likely(attr, Unknown(f"attribute `{attr}` of {what}", isinstance(owner, Unknown) and owner.conflict))
 

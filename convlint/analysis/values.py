@@ -57,11 +57,20 @@ class Value:
         return f"{type(self).__name__}({self.reason!r}{', ' if fields else ''}{fields})"
 
     @property
-    def kind(self) -> str:
-        return type(self).__name__
+    def noun(self) -> str:
+        """What the value is, in words for a reason (`attribute x of None`)."""
+        return _NOUNS.get(type(self).__name__, "a value")
 
     def because(self, reason: str) -> "Value":
         return type(self)(reason, *(getattr(self, name) for name in self._fields))
+
+
+_NOUNS = {
+    "Module": "a module", "ScriptModule": "a TorchScript module", "ModuleClass": "a module class",
+    "Class": "a class", "Instance": "an object", "Tensor": "a tensor", "Formats": "a memory format",
+    "Function": "a function", "Tuple": "a sequence", "Iterable": "an iterable", "Library": "a library",
+    "ProjectModule": "a project module", "NoneValue": "None", "Constant": "a constant",
+}
 
 
 class Module(Value):
@@ -71,20 +80,12 @@ class Module(Value):
     # cls: a ClassInfo (a project class), a qualified name, or None; hazards: why a
     # targeted converter may not do what .to() does ("parametrized", "lazy")
 
-    @property
-    def kind(self) -> str:
-        return "Module"
-
 
 class ScriptModule(Module):
     """A TorchScript module: `.to(memory_format=...)` converts it, torch's targeted converter
     does not (its submodules are RecursiveScriptModules, not Conv2d)."""
 
     __slots__ = ()
-
-    @property
-    def kind(self) -> str:
-        return "ScriptModule"
 
 
 class ModuleClass(Value):

@@ -195,6 +195,10 @@ class ModuleToChannelsLast(Rule):
             safe = False
             notes.append("it has lazy convs, which torch's converter cannot convert before their first "
                          f"forward: the fix is unsafe; {_TORCH_DIFFERS}")
+        if "custom_conv" in hazards:
+            safe = False
+            notes.append("it has convolutions of its own (`F.conv2d` with a weight it holds, not an "
+                         "nn.Conv2d), whose weights no targeted converter sees: the fix is unsafe")
         repeats = ctx.analysis.repeats(site)
         if repeats:
             safe = False

@@ -12,7 +12,8 @@ key mapped to None says "nothing is known" where a broader pattern would say som
 - `constants`: a memory format (`{"format": "channels_last"}`) or an alias of another name
   (`{"alias": "torch"}`).
 - `hazards`: constructors and functions that make a targeted conversion do less than `.to()`:
-  "parametrized" (spectral_norm, weight_norm, parametrizations), "lazy" (LazyConv*).
+  "parametrized" (spectral_norm, weight_norm, parametrizations), "lazy" (LazyConv*),
+  "custom_conv" (`F.conv2d` called in a project class that is not an nn.ConvNd).
 - `callbacks`: functions and methods that call a function argument with a value:
   `{"argument": 0, "parameter": 0, "value": "module", "repeats": True}`.
 - `overrides`: per library class, the parameters (by name) its subclasses' methods are

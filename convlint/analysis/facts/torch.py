@@ -77,6 +77,16 @@ FACTS = {
         "torch.nn.utils.parametrizations.*": "parametrized",
         "torch.nn.utils.parametrize.register_parametrization": "parametrized",
         "torch.nn.Lazy*": "lazy",
+        # A module of the project's own that convolves with a weight it holds, not through an
+        # nn.ConvNd: `.to()` restrides that weight, no targeted converter sees it.
+        "torch.nn.functional.conv2d": "custom_conv",
+        "torch.nn.functional.conv3d": "custom_conv",
+        "torch.nn.functional.conv_transpose2d": "custom_conv",
+        "torch.nn.functional.conv_transpose3d": "custom_conv",
+        "torch.conv2d": "custom_conv",
+        "torch.conv3d": "custom_conv",
+        "torch.conv_transpose2d": "custom_conv",
+        "torch.conv_transpose3d": "custom_conv",
     },
     "callbacks": {
         # model.apply(fn): fn is called with every submodule.
