@@ -186,7 +186,7 @@ def test_unpacking_strips_the_sdist_directory_and_native_libraries(tmp_path):
 
 
 def test_a_failed_download_is_one_clear_error(tmp_path, monkeypatch):
-    package = manifest.Package("p", "p", "1.0", "sdist", "p-1.0.tar.gz", "0" * 64, "why")
+    package = manifest.Package("p", "p", "1.0", "sdist", "p-1.0.tar.gz", "0" * 64, "tuned", "why")
 
     def offline(*args, **kwargs):
         return fetch.subprocess.CompletedProcess(args, 1, "", "ERROR: Could not find a version that satisfies p==1.0\n")
@@ -194,3 +194,63 @@ def test_a_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(fetch.subprocess, "run", offline)
     with pytest.raises(fetch.FetchError, match=r"pip download p==1.0 failed \(offline\?"):
         fetch.download(package, tmp_path)
+
+
+# Sets: `tuned` (the analysis was developed against them) and `heldout` (labelled blind).
+
+def package(name, which="tuned"):
+    return manifest.Package(name, name, "1.0", "sdist", f"{name}-1.0.tar.gz", "0" * 64, which, "why")
+
+
+def test_a_manifest_entry_without_a_known_set_is_rejected(tmp_path):
+    entry = ('[[package]]\nname = "p"\nrequirement = "p"\nversion = "1.0"\ndist = "sdist"\nfile = "p-1.0.tar.gz"\n'
+             f'sha256 = "{"0" * 64}"\n{{set}}why = "w"\n')
+    path = tmp_path / "packages.toml"
+    path.write_text(entry.format(set='set = "heldout"\n'), encoding="utf-8")
+    assert [p.set for p in manifest.load(path)] == ["heldout"]
+    for bad, message in (("", "keys"), ('set = "test"\n', "set must be one of")):
+        path.write_text(entry.format(set=bad), encoding="utf-8")
+        with pytest.raises(manifest.ManifestError, match=message):
+            manifest.load(path)
+
+
+def test_select_filters_by_set_and_refuses_a_named_package_of_another_set():
+    packages = [package("a"), package("b", "heldout"), package("c")]
+    assert [p.name for p in manifest.select(packages, [], "tuned")] == ["a", "c"]
+    assert [p.name for p in manifest.select(packages, [], "heldout")] == ["b"]
+    assert [p.name for p in manifest.select(packages, ["c", "b"])] == ["c", "b"]
+    with pytest.raises(manifest.ManifestError, match="not in the heldout set: a"):
+        manifest.select(packages, ["a"], "heldout")
+    with pytest.raises(manifest.ManifestError, match="unknown set"):
+        manifest.select(packages, [], "test")
+
+
+def test_the_score_is_given_per_set_and_for_all(tmp_path):
+    labels = score.load_labels(write_labels(
+        tmp_path, label_row(project="a", line=3), label_row(project="b", line=3), label_row(project="b", line=5)))
+    findings = score.load_findings([finding("a/train.py", 3, 1, 3, 44), finding("b/train.py", 5, 1, 5, 44)],
+                                   {"a", "b"}, None)
+    packages = [package("a"), package("b", "heldout")]
+    results = {name: (len(chosen), r) for name, chosen, r in score.scored_sets(packages, labels, findings, "all")}
+    assert list(results) == ["tuned", "heldout", "all"]
+    assert [(n, r.positives, r.true_positives, r.findings) for n, r in results.values()] == [
+        (1, 1, 1, 1), (2, 2, 1, 1), (3, 3, 2, 2)]
+    only = score.scored_sets(packages[1:], labels, findings, "heldout")
+    assert [(name, result.recall) for name, _, result in only] == [("heldout", 0.5)]
+
+
+def test_the_combined_timing_trees_hold_the_tuned_set_only(tmp_path, monkeypatch):
+    packages = [package("a"), package("b", "heldout")]
+    monkeypatch.setattr(manifest, "load", lambda: packages)
+    monkeypatch.setattr(fetch, "download", lambda p, downloads: downloads / p.file)
+
+    def unpack(p, archive, trees):
+        (trees / p.name).mkdir(parents=True, exist_ok=True)
+        (trees / p.name / "m.py").write_text("x = 1\n", encoding="utf-8")
+        return trees / p.name
+
+    monkeypatch.setattr(fetch, "unpack", unpack)
+    assert fetch.main(["--cache", str(tmp_path), "--no-git", "--set", "heldout"]) == 0
+    assert not (tmp_path / "combined").exists()
+    assert fetch.main(["--cache", str(tmp_path), "--no-git"]) == 0
+    assert sorted(p.name for p in (tmp_path / "combined").iterdir() if not p.name.startswith(".")) == ["a"]
