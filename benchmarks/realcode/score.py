@@ -49,7 +49,7 @@ LABEL_FIELDS = ("project", "version", "path", "line", "col", "end_line", "end_co
 RECEIVERS = ("module", "tensor", "other")
 FORMATS = ("channels_last", "channels_last_3d", "variable", "never")
 HAZARDS = ("torchscript", "spectral_norm", "weight_norm", "lazy", "loop", "conditional_none",
-           "exception_fallback")
+           "exception_fallback", "custom_conv")
 METHODS = ("read", "rule")
 APPLICABILITIES = ("safe", "unsafe", "none")
 CODES = ("CL101", "CL102")
