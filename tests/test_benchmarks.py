@@ -254,3 +254,12 @@ def test_the_combined_timing_trees_hold_the_tuned_set_only(tmp_path, monkeypatch
     assert not (tmp_path / "combined").exists()
     assert fetch.main(["--cache", str(tmp_path), "--no-git"]) == 0
     assert sorted(p.name for p in (tmp_path / "combined").iterdir() if not p.name.startswith(".")) == ["a"]
+
+
+def test_absolute_filenames_from_a_run_are_made_relative_to_the_tree(tmp_path):
+    tree = tmp_path / "proj"
+    (tree / "pkg").mkdir(parents=True)
+    assert score.tree_path(str(tree / "pkg" / "m.py"), tree) == "pkg/m.py"
+    assert score.tree_path("./pkg/m.py", tree) == "pkg/m.py"
+    with pytest.raises(score.FindingsError, match="outside the tree"):
+        score.tree_path(str(tmp_path / "elsewhere.py"), tree)

@@ -152,9 +152,18 @@ def finding_from_json(item: dict, project: str, path: str) -> Finding:
         raise FindingsError(f"a finding without {exc} in {project}/{path}") from None
 
 
-def tree_path(filename: str) -> str:
-    """A filename relative to a tree, in the labels' spelling (`a/b.py`, no `./`)."""
-    return "/".join(p for p in PurePosixPath(Path(filename).as_posix()).parts if p != ".")
+def tree_path(filename: str, tree: Path | None = None) -> str:
+    """A filename relative to a tree, in the labels' spelling (`a/b.py`, no `./`).
+
+    convlint reports absolute paths (as Ruff does); one under `tree` is made relative to it.
+    """
+    path = Path(filename)
+    if path.is_absolute() and tree is not None:
+        try:
+            path = path.resolve().relative_to(tree.resolve())
+        except ValueError:
+            raise FindingsError(f"{filename}: a finding outside the tree {tree}") from None
+    return "/".join(p for p in PurePosixPath(path.as_posix()).parts if p != ".")
 
 
 def split_filename(filename: str, projects: set[str], cache: Path | None) -> tuple[str, str]:
@@ -368,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not tree.is_dir():
                     raise FindingsError(f"{tree} is missing: run benchmarks/realcode/fetch.py first")
                 for item in run_convlint(args.convlint, tree):
-                    item["filename"] = f"{package.name}/{tree_path(item['filename'])}"
+                    item["filename"] = f"{package.name}/{tree_path(item['filename'], tree)}"
                     raw.append(item)
             findings = load_findings(raw, names, cache)
             if args.dump:
