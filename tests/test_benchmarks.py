@@ -202,6 +202,17 @@ def package(name, which="tuned"):
     return manifest.Package(name, name, "1.0", "sdist", f"{name}-1.0.tar.gz", "0" * 64, which, "why")
 
 
+def test_every_package_is_in_one_set_and_the_held_out_set_is_labelled():
+    packages = manifest.load()
+    assert {p.set for p in packages} == set(manifest.SETS)
+    heldout = {p.name for p in packages if p.set == "heldout"}
+    labels = score.load_labels()
+    assert heldout <= {l.project for l in labels}
+    positives = [l for l in labels if l.positive and l.project in heldout]
+    assert len(heldout) >= 20 and len(positives) >= 40 and len({l.project for l in positives}) >= 15
+    assert all(l.method == "read" for l in labels if l.project in heldout and l.receiver == "module")
+
+
 def test_a_manifest_entry_without_a_known_set_is_rejected(tmp_path):
     entry = ('[[package]]\nname = "p"\nrequirement = "p"\nversion = "1.0"\ndist = "sdist"\nfile = "p-1.0.tar.gz"\n'
              f'sha256 = "{"0" * 64}"\n{{set}}why = "w"\n')
@@ -263,3 +274,23 @@ def test_absolute_filenames_from_a_run_are_made_relative_to_the_tree(tmp_path):
     assert score.tree_path("./pkg/m.py", tree) == "pkg/m.py"
     with pytest.raises(score.FindingsError, match="outside the tree"):
         score.tree_path(str(tmp_path / "elsewhere.py"), tree)
+
+
+def test_a_conv_that_is_not_an_nn_conv_is_restrided_by_to_and_skipped_by_the_torch_converter():
+    """The `custom_conv` hazard of the labels: a module holding its own 4-D weight, used with F.conv2d."""
+    torch = pytest.importorskip("torch")
+
+    class Conv(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
+
+        def forward(self, x):
+            return torch.nn.functional.conv2d(x, self.weight)
+
+    def channels_last(model):
+        return model.weight.is_contiguous(memory_format=torch.channels_last) and not model.weight.is_contiguous()
+
+    assert channels_last(Conv().to(memory_format=torch.channels_last))
+    assert not channels_last(torch.nn.utils.convert_conv2d_weight_memory_format(Conv(), torch.channels_last))
+    assert "custom_conv" in score.HAZARDS
