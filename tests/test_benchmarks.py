@@ -185,7 +185,7 @@ def test_unpacking_strips_the_sdist_directory_and_native_libraries(tmp_path):
 
 
 def test_a_failed_download_is_one_clear_error(tmp_path, monkeypatch):
-    package = manifest.Package("p", "p", "1.0", "sdist", "p-1.0.tar.gz", "0" * 64, "why")
+    package = manifest.Package("p", "p", "1.0", "sdist", "p-1.0.tar.gz", "0" * 64, "tuned", "why")
 
     def offline(*args, **kwargs):
         return fetch.subprocess.CompletedProcess(args, 1, "", "ERROR: Could not find a version that satisfies p==1.0\n")
@@ -215,3 +215,103 @@ def test_the_formatting_bar_inserts_valid_module_conversions_of_each_kind(tmp_pa
     untouched = tmp_path / "no_torch.py"
     untouched.write_text("from torch import nn\nx = nn.Conv2d(1, 1, 1)\n")
     assert bench_formatting.insert_conversions(untouched, [0]) == 0
+
+
+# Sets: `tuned` (the analysis was developed against them) and `heldout` (labelled blind).
+
+def package(name, which="tuned"):
+    return manifest.Package(name, name, "1.0", "sdist", f"{name}-1.0.tar.gz", "0" * 64, which, "why")
+
+
+def test_every_package_is_in_one_set_and_the_held_out_set_is_labelled():
+    packages = manifest.load()
+    assert {p.set for p in packages} == set(manifest.SETS)
+    heldout = {p.name for p in packages if p.set == "heldout"}
+    labels = score.load_labels()
+    assert heldout <= {l.project for l in labels}
+    positives = [l for l in labels if l.positive and l.project in heldout]
+    assert len(heldout) >= 20 and len(positives) >= 40 and len({l.project for l in positives}) >= 15
+    assert all(l.method == "read" for l in labels if l.project in heldout and l.receiver == "module")
+
+
+def test_a_manifest_entry_without_a_known_set_is_rejected(tmp_path):
+    entry = ('[[package]]\nname = "p"\nrequirement = "p"\nversion = "1.0"\ndist = "sdist"\nfile = "p-1.0.tar.gz"\n'
+             f'sha256 = "{"0" * 64}"\n{{set}}why = "w"\n')
+    path = tmp_path / "packages.toml"
+    path.write_text(entry.format(set='set = "heldout"\n'), encoding="utf-8")
+    assert [p.set for p in manifest.load(path)] == ["heldout"]
+    for bad, message in (("", "keys"), ('set = "test"\n', "set must be one of")):
+        path.write_text(entry.format(set=bad), encoding="utf-8")
+        with pytest.raises(manifest.ManifestError, match=message):
+            manifest.load(path)
+
+
+def test_select_filters_by_set_and_refuses_a_named_package_of_another_set():
+    packages = [package("a"), package("b", "heldout"), package("c")]
+    assert [p.name for p in manifest.select(packages, [], "tuned")] == ["a", "c"]
+    assert [p.name for p in manifest.select(packages, [], "heldout")] == ["b"]
+    assert [p.name for p in manifest.select(packages, ["c", "b"])] == ["c", "b"]
+    with pytest.raises(manifest.ManifestError, match="not in the heldout set: a"):
+        manifest.select(packages, ["a"], "heldout")
+    with pytest.raises(manifest.ManifestError, match="unknown set"):
+        manifest.select(packages, [], "test")
+
+
+def test_the_score_is_given_per_set_and_for_all(tmp_path):
+    labels = score.load_labels(write_labels(
+        tmp_path, label_row(project="a", line=3), label_row(project="b", line=3), label_row(project="b", line=5)))
+    findings = score.load_findings([finding("a/train.py", 3, 1, 3, 44), finding("b/train.py", 5, 1, 5, 44)],
+                                   {"a", "b"}, None)
+    packages = [package("a"), package("b", "heldout")]
+    results = {name: (len(chosen), r) for name, chosen, r in score.scored_sets(packages, labels, findings, "all")}
+    assert list(results) == ["tuned", "heldout", "all"]
+    assert [(n, r.positives, r.true_positives, r.findings) for n, r in results.values()] == [
+        (1, 1, 1, 1), (2, 2, 1, 1), (3, 3, 2, 2)]
+    only = score.scored_sets(packages[1:], labels, findings, "heldout")
+    assert [(name, result.recall) for name, _, result in only] == [("heldout", 0.5)]
+
+
+def test_the_combined_timing_trees_hold_the_tuned_set_only(tmp_path, monkeypatch):
+    packages = [package("a"), package("b", "heldout")]
+    monkeypatch.setattr(manifest, "load", lambda: packages)
+    monkeypatch.setattr(fetch, "download", lambda p, downloads: downloads / p.file)
+
+    def unpack(p, archive, trees):
+        (trees / p.name).mkdir(parents=True, exist_ok=True)
+        (trees / p.name / "m.py").write_text("x = 1\n", encoding="utf-8")
+        return trees / p.name
+
+    monkeypatch.setattr(fetch, "unpack", unpack)
+    assert fetch.main(["--cache", str(tmp_path), "--no-git", "--set", "heldout"]) == 0
+    assert not (tmp_path / "combined").exists()
+    assert fetch.main(["--cache", str(tmp_path), "--no-git"]) == 0
+    assert sorted(p.name for p in (tmp_path / "combined").iterdir() if not p.name.startswith(".")) == ["a"]
+
+
+def test_absolute_filenames_from_a_run_are_made_relative_to_the_tree(tmp_path):
+    tree = tmp_path / "proj"
+    (tree / "pkg").mkdir(parents=True)
+    assert score.tree_path(str(tree / "pkg" / "m.py"), tree) == "pkg/m.py"
+    assert score.tree_path("./pkg/m.py", tree) == "pkg/m.py"
+    with pytest.raises(score.FindingsError, match="outside the tree"):
+        score.tree_path(str(tmp_path / "elsewhere.py"), tree)
+
+
+def test_a_conv_that_is_not_an_nn_conv_is_restrided_by_to_and_skipped_by_the_torch_converter():
+    """The `custom_conv` hazard of the labels: a module holding its own 4-D weight, used with F.conv2d."""
+    torch = pytest.importorskip("torch")
+
+    class Conv(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
+
+        def forward(self, x):
+            return torch.nn.functional.conv2d(x, self.weight)
+
+    def channels_last(model):
+        return model.weight.is_contiguous(memory_format=torch.channels_last) and not model.weight.is_contiguous()
+
+    assert channels_last(Conv().to(memory_format=torch.channels_last))
+    assert not channels_last(torch.nn.utils.convert_conv2d_weight_memory_format(Conv(), torch.channels_last))
+    assert "custom_conv" in score.HAZARDS

@@ -1,6 +1,6 @@
 """List every call with a `memory_format=` keyword, and every call of a conv weight converter.
 
-    python benchmarks/realcode/extract.py [--output sites.tsv] [PROJECT...]
+    python benchmarks/realcode/extract.py [--output sites.tsv] [--set tuned|heldout|all] [PROJECT...]
     python benchmarks/realcode/extract.py --root DIR
 
 Reads the per-project trees that `fetch.py` built (all projects of the manifest, or the
@@ -162,6 +162,8 @@ def write_tsv(sites: list[Site], out) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("projects", nargs="*", help="manifest projects (default: all)")
+    parser.add_argument("--set", default=manifest.ALL, choices=(*manifest.SETS, manifest.ALL),
+                        help="only the projects of this set (default: all)")
     parser.add_argument("--root", type=Path, help="scan this directory instead of the fetched trees")
     parser.add_argument("--cache", type=Path, help="the fetch cache (default: $CONVLINT_BENCH_CACHE or ~/.cache/convlint-bench)")
     parser.add_argument("--output", "-o", type=Path, help="write the TSV here (default: stdout)")
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         sites = tree_sites(args.root.name, "", args.root, errors)
     else:
         try:
-            packages = manifest.select(manifest.load(), args.projects)
+            packages = manifest.select(manifest.load(), args.projects, args.set)
         except manifest.ManifestError as exc:
             print(f"extract.py: error: {exc}", file=sys.stderr)
             return 2

@@ -1,6 +1,7 @@
 """Download the real-code corpus and build its trees (outside the repository).
 
     python benchmarks/realcode/fetch.py                 # every package of packages.toml
+    python benchmarks/realcode/fetch.py --set heldout   # only one set (tuned or heldout)
     python benchmarks/realcode/fetch.py timm fastai     # only these (no combined trees)
     python benchmarks/realcode/fetch.py --cache DIR     # or CONVLINT_BENCH_CACHE=DIR
 
@@ -9,8 +10,10 @@ with `--no-binary :all:`, a wheel with `--only-binary :all:` and the wheel's own
 host's Python does not change the file), a sha256 check against the manifest, and an unpacked
 tree in `DIR/trees/NAME/` (an sdist without its top directory, so the tree's root holds its
 pyproject.toml and .gitignore; a wheel without native libraries, which no linter reads). With
-every package: `DIR/combined/NAME/...` (hard links to the trees) and `DIR/combined-git/`, the
-same files committed in one git repository (git applies the sdists' .gitignores).
+every package of the tuned set: `DIR/combined/NAME/...` (hard links to the trees) and
+`DIR/combined-git/`, the same files committed in one git repository (git applies the sdists'
+.gitignores). The combined trees are the timing corpus and hold the tuned set only, so that
+adding held-out packages does not change what the speed numbers were measured on.
 
 Idempotent: a download whose hash matches, and a tree or combined tree built from the same
 files, are kept. Exit 0 when everything is in place, 1 when a package could not be fetched
@@ -240,12 +243,14 @@ def commit_all(repo: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("projects", nargs="*", help="manifest names (default: all, and the combined trees)")
+    parser.add_argument("--set", default=manifest.ALL, choices=(*manifest.SETS, manifest.ALL),
+                        help="only the packages of this set (default: all)")
     parser.add_argument("--cache", type=Path, help="cache directory (default: $CONVLINT_BENCH_CACHE or ~/.cache/convlint-bench)")
     parser.add_argument("--no-git", action="store_true", help="do not build the combined git repository")
     args = parser.parse_args(argv)
     try:
         everything = manifest.load()
-        packages = manifest.select(everything, args.projects)
+        packages = manifest.select(everything, args.projects, args.set)
     except manifest.ManifestError as exc:
         print(f"fetch.py: error: {exc}", file=sys.stderr)
         return 2
@@ -263,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fetch.py: {failed} of {len(packages)} packages not fetched; the combined trees were not built",
               file=sys.stderr)
         return 1
-    if not args.projects:
+    if not args.projects and args.set in (manifest.ALL, "tuned"):
+        timing = [p for p in packages if p.set == "tuned"]
         try:
-            print(f"combined: {build_from_trees(cache, manifest.combined_tree(cache), packages)}")
+            print(f"combined (the tuned set): {build_from_trees(cache, manifest.combined_tree(cache), timing)}")
             if not args.no_git:
-                repo = build_from_trees(cache, manifest.git_tree(cache), packages, finish=commit_all)
+                repo = build_from_trees(cache, manifest.git_tree(cache), timing, finish=commit_all)
                 print(f"combined git repository: {repo}")
         except (FetchError, OSError) as exc:
             print(f"fetch.py: error: {exc}", file=sys.stderr)

@@ -1,5 +1,9 @@
 """The real-code corpus: which packages (packages.toml) and where their trees live.
 
+Every package belongs to one set: `tuned` (the packages the analysis was developed against)
+or `heldout` (packages labelled blind, after the analysis was written, to measure whether it
+generalizes; never tune convlint on them).
+
 The cache is outside the repository: `$CONVLINT_BENCH_CACHE`, else `~/.cache/convlint-bench`.
 Inside it, `downloads/` holds the files pip fetched, `trees/<name>/` one unpacked tree per
 project, `combined/<name>/` all of them in one tree, and `combined-git/` the combined tree
@@ -21,6 +25,8 @@ else:  # pragma: no cover - Python 3.10
 
 MANIFEST = Path(__file__).with_name("packages.toml")
 DISTS = ("sdist", "wheel")
+SETS = ("tuned", "heldout")
+ALL = "all"  # the --set choice that selects every set
 SHA256 = re.compile(r"[0-9a-f]{64}")
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
@@ -37,6 +43,7 @@ class Package:
     dist: str         # "sdist" or "wheel"
     file: str         # the file pip downloads
     sha256: str
+    set: str          # one of SETS
     why: str
 
     @property
@@ -53,7 +60,7 @@ def load(path: Path = MANIFEST) -> list[Package]:
     seen = set()
     for i, entry in enumerate(data.get("package", [])):
         where = f"{path.name}: package #{i + 1}"
-        expected = {"name", "requirement", "version", "dist", "file", "sha256", "why"}
+        expected = {"name", "requirement", "version", "dist", "file", "sha256", "set", "why"}
         if set(entry) != expected:
             raise ManifestError(f"{where}: keys {sorted(entry)}, expected {sorted(expected)}")
         if not all(isinstance(v, str) and v for v in entry.values()):
@@ -63,6 +70,8 @@ def load(path: Path = MANIFEST) -> list[Package]:
             raise ManifestError(f"{where}: bad name {package.name!r}")
         if package.dist not in DISTS:
             raise ManifestError(f"{where}: dist must be one of {DISTS}, not {package.dist!r}")
+        if package.set not in SETS:
+            raise ManifestError(f"{where}: set must be one of {SETS}, not {package.set!r}")
         if not SHA256.fullmatch(package.sha256):
             raise ManifestError(f"{where}: sha256 must be 64 lowercase hex digits")
         if package.dist == "wheel" and not package.file.endswith(".whl"):
@@ -78,13 +87,19 @@ def load(path: Path = MANIFEST) -> list[Package]:
     return packages
 
 
-def select(packages: list[Package], names: list[str]) -> list[Package]:
-    if not names:
-        return packages
+def select(packages: list[Package], names: list[str], which: str = ALL) -> list[Package]:
+    """The named packages (default: all), of set `which` (a name of SETS, or ALL)."""
+    if which != ALL and which not in SETS:
+        raise ManifestError(f"unknown set {which!r} (known: {', '.join((*SETS, ALL))})")
     by_name = {p.name: p for p in packages}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ManifestError(f"not in the manifest: {', '.join(unknown)} (known: {', '.join(by_name)})")
+    if not names:
+        return [p for p in packages if which in (ALL, p.set)]
+    outside = [n for n in names if which not in (ALL, by_name[n].set)]
+    if outside:
+        raise ManifestError(f"not in the {which} set: {', '.join(outside)}")
     return [by_name[n] for n in names]
 
 

@@ -4,6 +4,11 @@
     python benchmarks/realcode/score.py --convlint ~/dev/bin/convlint
     python benchmarks/realcode/score.py --dump findings.json  # ... and keep the findings
     python benchmarks/realcode/score.py --findings findings.json   # score a dump, no run
+    python benchmarks/realcode/score.py --set heldout         # only the held-out packages
+
+Each set of the manifest (`tuned`: the packages the analysis was developed against; `heldout`:
+labelled blind afterwards) is scored on its own; with `--set all` (the default) the report
+gives each set present, then all of them together.
 
 A positive is a labelled call whose receiver is a module and whose format may be
 channels-last (`receiver == module`, `format != never`). A finding is matched to the labelled
@@ -44,7 +49,7 @@ LABEL_FIELDS = ("project", "version", "path", "line", "col", "end_line", "end_co
 RECEIVERS = ("module", "tensor", "other")
 FORMATS = ("channels_last", "channels_last_3d", "variable", "never")
 HAZARDS = ("torchscript", "spectral_norm", "weight_norm", "lazy", "loop", "conditional_none",
-           "exception_fallback")
+           "exception_fallback", "custom_conv")
 METHODS = ("read", "rule")
 APPLICABILITIES = ("safe", "unsafe", "none")
 CODES = ("CL101", "CL102")
@@ -147,9 +152,18 @@ def finding_from_json(item: dict, project: str, path: str) -> Finding:
         raise FindingsError(f"a finding without {exc} in {project}/{path}") from None
 
 
-def tree_path(filename: str) -> str:
-    """A filename relative to a tree, in the labels' spelling (`a/b.py`, no `./`)."""
-    return "/".join(p for p in PurePosixPath(Path(filename).as_posix()).parts if p != ".")
+def tree_path(filename: str, tree: Path | None = None) -> str:
+    """A filename relative to a tree, in the labels' spelling (`a/b.py`, no `./`).
+
+    convlint reports absolute paths (as Ruff does); one under `tree` is made relative to it.
+    """
+    path = Path(filename)
+    if path.is_absolute() and tree is not None:
+        try:
+            path = path.resolve().relative_to(tree.resolve())
+        except ValueError:
+            raise FindingsError(f"{filename}: a finding outside the tree {tree}") from None
+    return "/".join(p for p in PurePosixPath(path.as_posix()).parts if p != ".")
 
 
 def split_filename(filename: str, projects: set[str], cache: Path | None) -> tuple[str, str]:
@@ -336,11 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--convlint", default=default_convlint(), help="the convlint executable (default: the one beside this Python)")
     parser.add_argument("--dump", type=Path, help="also write the findings as one JSON list (filenames PROJECT/PATH)")
     parser.add_argument("--json", action="store_true", help="print the score as JSON")
+    parser.add_argument("--set", default=manifest.ALL, choices=(*manifest.SETS, manifest.ALL),
+                        help="score only the packages of this set (default: all, each set reported on its own)")
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--cache", type=Path)
     args = parser.parse_args(argv)
     try:
-        packages = manifest.select(manifest.load(), args.projects)
+        packages = manifest.select(manifest.load(), args.projects, args.set)
         labels = [l for l in load_labels(args.labels) if l.project in {p.name for p in packages}]
     except (manifest.ManifestError, LabelError) as exc:
         print(f"score.py: error: {exc}", file=sys.stderr)
@@ -361,10 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not tree.is_dir():
                     raise FindingsError(f"{tree} is missing: run benchmarks/realcode/fetch.py first")
                 for item in run_convlint(args.convlint, tree):
-                    filename = Path(item["filename"])
-                    if filename.is_absolute():  # convlint writes absolute paths, as Ruff does
-                        filename = filename.resolve().relative_to(tree.resolve())
-                    item["filename"] = f"{package.name}/{tree_path(str(filename))}"
+                    item["filename"] = f"{package.name}/{tree_path(item['filename'], tree)}"
                     raw.append(item)
             findings = load_findings(raw, names, cache)
             if args.dump:
@@ -374,13 +387,31 @@ def main(argv: list[str] | None = None) -> int:
     except FindingsError as exc:
         print(f"score.py: error: {exc}", file=sys.stderr)
         return 2
-    result = score(labels, findings)
+    results = scored_sets(packages, labels, findings, args.set)
     if args.json:
-        json.dump(as_json(result), sys.stdout, indent=1)
+        json.dump({name: as_json(result) for name, _, result in results}, sys.stdout, indent=1)
         print()
     else:
-        report(result, labels)
+        for i, (name, chosen, result) in enumerate(results):
+            if i:
+                print()
+            print(f"== set: {name}")
+            report(result, chosen)
     return 0
+
+
+def scored_sets(packages, labels: list[Label], findings: list[Finding], which: str) -> list[tuple[str, list[Label], Score]]:
+    """(set name, its labels, its score) for each set present among packages; then "all" when
+    `which` is all and more than one set is present."""
+    present = [s for s in manifest.SETS if any(p.set == s for p in packages)]
+    groups = [(s, {p.name for p in packages if p.set == s}) for s in present]
+    if which == manifest.ALL and len(present) > 1:
+        groups.append((manifest.ALL, {p.name for p in packages}))
+    result = []
+    for name, projects in groups:
+        chosen = [l for l in labels if l.project in projects]
+        result.append((name, chosen, score(chosen, [f for f in findings if f.project in projects])))
+    return result
 
 
 def manifest_names() -> list[str]:
