@@ -528,6 +528,10 @@ class Evaluator:
         found = value.hazards
         if isinstance(value.cls, ClassInfo):
             found |= self.class_hazards(value.cls)
+        elif isinstance(value.cls, str):  # a library model class known to hold such convs
+            hazard = facts.lookup("hazards", value.cls)
+            if hazard:
+                found |= {hazard}
         return found
 
     def class_hazards(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset:

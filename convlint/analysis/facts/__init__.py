@@ -41,6 +41,7 @@ from convlint.analysis.facts import (
     diffusers,
     ipex,
     lightning,
+    physicsnemo,
     python,
     quantization,
     timm,
@@ -50,7 +51,7 @@ from convlint.analysis.facts import (
 )
 
 LIBRARIES = (python, torch, quantization, torchvision, timm, diffusers, transformers, accelerate,
-             deepspeed, ipex, apex, lightning)
+             deepspeed, ipex, apex, lightning, physicsnemo)
 SECTIONS = ("classes", "functions", "methods", "attributes", "constants", "hazards", "callbacks", "overrides")
 
 # Filled when coverage is on (tests/test_facts.py): every (library, section, key) looked up
