@@ -2,7 +2,8 @@
 
 Not a test. `python benchmarks/bench_check.py` runs every part; `--parts`, `--sizes` and
 `--repeats` choose less. Corpora are generated under --workdir (default /tmp/convlint-bench)
-and reused while benchmarks/make_corpus.py is unchanged. See benchmarks/README.md.
+and reused while benchmarks/make_corpus.py is unchanged; the `real` part times the real-code
+corpus that benchmarks/realcode/fetch.py builds (issue 15). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -26,7 +27,20 @@ from pathlib import Path
 import make_corpus
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("tree", "clean", "worst", "memory")
+sys.path.insert(0, str(HERE.parent))
+from benchmarks.realcode import manifest  # noqa: E402
+
+PARTS = ("real", "tree", "clean", "worst", "memory")
+# The bars of issue 15, on the real-code corpus: ratios of medians of paired runs.
+REAL_BARS = {
+    "cold": 0.7,  # convlint (no cache) / ruff --no-cache, every tree, at most
+    "cold_geomean": 0.5,  # ... as the geometric mean over the trees, at most
+    "warm": 0.5,  # convlint warm cache / ruff warm cache, every tree, at most
+    "warm_rg": 3.0,  # convlint warm cache / rg -l, every tree, at most
+    "rss": 2.0,  # largest process's peak RSS / ruff's, every tree, under
+    "one_clean": 1.5,  # one clean file / python -c pass, at most
+    "one_candidate": 4.0,  # one candidate file / python -c pass, at most
+}
 TARGETS = {
     "ruff": 1.0,  # convlint / ruff wall time at 4,000 files, at most
     "floor": 3.0,  # convlint / floor at 4,000 files, at most
@@ -206,6 +220,14 @@ class Bench:
         self.results: dict = {}
         self.checks: list[str] = []
 
+    def compile_convlint(self) -> None:
+        """Byte-compile the convlint package the executable imports, as an installed wheel
+        is: an editable checkout would otherwise compile its changed modules in a timed run."""
+        where = subprocess.run([self.python, "-c", "import convlint, os; print(os.path.dirname(convlint.__file__))"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run([self.python, "-m", "compileall", "-q", where], check=True)
+        print(f"byte-compiled {where}")
+
     def corpus(self, n: int, all_candidates: bool = False) -> Path:
         directory = self.workdir / (f"worst-{n}" if all_candidates else f"tree-{n}")
         stamp = make_corpus.ensure(n, str(directory), self.args.seed, all_candidates)
@@ -269,6 +291,104 @@ class Bench:
                 self.checks.append(f"convlint / ruff at 4,000 files: {ruff:.2f}x (target <= "
                                    f"{TARGETS['ruff']}x): {verdict(ruff <= TARGETS['ruff'])}")
 
+    def real_trees(self) -> list[tuple[str, Path]]:
+        """The real trees: every fetched project (or --real-trees), then the tuned set merged
+        into one tree and the same files as one git repository."""
+        cache = manifest.cache_dir(Path(self.args.real_cache) if self.args.real_cache else None)
+        chosen = self.args.real_trees.split(",") if self.args.real_trees else None
+        trees = []
+        for package in manifest.load():
+            tree = manifest.project_tree(cache, package)
+            if (chosen is None or package.name in chosen) and tree.is_dir():
+                trees.append((package.name, tree))
+        for name, tree in (("combined", manifest.combined_tree(cache)), ("combined-git", manifest.git_tree(cache))):
+            if (chosen is None or name in chosen) and tree.is_dir():
+                trees.append((name, tree))
+        if not trees:
+            raise SystemExit(f"no real-code trees under {cache}: run benchmarks/realcode/fetch.py first")
+        return trees
+
+    def has_cache(self) -> bool:
+        """Whether this convlint keeps a result cache (`check --no-cache`)."""
+        help_text = subprocess.run([self.convlint, "check", "--help"], capture_output=True, text=True).stdout
+        return "--no-cache" in help_text
+
+    def real_commands(self, name: str, tree: Path, cached: bool) -> dict[str, list[str]]:
+        ruff_cache = self.workdir / "ruff-cache" / name
+        commands = {
+            "convlint": [self.convlint, "check", *(["--no-cache"] if cached else []), str(tree)],
+            "floor": [self.python, str(HERE / "floor.py"), str(tree)],
+        }
+        if cached:
+            commands["convlint warm"] = [self.convlint, "check", str(tree)]
+        if self.ruff:
+            ruff = [self.ruff, "check", "--select", "F", "--quiet", "--exit-zero"]
+            commands["ruff"] = [*ruff, "--no-cache", str(tree)]
+            commands["ruff warm"] = [*ruff, "--cache-dir", str(ruff_cache), str(tree)]
+        if self.rg:
+            commands["rg"] = [self.rg, "-l", "-e", "memory_format", "-e", "channels_last", str(tree)]
+        return commands
+
+    def part_real(self) -> None:
+        """The real-code corpus (issue 15): each tree cold and warm against Ruff, rg -l and
+        the floor. Ratios are medians of per-round ratios (the commands of one round run
+        back to back, so a change of load falls on both sides of a ratio)."""
+        print("\n## Real code (interleaved runs; ratios are medians of paired per-round ratios)\n")
+        cached = self.has_cache()
+        if not cached:
+            print("this convlint keeps no result cache: its warm run is its cold run\n")
+        trees = self.real_trees()
+        pairs = [("convlint", "ruff"), ("convlint warm" if cached else "convlint", "ruff warm"),
+                 ("convlint warm" if cached else "convlint", "rg"), ("convlint", "floor")]
+        print("| tree | .py files | convlint ms | ruff ms | convlint warm ms | ruff warm ms | rg ms | floor ms "
+              "| cold / ruff | warm / ruff warm | warm / rg | cold / floor | RSS MB convlint / ruff |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        measured = {}
+        for name, tree in trees:
+            commands = self.real_commands(name, tree, cached)
+            runs = interleaved(commands, str(self.workdir), self.args.real_repeats)
+            files = sum(1 for _ in tree.rglob("*.py"))
+            med = {k: summary([r.wall for r in v])["median"] for k, v in runs.items()}
+            ratios = {f"{a} / {b}": statistics.median(x.wall / y.wall for x, y in zip(runs[a], runs[b]))
+                      for a, b in pairs if a in runs and b in runs}
+            rss = {k: max(r.max_rss_mb for r in v) for k, v in runs.items()}
+            measured[name] = {"files": files, "medians": med, "ratios": ratios, "rss": rss}
+            cells = [ms(med[k]) if k in med else "-" for k in
+                     ("convlint", "ruff", "convlint warm" if cached else "convlint", "ruff warm", "rg", "floor")]
+            rcells = [f"{ratios[f'{a} / {b}']:.2f}x" if f"{a} / {b}" in ratios else "-" for a, b in pairs]
+            memory = f"{rss['convlint']:.0f} / {rss['ruff']:.0f}" if "ruff" in rss else "-"
+            print(f"| {name} | {files:,} | " + " | ".join(cells + rcells) + f" | {memory} |", flush=True)
+            self.results.setdefault("real", {})[name] = {
+                **measured[name], "runs": {k: [vars(r) for r in v] for k, v in runs.items()}}
+        self.real_bars(measured, pairs)
+
+    def real_bars(self, measured: dict, pairs: list[tuple[str, str]]) -> None:
+        keys = [f"{a} / {b}" for a, b in pairs]
+        cold, warm, warm_rg = keys[0], keys[1], keys[2]
+        def worst(key):
+            values = {n: m["ratios"][key] for n, m in measured.items() if key in m["ratios"]}
+            return (max(values.items(), key=lambda kv: kv[1]), values) if values else (None, {})
+        (name, value), values = worst(cold)
+        geomean = math.exp(statistics.fmean(math.log(v) for v in values.values()))
+        over = sorted(n for n, v in values.items() if v > REAL_BARS["cold"])
+        self.checks.append(f"real code, cold, convlint / ruff --no-cache: worst {value:.2f}x ({name}); "
+                           f"{len(over)} of {len(values)} trees over {REAL_BARS['cold']}x "
+                           f"(bar <= {REAL_BARS['cold']}x on every tree): {verdict(not over)}")
+        self.checks.append(f"real code, cold, geometric mean {geomean:.2f}x (bar <= {REAL_BARS['cold_geomean']}x): "
+                           f"{verdict(geomean <= REAL_BARS['cold_geomean'])}")
+        for key, bar in ((warm, REAL_BARS["warm"]), (warm_rg, REAL_BARS["warm_rg"])):
+            found, values = worst(key)
+            if found is None:
+                continue
+            over = sorted(n for n, v in values.items() if v > bar)
+            self.checks.append(f"real code, {key}: worst {found[1]:.2f}x ({found[0]}); {len(over)} of "
+                               f"{len(values)} trees over {bar}x (bar <= {bar}x on every tree): {verdict(not over)}")
+        rss = {n: m["rss"]["convlint"] / m["rss"]["ruff"] for n, m in measured.items() if "ruff" in m["rss"]}
+        if rss:
+            name, value = max(rss.items(), key=lambda kv: kv[1])
+            self.checks.append(f"real code, peak RSS of the largest process, convlint / ruff: worst {value:.2f}x "
+                               f"({name}) (bar < {REAL_BARS['rss']}x): {verdict(value < REAL_BARS['rss'])}")
+
     def part_clean(self) -> None:
         """One clean file (the pre-commit case) and one candidate file, against `python -c pass`."""
         print("\n## One file (interleaved runs)\n")
@@ -282,18 +402,28 @@ class Bench:
             "convlint check candidate.py": [self.convlint, "check", str(candidate)],
         }
         if self.ruff:
-            commands["ruff check --select F clean.py"] = [self.ruff, "check", "--no-cache", "--select", "F",
-                                                          "--quiet", str(clean)]
+            for file in (clean, candidate):
+                commands[f"ruff check --select F {file.name}"] = [
+                    self.ruff, "check", "--no-cache", "--select", "F", "--quiet", "--exit-zero", str(file)]
         runs = interleaved(commands, str(self.workdir), self.args.repeats * 2)
         print(TABLE_HEAD)
         for name, name_runs in runs.items():
             print(row(name, name_runs))
-        median = {name: summary([r.wall for r in v])["median"] for name, v in runs.items()}
-        ratio = median["convlint check clean.py"] / median["python -c pass"]
-        print(f"\nclean file / python -c pass: {ratio:.2f}x; candidate file / python -c pass: "
-              f"{median['convlint check candidate.py'] / median['python -c pass']:.2f}x")
-        self.checks.append(f"one clean file / python -c pass: {ratio:.2f}x (target <= {TARGETS['clean']}x): "
-                           f"{verdict(ratio <= TARGETS['clean'])}")
+
+        def paired(a: str, b: str) -> float:
+            return statistics.median(x.wall / y.wall for x, y in zip(runs[a], runs[b]))
+
+        ratio = paired("convlint check clean.py", "python -c pass")
+        candidate_ratio = paired("convlint check candidate.py", "python -c pass")
+        print(f"\nmedians of paired ratios: clean file / python -c pass {ratio:.2f}x; candidate file / "
+              f"python -c pass {candidate_ratio:.2f}x")
+        if self.ruff:
+            print(f"convlint / ruff on the same file: clean {paired('convlint check clean.py', 'ruff check --select F clean.py'):.2f}x, "
+                  f"candidate {paired('convlint check candidate.py', 'ruff check --select F candidate.py'):.2f}x")
+        self.checks.append(f"one clean file / python -c pass: {ratio:.2f}x (bar <= {REAL_BARS['one_clean']}x): "
+                           f"{verdict(ratio <= REAL_BARS['one_clean'])}")
+        self.checks.append(f"one candidate file / python -c pass: {candidate_ratio:.2f}x (bar <= "
+                           f"{REAL_BARS['one_candidate']}x): {verdict(candidate_ratio <= REAL_BARS['one_candidate'])}")
         self.results["clean"] = {k: [vars(r) for r in v] for k, v in runs.items()}
 
     def part_worst(self) -> None:
@@ -367,6 +497,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--convlint", help="the convlint executable (default: this Python's)")
     parser.add_argument("--ruff", help="the ruff executable (default: this Python's, else PATH's)")
+    parser.add_argument("--real-repeats", type=int, default=5, help="timed runs of each command per real tree")
+    parser.add_argument("--real-trees", help="comma-separated tree names (default: every fetched tree, "
+                                             "combined and combined-git)")
+    parser.add_argument("--real-cache", help="the real-code cache (default: $CONVLINT_BENCH_CACHE or "
+                                             "~/.cache/convlint-bench)")
+    parser.add_argument("--no-compile", action="store_true", help="do not byte-compile convlint first")
     parser.add_argument("--json", help="also write the raw timings here")
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
@@ -381,6 +517,8 @@ def main(argv=None) -> int:
           f"{version([bench.ruff, '--version']) if bench.ruff else 'no ruff'}; "
           f"{version([bench.rg, '--version']) if bench.rg else 'no ripgrep'}")
     print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
+    if not args.no_compile:
+        bench.compile_convlint()
     for part in PARTS:
         if part in parts:
             getattr(bench, f"part_{part}")()
