@@ -224,7 +224,7 @@ class Bench:
         """Byte-compile the convlint package the executable imports, as an installed wheel
         is: an editable checkout would otherwise compile its changed modules in a timed run."""
         where = subprocess.run([self.python, "-c", "import convlint, os; print(os.path.dirname(convlint.__file__))"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+                               capture_output=True, text=True, check=True, cwd=self.workdir).stdout.strip()
         subprocess.run([self.python, "-m", "compileall", "-q", where], check=True)
         print(f"byte-compiled {where}")
 
