@@ -157,7 +157,7 @@ def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], settin
         return
     if not settings.force_exclude and any(os.path.isfile(path) for path in paths):
         return
-    from convlint.files import discover_files
+    from convlint.discovery import discover_files
 
     found = discover_files(paths, settings)
     if not found.files and not found.errors:
@@ -334,7 +334,7 @@ def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
             click.echo(f"[{datetime.now():%H:%M:%S}] {message}", err=True)
 
     def list_files() -> list[str]:
-        from convlint.files import discover_files
+        from convlint.discovery import discover_files
 
         try:
             files = discover_files(paths, _settings(paths, kw)).files

@@ -21,9 +21,8 @@ from convlint.analysis.project import forget_projects
 from convlint.analysis.syntax import parse, parses
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
-from convlint.files import (
-    DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, path_sort_key, read_bytes,
-)
+from convlint.discovery import discover_files, path_sort_key
+from convlint.files import DecodedSource, FileError, decode_source, encode_like, error_message, read_bytes
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
 from convlint.rules.converters import orphaned_imports

@@ -1,5 +1,5 @@
-"""Which files to lint, and reading them: directory walks with excludes and .gitignore (gitignore.py),
-reads that never hang on special files, and the decoding Python itself would apply.
+"""Reading source files: reads that never hang on special files, the decoding Python itself
+would apply, and encoding a fixed text back into the file's own bytes.
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ import stat
 import tokenize
 from dataclasses import dataclass
 
-from convlint.config import Settings
-from convlint.gitignore import GitIgnore
-
-SOURCE_SUFFIXES = (".py", ".ipynb")
-
 
 @dataclass(frozen=True)
 class FileError:
@@ -24,105 +19,6 @@ class FileError:
 
     path: str
     message: str
-
-
-@dataclass
-class Discovered:
-    """What a walk found: the files to lint (sorted), the paths that cannot be walked or do
-    not exist (errors), and the files left alone on purpose, with why (notes)."""
-
-    files: list[str]
-    errors: list[FileError]
-    notes: list[FileError]
-
-
-def discover_files(paths: list[str], settings: Settings) -> Discovered:
-    """The files to lint under `paths`.
-
-    A file named explicitly is always linted (whatever its suffix) unless `force_exclude`
-    is set and an exclude pattern matches it. A symlink found in a walk is the file it
-    points to: linted once (under the name that is not a link, when the walk meets both),
-    and only when that file is inside one of the directories walked, so that a fix never
-    writes outside them.
-    """
-    found: dict[str, str] = {}  # the real path of each file -> the path it is linted as
-    errors: list[FileError] = []
-    notes: list[FileError] = []
-    roots = [(path, os.path.realpath(path)) for path in paths if _is_directory(path)]
-    for path in paths:
-        try:
-            status = os.stat(path)
-        except OSError as e:
-            if not os.path.islink(path):
-                errors.append(FileError(path, error_message(e)))
-                continue
-            status = None  # a broken link: reading it says why
-        if status is not None and stat.S_ISDIR(status.st_mode):
-            if settings.force_exclude and settings.is_excluded(path):
-                continue
-            for file, real, is_link in _walk(path, os.path.realpath(path), settings, errors):
-                if not is_link:
-                    found[real] = file
-                elif any(_inside(real, root) for _, root in roots):
-                    found.setdefault(real, file)
-                else:
-                    notes.append(FileError(file, f"not checked: a symlink to a file outside the checked directories ({real})"))
-        elif not (settings.force_exclude and settings.is_excluded(path)):
-            found.setdefault(os.path.realpath(path), path)
-    return Discovered(sorted(found.values(), key=path_sort_key), errors, notes)
-
-
-def _is_directory(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(os.path.join(root, ""))
-
-
-def path_sort_key(path: str) -> list[str]:
-    return os.path.normpath(path).split(os.sep)
-
-
-def _walk(top: str, real_top: str, settings: Settings, errors: list[FileError]):
-    """The files under `top`: (path, real path, is a symlink). Directories that cannot be
-    listed are added to `errors`."""
-    ignore = GitIgnore.for_directory(top) if settings.respect_gitignore else None
-    stack = [(top, real_top, ignore)]
-    while stack:
-        directory, real_directory, ignore = stack.pop()
-        absolute = os.path.abspath(directory)
-        if ignore is not None:
-            ignore = ignore.enter(absolute)
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
-        except OSError as e:
-            errors.append(FileError(directory, f"cannot list the directory: {error_message(e)}"))
-            continue
-        for entry in entries:
-            path = entry.path if directory != "." else entry.name
-            try:
-                # Symlinked directories are not followed: they lead to loops and to trees
-                # outside the project.
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False
-            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
-                continue
-            if settings.excludes_entry(entry.name, path):
-                continue
-            if ignore is not None and ignore.ignores(os.path.join(absolute, entry.name), is_dir):
-                continue
-            real = os.path.join(real_directory, entry.name)  # directory links are not followed
-            if is_dir:
-                stack.append((path, real, ignore))
-            elif entry.is_symlink():
-                yield path, os.path.realpath(path), True
-            else:
-                yield path, real, False
 
 
 def read_bytes(path: str) -> tuple[bytes, os.stat_result]:

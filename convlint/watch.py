@@ -8,7 +8,7 @@ import os
 import time
 from typing import Callable, Iterable, Iterator
 
-from convlint.files import SOURCE_SUFFIXES
+from convlint.discovery import SOURCE_SUFFIXES
 
 CONFIG_NAMES = ("pyproject.toml", "convlint.toml", ".convlint.toml")
 POLL_SECONDS = 0.5

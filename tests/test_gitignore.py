@@ -1,11 +1,13 @@
-"""`.gitignore` matching: git's own semantics (checked against `git` itself on generated
-patterns and trees), whatever the pattern, without a backtracking blow-up."""
+"""`.gitignore` in discovery: git's own semantics (checked against `git` itself on generated
+patterns and trees); and the walk that runs where git cannot (pathspec) finding what git
+finds on realistic trees."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,17 +15,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convlint.config import Settings
-from convlint.files import discover_files
-from convlint.gitignore import GitIgnore
+from convlint import discovery
+from convlint.discovery import discover_files
 from tests.fixture_cases import run_cli
 from tests.test_bad_input import BAD
 
 EXAMPLES = int(os.environ.get("CONVLINT_HYPOTHESIS_EXAMPLES", "60"))
 
 
-def ignores(patterns: str, name: str, tmp_path: Path, is_dir: bool = False) -> bool:
+def not_ignored(patterns: str, names: list[str], tmp_path: Path) -> set[str]:
+    """The names, each a directory holding `inner.py`, whose file discovery finds in a git
+    repository with `patterns` as its .gitignore."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text(patterns)
-    return GitIgnore().enter(str(tmp_path)).ignores(str(tmp_path / name), is_dir)
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "inner.py").write_text("x = 1\n")
+    found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
+    return {Path(f).parent.name for f in found}
 
 
 @pytest.mark.parametrize("pattern, matching, not_matching", [
@@ -43,23 +52,12 @@ def ignores(patterns: str, name: str, tmp_path: Path, is_dir: bool = False) -> b
     ("a  ", ["a"], ["a "]),
 ])
 def test_bracket_expressions_and_escapes(tmp_path, pattern, matching, not_matching):
-    for name in matching:
-        assert ignores(pattern + "\n", name, tmp_path), (pattern, name)
-    for name in not_matching:
-        assert not ignores(pattern + "\n", name, tmp_path), (pattern, name)
-
-
-def test_patterns_that_backtrack_exponentially_in_a_regex(tmp_path):
-    # re.fullmatch("(?:a[^/]*){30}b", "a" * 60) runs for longer than anyone waits.
-    pattern = "a*" * 30 + "b\n" + "**/" * 20 + "x/**/y*y*y*y*y*y*y*y*z\n"
-    name = "a" * 60
-    deep = "/".join(["x"] * 30) + "/" + "y" * 60
-    assert not ignores(pattern, name, tmp_path) and ignores(pattern, name + "b", tmp_path)
-    assert not ignores(pattern, deep, tmp_path) and ignores(pattern, deep + "z", tmp_path)
+    found = not_ignored(pattern + "\n", matching + not_matching, tmp_path)
+    assert found == set(not_matching), pattern
 
 
 def test_a_pattern_git_accepts_but_re_rejects_does_not_stop_the_run(tmp_path):
-    (tmp_path / ".git").mkdir()
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("[z-a]\n[[:alpha:]]_out.py\n")
     (tmp_path / "good.py").write_text(BAD)
     (tmp_path / "a_out.py").write_text(BAD)
@@ -140,3 +138,138 @@ def test_the_walk_ignores_what_git_ignores(repo):
         assert set(found) == expected, ignore_files
         present = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if ".git" not in p.parts)
         assert set(found) == set(present) - git_check_ignore(root, present), ignore_files
+
+
+# --------------------------------------------------------------------------- git and the walk
+
+
+def listed_both_ways(root: Path, monkeypatch, settings: Settings | None = None) -> tuple:
+    """(files, notes) of discovery under `root` through git, then through the walk (as where
+    git is not installed)."""
+    settings = settings or Settings(project_root=str(root))
+
+    def found():
+        d = discover_files([str(root)], settings)
+        return d.files, [(n.path, n.message) for n in d.notes]
+
+    through_git = found()
+    with monkeypatch.context() as m:
+        m.setattr(discovery, "_git", lambda: None)
+        through_walk = found()
+    return through_git, through_walk
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+def test_git_and_the_walk_find_the_same_files(tmp_path, monkeypatch):
+    outside = tmp_path / "outside.py"
+    outside.write_text("x = 1\n")
+    root = tmp_path / "repo"
+    files = {
+        ".gitignore": "*.log\ngenerated/\n/top_only.py\n*_out.py\n!keep_out.py\n",
+        "src/pkg/model.py": "", "src/pkg/model_out.py": "", "src/pkg/keep_out.py": "",
+        "src/pkg/.gitignore": "local*.py\n!local_keep.py\n",
+        "src/pkg/local_a.py": "", "src/pkg/local_keep.py": "", "src/pkg/nb.ipynb": "{}",
+        "top_only.py": "", "deep/top_only.py": "", "generated/gen.py": "", "deep/generated/gen.py": "",
+        "build/b.py": "", ".venv/lib/v.py": "", "node_modules/n.py": "", "README.md": "", "deep/a.txt": "",
+        "vendor/sub/.gitignore": "ignored_in_sub.py\n", "vendor/sub/s.py": "", "vendor/sub/ignored_in_sub.py": "",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root / "vendor" / "sub", "init", "-q")  # an untracked repository inside
+    git(root, "init", "-q")
+    (root / "src" / "link.py").symlink_to(root / "src" / "pkg" / "model.py")
+    (root / "src" / "out_link.py").symlink_to(outside)
+    (root / "src" / "dir_link").symlink_to(root / "src" / "pkg")
+    git(root, "add", "src", ".gitignore")
+    git(root, "commit", "-q", "-m", "some tracked, the rest untracked")
+    (root / "src" / "pkg" / "untracked.py").write_text("")
+    through_git, through_walk = listed_both_ways(root, monkeypatch)
+    assert through_git == through_walk
+    found = {str(Path(f).relative_to(root)) for f in through_git[0]}
+    assert found == {
+        "deep/top_only.py", "src/pkg/keep_out.py", "src/pkg/local_keep.py", "src/pkg/model.py",
+        "src/pkg/nb.ipynb", "src/pkg/untracked.py", "vendor/sub/s.py",
+    }
+    assert [Path(p).name for p, _ in through_git[1]] == ["out_link.py"]
+
+
+def test_a_tracked_file_is_linted_where_a_pattern_matches_it_as_git_treats_it(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "tracked_out.py").write_text("")
+    (tmp_path / "new_out.py").write_text("")
+    git(tmp_path, "add", "tracked_out.py")
+    (tmp_path / ".gitignore").write_text("*_out.py\n")
+    found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
+    assert [Path(f).name for f in found] == ["tracked_out.py"]
+
+
+def test_a_tracked_file_deleted_from_the_work_tree_is_not_listed(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "gone.py").write_text("")
+    (tmp_path / "here.py").write_text("")
+    git(tmp_path, "add", ".")
+    (tmp_path / "gone.py").unlink()
+    found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path)))
+    assert [Path(f).name for f in found.files] == ["here.py"] and found.errors == []
+
+
+def test_discovery_runs_git_once_per_repository(tmp_path, monkeypatch):
+    git(tmp_path, "init", "-q")
+    for name in ("a/x.py", "a/b/y.py", "c/z.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(discovery.subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
+    assert len(discover_files([str(tmp_path)], Settings()).files) == 3
+    assert len(calls) == 1 and "ls-files" in calls[0]
+
+
+REALISTIC = ["a", "b", "*", "**", "?", ".py", "_out", "[ab]", "x"]
+
+
+@st.composite
+def realistic_pattern(draw) -> str:
+    body = "/".join(
+        "".join(draw(st.lists(st.sampled_from(REALISTIC), min_size=1, max_size=3)))
+        for _ in range(draw(st.integers(1, 2))))
+    return draw(st.sampled_from(["", "", "!", "/"])) + body + draw(st.sampled_from(["", "", "/"]))
+
+
+@settings(max_examples=max(10, EXAMPLES // 3), deadline=None, derandomize=EXAMPLES <= 100,
+          suppress_health_check=list(HealthCheck))
+@given(files=st.lists(st.sampled_from(["a.py", "b.py", "x_out.py", "a/a.py", "a/b/x.py", "b/a_out.py",
+                                       "x/a.py", "ab/x.py", "a/x/b.py"]), min_size=1, max_size=8, unique=True),
+       patterns=st.lists(realistic_pattern(), min_size=1, max_size=4),
+       nested=st.lists(realistic_pattern(), max_size=2))
+def test_the_walk_finds_what_git_finds_with_realistic_patterns(files, patterns, nested):
+    """The walk (pathspec) and git agree on the patterns real projects write."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        git(root, "init", "-q")
+        for name in files:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("")
+        (root / ".gitignore").write_text("\n".join(patterns) + "\n")
+        if nested and (root / "a").is_dir():
+            (root / "a" / ".gitignore").write_text("\n".join(nested) + "\n")
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            through_git, through_walk = listed_both_ways(root, monkeypatch)
+        assert through_git == through_walk, (patterns, nested)
+
+
+def test_the_walk_leaves_out_a_pattern_pathspec_cannot_compile(tmp_path, monkeypatch):
+    monkeypatch.setattr(discovery, "_git", lambda: None)
+    (tmp_path / ".gitignore").write_text("[z-a]\n*_out.py\n")
+    for name in ("z", "a_out.py", "good.py"):
+        (tmp_path / name).write_text("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor does it warn
+        found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
+    assert [Path(f).name for f in found] == ["good.py"]

@@ -1,0 +1,289 @@
+"""Which files to lint: the paths named, and the source files under the directories named,
+minus excludes and what `.gitignore` ignores.
+
+Inside a git work tree one `git ls-files --cached --others --exclude-standard` lists the
+files (git's own rules: nested .gitignores, negation, .git/info/exclude, the global excludes
+file; a tracked file is linted even where a pattern matches it, as git treats it). Where git
+is not installed, or outside a work tree, a directory walk applies the .gitignore files it
+meets with `pathspec`'s gitignore matching.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+
+from convlint.config import Settings
+from convlint.files import FileError, error_message
+
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass
+class Discovered:
+    """What discovery found: the files to lint (sorted), the paths that cannot be walked or
+    do not exist (errors), and the files left alone on purpose, with why (notes)."""
+
+    files: list[str]
+    errors: list[FileError]
+    notes: list[FileError]
+
+
+def discover_files(paths: list[str], settings: Settings) -> Discovered:
+    """The files to lint under `paths`.
+
+    A file named explicitly is always linted (whatever its suffix) unless `force_exclude`
+    is set and an exclude pattern matches it. A symlink found under a directory is the file
+    it points to: linted once (under the name that is not a link, when both are found), and
+    only when that file is inside one of the directories named, so that a fix never writes
+    outside them. Symlinked directories are not entered.
+    """
+    found: dict[str, str] = {}  # the real path of each file -> the path it is linted as
+    errors: list[FileError] = []
+    notes: list[FileError] = []
+    roots = [(path, os.path.realpath(path)) for path in paths if _is_directory(path)]
+    for path in paths:
+        try:
+            status = os.stat(path)
+        except OSError as e:
+            if not os.path.islink(path):
+                errors.append(FileError(path, error_message(e)))
+                continue
+            status = None  # a broken link: reading it says why
+        if status is not None and stat.S_ISDIR(status.st_mode):
+            if settings.force_exclude and settings.is_excluded(path):
+                continue
+            for file, real, is_link in files_under(path, settings, errors):
+                if not is_link:
+                    found[real] = file
+                elif any(_inside(real, root) for _, root in roots):
+                    found.setdefault(real, file)
+                else:
+                    notes.append(FileError(file, f"not checked: a symlink to a file outside the checked directories ({real})"))
+        elif not (settings.force_exclude and settings.is_excluded(path)):
+            found.setdefault(os.path.realpath(path), path)
+    return Discovered(sorted(found.values(), key=path_sort_key), errors, notes)
+
+
+def files_under(top: str, settings: Settings, errors: list[FileError]):
+    """The source files under the directory `top`: (path, real path, is a symlink). Paths
+    are `top` joined with the relative path (bare names for `.`)."""
+    if settings.respect_gitignore:
+        listed = git_listing(top)
+        if listed is not None:
+            return _listed_files(top, listed, settings, errors)
+    return _walk(top, settings, errors)
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(os.path.join(root, ""))
+
+
+def path_sort_key(path: str) -> list[str]:
+    return os.path.normpath(path).split(os.sep)
+
+
+def _join(directory: str, name: str) -> str:
+    return name if directory == "." else os.path.join(directory, name)
+
+
+# --------------------------------------------------------------------------- through git
+
+
+@lru_cache(maxsize=1)
+def _git() -> str | None:
+    return shutil.which("git")
+
+
+def _in_work_tree(directory: str) -> bool:
+    """Whether a `.git` (a directory, or the file of a worktree or submodule) is at or above
+    `directory`: the only case worth starting git for."""
+    current = os.path.abspath(directory)
+    while True:
+        if os.path.lexists(os.path.join(current, ".git")):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
+
+
+def git_listing(top: str) -> list[str] | None:
+    """The paths, relative to `top`, that git lists under it: tracked and untracked files
+    that no ignore rule excludes, and directories git does not list into (an untracked
+    nested repository, `sub/`; a submodule). None where git cannot answer."""
+    git = _git()
+    if git is None or not _in_work_tree(top):
+        return None
+    try:
+        result = subprocess.run(
+            [git, "-C", top, "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    if result.returncode != 0:  # not a work tree after all (inside .git, a bare repository)
+        return None
+    return [os.fsdecode(p) for p in dict.fromkeys(result.stdout.split(b"\0")) if p]
+
+
+def _listed_files(top: str, listed: list[str], settings: Settings, errors: list[FileError]):
+    prefix = "" if top == "." else os.path.join(top, "")
+    real_prefix = os.path.join(os.path.realpath(top), "")
+    excluded: dict[str, bool] = {}  # relative directory -> excluded (itself or a parent)
+
+    def directory_excluded(rel_dir: str) -> bool:
+        if rel_dir == "":
+            return False
+        known = excluded.get(rel_dir)
+        if known is None:
+            parent, _, name = rel_dir.rpartition("/")
+            known = directory_excluded(parent) or settings.excludes_entry(name, _join(top, rel_dir))
+            excluded[rel_dir] = known
+        return known
+
+    for rel in listed:
+        nested = rel.endswith("/")
+        rel = rel.rstrip("/")
+        rel_dir, _, name = rel.rpartition("/")
+        if not nested and not name.endswith(SOURCE_SUFFIXES) and "." in name:
+            continue  # not a source file (a name without a dot may be a submodule)
+        if directory_excluded(rel_dir):
+            continue
+        native = rel if os.sep == "/" else rel.replace("/", os.sep)
+        path = prefix + native
+        if settings.excludes_entry(name, path):
+            continue
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue  # deleted from the work tree, still in the index
+        if stat.S_ISDIR(mode):  # a repository of its own: what it lists
+            yield from files_under(path, settings, errors)
+        elif not name.endswith(SOURCE_SUFFIXES):
+            continue
+        elif stat.S_ISLNK(mode):
+            yield path, os.path.realpath(path), True
+        else:
+            yield path, real_prefix + native, False
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+class _Ignores:
+    """The .gitignore files that apply in a directory, from the repository root down; a
+    pattern of a deeper file decides over a shallower one."""
+
+    def __init__(self, specs: tuple = ()):
+        self._specs = specs  # (directory with a trailing separator, GitIgnoreSpec)
+
+    @classmethod
+    def above(cls, top: str) -> "_Ignores":
+        """The .gitignore files of the repository around `top`, down to `top`'s parent
+        (none outside a repository)."""
+        chain = []
+        current = os.path.dirname(os.path.abspath(top))
+        while True:
+            chain.append(current)
+            if os.path.lexists(os.path.join(current, ".git")):
+                break
+            parent = os.path.dirname(current)
+            if parent == current:
+                return cls()
+            current = parent
+        ignores = cls()
+        for directory in reversed(chain):
+            ignores = ignores.enter(directory)
+        return ignores
+
+    def enter(self, directory: str) -> "_Ignores":
+        try:
+            with open(os.path.join(directory, ".gitignore"), "rb") as f:
+                data = f.read()
+        except OSError:
+            return self
+        spec = _spec(data)
+        if spec is None:
+            return self
+        return _Ignores((*self._specs, (os.path.join(directory, ""), spec)))
+
+    def ignores(self, path: str, is_dir: bool) -> bool:
+        """Whether an absolute path is ignored by its own patterns (a walk does not enter an
+        ignored directory, so its parents are not asked again)."""
+        for base, spec in reversed(self._specs):
+            if not path.startswith(base):
+                continue
+            rel = path[len(base):].replace(os.sep, "/") + ("/" if is_dir else "")
+            include = spec.check_file(rel).include
+            if include is not None:
+                return include
+        return False
+
+
+def _spec(data: bytes):
+    """A .gitignore's patterns; a pattern that pathspec cannot compile is left out (git
+    would match nothing, or next to nothing, with it)."""
+    import warnings
+
+    from pathspec import GitIgnoreSpec
+
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    patterns = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # re's FutureWarnings about `[[` in brackets
+        for line in text.splitlines():
+            try:
+                GitIgnoreSpec.from_lines([line])
+            except Exception:  # pathspec raises ValueError or re.error subclasses
+                continue
+            patterns.append(line)
+        spec = GitIgnoreSpec.from_lines(patterns)
+    return spec if len(spec) else None
+
+
+def _walk(top: str, settings: Settings, errors: list[FileError]):
+    ignores = _Ignores.above(top) if settings.respect_gitignore else None
+    stack = [(top, os.path.realpath(top), ignores)]
+    while stack:
+        directory, real_directory, ignores = stack.pop()
+        absolute = os.path.abspath(directory)
+        if ignores is not None:
+            ignores = ignores.enter(absolute)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
+        except OSError as e:
+            errors.append(FileError(directory, f"cannot list the directory: {error_message(e)}"))
+            continue
+        for entry in entries:
+            path = _join(directory, entry.name)
+            try:
+                # Symlinked directories are not followed: they lead to loops and to trees
+                # outside the project.
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
+                continue
+            if settings.excludes_entry(entry.name, path):
+                continue
+            if ignores is not None and ignores.ignores(os.path.join(absolute, entry.name), is_dir):
+                continue
+            real = os.path.join(real_directory, entry.name)  # directory links are not followed
+            if is_dir:
+                stack.append((path, real, ignores))
+            elif entry.is_symlink():
+                yield path, os.path.realpath(path), True
+            else:
+                yield path, real, False
