@@ -181,6 +181,7 @@ class _CheckChoices:
     exit_zero: bool
     quiet: bool
     silent: bool
+    cache: bool  # read and write the result cache
 
 
 @main.command()
@@ -211,9 +212,11 @@ class _CheckChoices:
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else: no footer, no warnings.")
 @click.option("-s", "--silent", is_flag=True, help="Print nothing but errors: the exit code tells.")
 @click.option("-w", "--watch", is_flag=True, help="Check again whenever a checked file or configuration file changes.")
+@click.option("--no-cache", is_flag=True, envvar="CONVLINT_NO_CACHE", show_envvar=True,
+              help="Neither read nor write the result cache (.convlint_cache at the project root).")
 @_guarded
 def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff, exit_non_zero_on_fix,
-          statistics, show_fixes, show_reasons, add_noqa, exit_zero, quiet, silent, watch, **kw) -> int:
+          statistics, show_fixes, show_reasons, add_noqa, exit_zero, quiet, silent, watch, no_cache, **kw) -> int:
     """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
     paths = _paths(paths, kw)
     if statistics and output_format not in (None, "concise", "json"):
@@ -231,7 +234,7 @@ def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff,
         fix=apply_fixes or fix_only, fix_only=fix_only, diff=diff,
         exit_non_zero_on_fix=exit_non_zero_on_fix, statistics=statistics, show_fixes=show_fixes,
         show_reasons=show_reasons,
-        exit_zero=exit_zero, quiet=quiet or silent, silent=silent,
+        exit_zero=exit_zero, quiet=quiet or silent, silent=silent, cache=not no_cache,
     )
     if add_noqa:
         return _add_noqa(paths, _settings(paths, kw), kw)
@@ -251,7 +254,7 @@ def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
     unsafe = kw["unsafe_fixes"]
     shows_edits = c.output_format in formats.SHOWS_EDITS and not c.statistics
     options = Options(fix=c.fix or c.diff, write=c.fix and not c.diff, unsafe_fixes=unsafe,
-                      edits=shows_edits and not c.fix)
+                      edits=shows_edits and not c.fix, cache=c.cache)
     results, stdin_data = _results(paths, settings, options, kw)
     any_error = _report_errors(results, warnings=not c.quiet)
     if not any_error and not c.quiet:
@@ -599,6 +602,15 @@ def verify(targets, kwargs, convert, memory_formats, output_format, input_shape,
         bench=bench, bench_seconds=bench_seconds, timeout=timeout,
     )
     return run_verify(list(targets), options, output_format=output_format, verbose=verbose)
+
+
+@main.command()
+def clean() -> None:
+    """Remove the result caches (.convlint_cache) in the current directory and below."""
+    from convlint.cache import clean as remove_caches
+
+    for removed in remove_caches("."):
+        click.echo(f"Removing cache at: {printable(removed)}")
 
 
 @main.command()

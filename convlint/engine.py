@@ -12,12 +12,13 @@ import os
 import re
 import stat
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from convlint.analysis import analyze
-from convlint.analysis.project import forget_projects
+from convlint.analysis.project import forget_projects, project_for
 from convlint.analysis.syntax import parse, parses
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
@@ -46,6 +47,11 @@ class Options:
     unsafe_fixes: bool = False
     edits: bool = False  # materialize fix edits for output (JSON, SARIF)
     add_noqa: bool = False  # write a `# noqa` for every finding instead
+    cache: bool = False  # keep check results in .convlint_cache (never fixes)
+
+    @property
+    def cached(self) -> bool:
+        return self.cache and not (self.fix or self.add_noqa)
 
 
 @dataclass
@@ -512,64 +518,166 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
 
     A large tree is read, filtered and analysed by the workers, in chunks of paths (only
     paths and findings cross between processes); a small one is read here, and only its
-    candidates go to workers, when there are enough of them to pay for a pool.
+    candidates go to workers, when there are enough of them to pay for a pool. With the
+    result cache, a file whose stat or content (and dependencies) is unchanged is answered
+    from it, unparsed.
     """
+    global _CACHE
     forget_projects()
     discovered = discover_files(paths, settings)
     files = discovered.files
     results = [FileResult(e.path, errors=[e]) for e in discovered.errors]
     results += [FileResult(n.path, notes=[f"{n.path}: {n.message}"]) for n in discovered.notes]
+    _CACHE = None
+    if options.cached:
+        from convlint.cache import ResultCache
+
+        _CACHE = ResultCache.load(settings, options.edits)
+    cache = _CACHE
     jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
-        chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
-        for found in _pool_map(_scan_files, chunks, jobs):
-            results.extend(found)
-    else:
-        unreadable, candidates = _partition(files, settings, options)
-        results.extend(unreadable)
-        workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
-        if workers > 1:
-            results.extend(_pool_map(_process_candidate, candidates, workers))
+    new_entries: dict = {}
+    try:
+        if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
+            chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
+            for found, entries in _pool_map(_scan_files, chunks, jobs):
+                results.extend(found)
+                new_entries.update(entries)
         else:
-            results.extend(_process_candidate(c) for c in candidates)
+            unreadable, candidates, new_entries = _partition(files, settings, options)
+            results.extend(unreadable)
+            workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
+            done = (_pool_map(_process_candidate, candidates, workers) if workers > 1
+                    else [_process_candidate(c) for c in candidates])
+            for result, key, entry in done:
+                results.append(result)
+                if entry is not None:
+                    new_entries[key] = entry
+    finally:
+        _CACHE = None
+    if cache is not None:
+        cache.new.update(new_entries)
+        warnings = [w for w in (cache.warning, cache.save()) if w]
+        if warnings:  # printed as warnings, like discovery's notes
+            results.append(FileResult(cache.path, notes=warnings))
     # The order discovery gives (by path components), whichever process found what.
     return sorted(results, key=lambda r: path_sort_key(r.path))
 
 
-def _read_candidate(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | FileResult | None:
-    """A file's bytes and stat when it passes the prefilter; None when it cannot have a
-    finding; a FileResult with the error when it cannot be read."""
+_CACHE = None  # the run's ResultCache (workers inherit it when they fork)
+
+
+def _read_candidate(path: str, settings: Settings, new_entries: dict) -> tuple[bytes, os.stat_result] | FileResult | None:
+    """A file's bytes and stat when it passes the prefilter and the cache cannot answer;
+    None when it cannot have a finding; a FileResult with the error when it cannot be read,
+    or with what the cache kept for it."""
+    cache = _CACHE
+    if cache is not None:
+        try:
+            status = os.stat(path)
+        except OSError:
+            status = None
+        entry = cache.by_stat(path, status) if status is not None and stat.S_ISREG(status.st_mode) else None
+        if entry is not None and entry.result is None:
+            return None
+        if entry is not None and (kept := _from_cache(path, entry)) is not None:
+            return kept
     try:
         data, stat_result = read_bytes(path)
     except OSError as e:
         return FileResult(path, errors=[FileError(path, error_message(e))])
     rules = rules_for(path, settings)
     if not (rules and prefilter(data, rules)):
+        if cache is not None and _stat_key(stat_result) is not None:  # else nothing to keep
+            new_entries[cache.key(path)] = _entry(stat_result, None, {}, None)
         return None
+    if cache is not None:
+        entry = cache.by_content(path, data)
+        if entry is not None and (kept := _from_cache(path, entry)) is not None:
+            new_entries[cache.key(path)] = replace(entry, stat=_stat_key(stat_result))
+            return kept
     return data, stat_result
 
 
-def _partition(paths: list[str], settings: Settings, options: Options) -> tuple[list[FileResult], list[tuple]]:
-    """Read the files: the results of those that cannot be read, and the candidates."""
-    unreadable, candidates = [], []
+# A file modified this recently may change again within the clock's granularity, keeping
+# its stat: its entry is checked by content next time ("racily clean", as git calls it).
+RACY_NS = 2_000_000_000
+
+
+def _stat_key(status: os.stat_result) -> tuple[int, int] | None:
+    if time.time_ns() - status.st_mtime_ns < RACY_NS:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+def _entry(status: os.stat_result, digest: str | None, deps: dict, result: dict | None):
+    from convlint.cache import Entry
+
+    return Entry(_stat_key(status), digest, deps, result)
+
+
+def _from_cache(path: str, entry) -> FileResult | None:
+    """The FileResult a candidate's entry kept; None when it does not decode (the file is
+    then checked again)."""
+    from convlint.cache import decode
+
+    try:
+        kept = decode(entry.result)
+        return FileResult(path, diagnostics=list(kept["diagnostics"]), notes=list(kept["notes"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _cache_entry(path: str, data: bytes, status: os.stat_result, result: FileResult, project):
+    """The entry that answers for this file next time; None when the answer cannot be kept:
+    an error, or a search of the whole project (its callers) that any file may change."""
+    cache = _CACHE
+    if cache is None or result.errors or project.searched_callers:
+        return None
+    from convlint.cache import content_hash, encode
+
+    try:
+        encoded = encode({"diagnostics": result.diagnostics, "notes": result.notes})
+    except TypeError:  # a fix plan the cache does not know how to keep
+        return None
+    absolute = os.path.abspath(path)
+    deps = {dep: cache.hash_of(dep) for dep in sorted(project.consulted) if dep != absolute}
+    return _entry(status, content_hash(data), deps, encoded)
+
+
+def _partition(paths: list[str], settings: Settings, options: Options) -> tuple[list[FileResult], list[tuple], dict]:
+    """Read the files: the results of those that cannot be read (or that the cache
+    answers), the candidates, and the cache entries learnt on the way."""
+    unreadable, candidates, new_entries = [], [], {}
     for path in paths:
-        scanned = _read_candidate(path, settings)
+        scanned = _read_candidate(path, settings, new_entries)
         if isinstance(scanned, FileResult):
             unreadable.append(scanned)
         elif scanned is not None:
             candidates.append((path, *scanned, settings, options))
-    return unreadable, candidates
+    return unreadable, candidates, new_entries
 
 
-def _scan_files(args) -> list[FileResult]:
+def _scan_files(args) -> tuple[list[FileResult], dict]:
     """A worker's share of a large tree: read, filter and analyse a chunk of paths."""
-    unreadable, candidates = _partition(*args)
-    return unreadable + [_process_candidate(c) for c in candidates]
+    unreadable, candidates, new_entries = _partition(*args)
+    results = unreadable
+    for result, key, entry in map(_process_candidate, candidates):
+        results.append(result)
+        if entry is not None:
+            new_entries[key] = entry
+    return results, new_entries
 
 
-def _process_candidate(args) -> FileResult:
+def _process_candidate(args) -> tuple[FileResult, str | None, object]:
+    """A candidate's result, and the cache entry that keeps it (or None)."""
     path, data, stat_result, settings, options = args
-    return process_file(path, data, stat_result, settings, options)
+    if _CACHE is None:
+        return process_file(path, data, stat_result, settings, options), None, None
+    project = project_for(path, settings.project_root)
+    project.consulted.clear()  # what this file's answer reads, from here on
+    project.searched_callers = False
+    result = process_file(path, data, stat_result, settings, options)
+    return result, _CACHE.key(path), _cache_entry(path, data, stat_result, result, project)
 
 
 def run_source(path: str, data: bytes, settings: Settings, options: Options) -> FileResult:

@@ -13,7 +13,7 @@ import sys
 # with `memory_format` alone is left to the module-conversion trigger.
 DEFAULT_NEEDED_WORDS = (b"channels_last", b"convert_conv", b"memory_format")
 _DECISIVE_WORDS = (b"channels_last", b"convert_conv")
-_QUICK_FLAGS = {"--force-exclude"}
+_QUICK_FLAGS = {"--force-exclude", "--no-cache"}
 
 
 def main() -> None:

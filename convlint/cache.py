@@ -1,0 +1,221 @@
+"""The result cache of `check`, like Ruff's: `.convlint_cache/` at the project root.
+
+One file per convlint build, Python version and settings (`fingerprint`); in it, for each
+file checked, its stat and content hash and what the check found. A file whose stat is
+unchanged is not read again; one whose content hash is unchanged is not parsed again; a file
+whose answer read other project files (an imported module, the callers of a function) is
+also keyed by those files' hashes. A file the analysis searched the whole project for
+(callers) is not cached. Writes go through a temporary file and a rename, so concurrent
+runs never see half a file; a cache that cannot be read is ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from enum import Enum
+
+from convlint import __version__
+from convlint.config import Settings
+from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from convlint.files import FileError
+
+CACHE_DIRECTORY = ".convlint_cache"
+_FORMAT = 1
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This directory is convlint's cache (convlint clean removes it).\n"
+
+
+def fingerprint(settings: Settings, edits: bool) -> str:
+    """What, beside a file's own content and its dependencies, decides its findings: the
+    settings and whether fix edits are materialized. The one place that says so."""
+    return hashlib.sha256(repr((dataclasses.astuple(settings), edits)).encode()).hexdigest()[:20]
+
+
+def cache_root(settings: Settings) -> str:
+    return os.path.join(settings.project_root or os.getcwd(), CACHE_DIRECTORY)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _build() -> str:
+    """This convlint: its version and the stat of its own modules (an edited checkout is
+    another build, whatever its version says)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.blake2b(f"{__version__} {sys.implementation.name} {sys.version_info[:2]}".encode(),
+                             digest_size=10)
+    for directory, dirs, files in sorted(os.walk(package)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                status = os.stat(os.path.join(directory, name))
+                digest.update(f"{directory[len(package):]}/{name} {status.st_mtime_ns} {status.st_size}\n".encode())
+    return f"{__version__}-{digest.hexdigest()}"
+
+
+@dataclasses.dataclass
+class Entry:
+    """What a check of one file found, and what that answer rests on."""
+
+    stat: tuple[int, int] | None  # mtime_ns, size when it was read (None: too recent to trust)
+    hash: str | None  # of the content; None for a file the prefilter passed over
+    deps: dict[str, str | None]  # other files the answer read -> their hash (None: unreadable)
+    result: dict | None  # the encoded FileResult; None: no finding possible (not a candidate)
+
+
+class ResultCache:
+    """The entries of one run's settings, loaded once; new entries are saved at the end."""
+
+    def __init__(self, path: str, entries: dict[str, Entry], warning: str | None = None):
+        self.path = path
+        self.entries = entries
+        self.new: dict[str, Entry] = {}
+        self.warning = warning  # why the cache on disk was ignored
+        self._hashes: dict[str, str | None] = {}
+
+    @classmethod
+    def load(cls, settings: Settings, edits: bool) -> "ResultCache":
+        path = os.path.join(cache_root(settings), _build(), fingerprint(settings, edits) + ".json")
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read())
+            if data.get("format") != _FORMAT:
+                return cls(path, {})
+            entries = {key: Entry(tuple(e["stat"]) if e["stat"] else None, e["hash"], e["deps"], e["result"])
+                       for key, e in data["entries"].items()}
+        except FileNotFoundError:
+            return cls(path, {})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            return cls(path, {}, f"ignoring the unreadable cache file {path}: {type(e).__name__}: {e}")
+        return cls(path, entries)
+
+    @staticmethod
+    def key(path: str) -> str:
+        # The path as linted (it is in the findings) and the file it names from here.
+        return f"{os.path.abspath(path)}\0{path}"
+
+    def by_stat(self, path: str, status: os.stat_result) -> Entry | None:
+        entry = self.entries.get(self.key(path))
+        if (entry is not None and entry.stat is not None and entry.stat == (status.st_mtime_ns, status.st_size)
+                and self._deps_hold(entry)):
+            return entry
+        return None
+
+    def by_content(self, path: str, data: bytes) -> Entry | None:
+        entry = self.entries.get(self.key(path))
+        if entry is not None and entry.hash is not None and entry.hash == content_hash(data) and self._deps_hold(entry):
+            return entry
+        return None
+
+    def _deps_hold(self, entry: Entry) -> bool:
+        return all(self.hash_of(dep) == digest for dep, digest in entry.deps.items())
+
+    def hash_of(self, path: str) -> str | None:
+        """The content hash of a file as it is now (once per run)."""
+        if path not in self._hashes:
+            try:
+                with open(path, "rb") as f:
+                    self._hashes[path] = content_hash(f.read())
+            except OSError:
+                self._hashes[path] = None
+        return self._hashes[path]
+
+    def save(self) -> str | None:
+        """Write the entries (old ones kept, new ones over them) atomically; the warning
+        to print when that fails."""
+        if not self.new:
+            return None
+        entries = {k: e for k, e in {**self.entries, **self.new}.items()
+                   if k in self.new or os.path.exists(k.partition("\0")[0])}  # deleted files go
+        directory = os.path.dirname(self.path)
+        try:
+            _make_cache_root(os.path.dirname(directory))
+            os.makedirs(directory, exist_ok=True)
+            data = json.dumps({"format": _FORMAT, "entries": {k: dataclasses.asdict(e) for k, e in entries.items()}},
+                              separators=(",", ":")).encode()
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            return f"the cache was not written: {self.path}: {e.strerror or e}"
+        return None
+
+
+def _make_cache_root(root: str) -> None:
+    os.makedirs(root, exist_ok=True)
+    for name, text in (("CACHEDIR.TAG", _TAG), (".gitignore", "# Automatically created by convlint.\n*\n")):
+        target = os.path.join(root, name)
+        if not os.path.exists(target):
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text)
+
+
+def clean(directory: str) -> list[str]:
+    """Remove every `.convlint_cache` under `directory` (itself included); the ones removed."""
+    import shutil
+
+    removed = []
+    for current, dirs, _ in os.walk(directory):
+        if CACHE_DIRECTORY in dirs:
+            target = os.path.join(current, CACHE_DIRECTORY)
+            shutil.rmtree(target, ignore_errors=True)
+            removed.append(target)
+        dirs[:] = [d for d in dirs if d not in (CACHE_DIRECTORY, ".git")]
+    return removed
+
+
+# --------------------------------------------------------------------------- encoding
+
+def _types() -> dict[str, type]:
+    """The only types rebuilt from a cache file: it is data, never code (no pickle). A
+    rule's fix plan is one of them (a frozen dataclass of plain values)."""
+    from convlint.rules.converters import CallRewrite
+
+    return {cls.__name__: cls for cls in (Diagnostic, Fix, Edit, Location, FileError, CallRewrite)}
+
+
+_TYPES: dict[str, type] = {}
+
+
+def encode(value):
+    if isinstance(value, Enum):
+        return {"__enum": type(value).__name__, "value": value.value}
+    if dataclasses.is_dataclass(value):
+        name = type(value).__name__
+        if not _TYPES:
+            _TYPES.update(_types())
+        if _TYPES.get(name) is not type(value):
+            raise TypeError(f"{name} cannot be cached")
+        return {"__type": name, **{f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, (list, tuple)):
+        return {"__tuple": [encode(v) for v in value]} if isinstance(value, tuple) else [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict": [[encode(k), encode(v)] for k, v in value.items()]}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"{type(value).__name__} cannot be cached")
+
+
+_ENUMS = {"Applicability": Applicability}
+
+
+def decode(value):
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__enum" in value:
+        return _ENUMS[value["__enum"]](value["value"])
+    if "__tuple" in value:
+        return tuple(decode(v) for v in value["__tuple"])
+    if "__dict" in value:
+        return {decode(k): decode(v) for k, v in value["__dict"]}
+    if not _TYPES:
+        _TYPES.update(_types())
+    cls = _TYPES[value["__type"]]
+    return cls(**{k: decode(v) for k, v in value.items() if k != "__type"})

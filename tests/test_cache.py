@@ -1,0 +1,220 @@
+"""The result cache of `check`: a warm run on an unchanged tree parses nothing, and a change
+of content, of a file the answer read, of settings or of convlint's build is seen; concurrent
+runs and a corrupt cache file are safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from convlint import cache as cache_module
+from convlint import engine
+from convlint.analysis import project as project_module
+from convlint.config import Settings
+from convlint.engine import Options, run
+from tests.fixture_cases import run_cli
+
+TRAIN = "import torch\nfrom pkg.models import build\nmodel = build()\nmodel = model.to(memory_format=torch.channels_last)\n"
+MODULE = "import torch.nn as nn\n\n\ndef build():\n    return nn.Conv2d(3, 3, 3)\n"
+TENSOR = "import torch\n\n\ndef build():\n    return torch.zeros(1, 3, 8, 8)\n"
+OTHER = "import torch\nx = torch.zeros(1).to(memory_format=torch.channels_last)\nm = model.to(memory_format=torch.channels_last)\n"
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    monkeypatch.delenv("CONVLINT_NO_CACHE", raising=False)
+    (tmp_path / "pkg").mkdir()
+    for name, text in {"__init__.py": "", "train.py": TRAIN, "models.py": MODULE, "other.py": OTHER,
+                       "clean.py": "x = 1\n"}.items():
+        (tmp_path / "pkg" / name).write_text(text)
+    old_times(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def old_times(root: Path) -> None:
+    """Files last written long ago, as in a real tree (recent ones are checked by content)."""
+    for path in root.rglob("*.py"):
+        os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+
+
+class Parses:
+    """Counts the parses of the engine and of the project (imported files)."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        for module in (engine, project_module):
+            real = module.parse
+            monkeypatch.setattr(module, "parse", self.counting(real))
+
+    def counting(self, real):
+        def parse(*args, **kwargs):
+            self.count += 1
+            return real(*args, **kwargs)
+        return parse
+
+
+def check(settings: Settings | None = None, jobs: int = 1) -> list[str]:
+    results = run(["."], settings or Settings(), Options(cache=True), jobs)
+    return [f"{d.where} {d.code}" for r in results for d in r.diagnostics] + \
+           [f"{r.path}: {n}" for r in results for n in r.notes] + [e.message for r in results for e in r.errors]
+
+
+def test_a_warm_run_on_an_unchanged_tree_parses_nothing(tree, monkeypatch):
+    parses = Parses(monkeypatch)
+    cold = check()
+    assert parses.count >= 3 and any("CL101" in line for line in cold)
+    parses.count = 0
+    assert check() == cold and parses.count == 0
+
+
+def test_a_touched_file_with_the_same_content_is_not_parsed_again(tree, monkeypatch):
+    cold = check()
+    (tree / "pkg" / "other.py").touch()
+    parses = Parses(monkeypatch)
+    assert check() == cold and parses.count == 0
+
+
+def test_a_change_of_content_is_seen(tree, monkeypatch):
+    cold = check()
+    (tree / "pkg" / "other.py").write_text(OTHER + "n = net.to(memory_format=torch.channels_last)\n")
+    parses = Parses(monkeypatch)
+    warm = check()
+    assert parses.count == 1 and len(warm) == len(cold) + 1
+
+
+def test_a_change_of_content_keeping_size_and_mtime_is_seen_while_the_mtime_is_recent(tree):
+    """A file written twice within the clock's granularity keeps its stat: an entry made so
+    soon after a write is checked by content next time (git's "racily clean")."""
+    path = tree / "pkg" / "other.py"
+    check()
+    path.write_text(OTHER)  # just written: a recent mtime
+    status = path.stat()
+    assert check() == run_uncached()
+    path.write_text(OTHER.replace("m = model.to", "m = tenso.to"))  # same size, no module
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert path.stat().st_size == status.st_size
+    assert check() == run_uncached() and not any("other.py" in line for line in check())
+
+
+def run_uncached() -> list[str]:
+    results = run(["."], Settings(), Options(), 1)
+    return [f"{d.where} {d.code}" for r in results for d in r.diagnostics]
+
+
+def test_a_change_of_a_file_the_answer_read_is_seen(tree, monkeypatch):
+    assert any("train.py" in line for line in check())
+    (tree / "pkg" / "models.py").write_text(TENSOR)  # build() now returns a tensor
+    parses = Parses(monkeypatch)
+    warm = check()
+    assert not any("train.py" in line for line in warm) and parses.count >= 1
+    assert warm == run_uncached()
+
+
+def test_a_change_of_settings_is_another_cache(tree, monkeypatch):
+    assert any("CL101" in line for line in check())
+    assert not any("CL101" in line for line in check(Settings(ignore=("CL101",))))
+    parses = Parses(monkeypatch)
+    assert any("CL101" in line for line in check()) and parses.count == 0  # both kept
+
+
+def test_another_build_of_convlint_never_trusts_the_cache(tree, monkeypatch):
+    cold = check()
+    monkeypatch.setattr(cache_module, "__version__", "99.0")
+    parses = Parses(monkeypatch)
+    assert check() == cold and parses.count >= 3
+
+
+def test_the_fingerprint_covers_every_setting():
+    base = cache_module.fingerprint(Settings(), False)
+    assert cache_module.fingerprint(Settings(), True) != base
+    for change in ({"select": ("CL1",)}, {"per_file_ignores": (("a.py", ("CL101",)),)},
+                   {"fix_target": "convlint"}, {"torch_version": "2.1"}, {"project_root": "/x"}):
+        assert cache_module.fingerprint(Settings(**change), False) != base, change
+
+
+def cache_files(root: Path) -> list[Path]:
+    return sorted((root / ".convlint_cache").rglob("*.json"))
+
+
+def test_a_corrupt_cache_file_is_ignored_with_a_warning_and_rewritten(tree, monkeypatch):
+    cold = check()
+    [path] = cache_files(tree)
+    path.write_bytes(b'{"format": 1, "entries": {"x": [')
+    parses = Parses(monkeypatch)
+    warm = check()
+    assert parses.count >= 3
+    assert [line for line in warm if "unreadable cache file" in line] and set(cold) <= set(warm)
+    json.loads(path.read_bytes())
+    parses.count = 0
+    assert check() == cold and parses.count == 0
+
+
+def test_an_entry_that_does_not_decode_is_checked_again(tree, monkeypatch):
+    cold = check()
+    [path] = cache_files(tree)
+    data = json.loads(path.read_bytes())
+    for entry in data["entries"].values():
+        if entry["result"] is not None:
+            entry["result"] = {"__type": "os.system", "command": "true"}
+    path.write_text(json.dumps(data))
+    assert check() == cold
+
+
+def test_the_cache_directory_is_tagged_and_ignored(tree):
+    check()
+    root = tree / ".convlint_cache"
+    assert (root / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (root / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_no_cache_neither_reads_nor_writes(tree):
+    result = run_cli(["check", "--no-cache", "."], tree)
+    assert result.exit_code == 1 and not (tree / ".convlint_cache").exists()
+    check()
+    [path] = cache_files(tree)
+    path.write_bytes(b"not json")
+    result = run_cli(["check", "--no-cache", "."], tree)
+    assert "cache" not in result.stderr and path.read_bytes() == b"not json"
+
+
+def test_the_cli_caches_by_default_and_clean_removes_it(tree):
+    first = run_cli(["check", "."], tree)
+    assert cache_files(tree) and run_cli(["check", "."], tree).stdout == first.stdout
+    (tree / "sub").mkdir()
+    (tree / "sub" / ".convlint_cache").mkdir()
+    cleaned = run_cli(["clean"], tree)
+    assert cleaned.exit_code == 0 and cleaned.stdout.count("Removing cache at") == 2
+    assert not (tree / ".convlint_cache").exists() and not (tree / "sub" / ".convlint_cache").exists()
+
+
+def test_workers_answer_from_the_cache_too(tree, monkeypatch):
+    for i in range(8):  # enough candidates for a pool of two
+        (tree / "pkg" / f"other{i}.py").write_text(OTHER)
+    old_times(tree)
+    cold = check(jobs=2)
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(engine, "parse", no_parse)  # the forked workers inherit it
+    assert check(jobs=2) == cold
+
+
+def test_concurrent_runs_leave_a_valid_cache(tree):
+    env = {k: v for k, v in os.environ.items() if k != "CONVLINT_NO_CACHE"}
+    command = [sys.executable, "-m", "convlint", "check", "--isolated", "."]
+    runs = [subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    outputs = [p.communicate() for p in runs]
+    assert all(p.returncode == 1 for p in runs) and outputs[0][0] == outputs[1][0]
+    assert all(b"cache" not in err for _, err in outputs)
+    for path in cache_files(tree):
+        json.loads(path.read_bytes())
+    assert not list((tree / ".convlint_cache").rglob("*.tmp"))
