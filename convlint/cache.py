@@ -3,9 +3,9 @@
 One file per convlint build, Python version and settings (`fingerprint`); in it, for each
 file checked, its stat and content hash and what the check found. A file whose stat is
 unchanged is not read again; one whose content hash is unchanged is not parsed again; a file
-whose answer read other project files (an imported module, the callers of a function) is
-also keyed by those files' hashes. A file the analysis searched the whole project for
-(callers) is not cached. Writes go through a temporary file and a rename, so concurrent
+whose answer read other project files (an imported module) is also keyed by those files'
+hashes; one whose answer searched every project file (for a function's callers), by the
+list and stats of the project's files. Writes go through a temporary file and a rename, so concurrent
 runs never see half a file; a cache that cannot be read is ignored with a warning.
 """
 
@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from enum import Enum
 
 from convlint import __version__
@@ -36,6 +37,18 @@ def fingerprint(settings: Settings, edits: bool) -> str:
 
 def cache_root(settings: Settings) -> str:
     return os.path.join(settings.project_root or os.getcwd(), CACHE_DIRECTORY)
+
+
+# A file modified this recently may change again within the clock's granularity, keeping
+# its stat: its entry is checked by content next time ("racily clean", as git calls it).
+RACY_NS = 2_000_000_000
+
+
+def stat_key(status: os.stat_result) -> tuple[int, int] | None:
+    """What a file's stat says of its content: None when too recent to say anything."""
+    if time.time_ns() - status.st_mtime_ns < RACY_NS:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def content_hash(data: bytes) -> str:
@@ -115,14 +128,19 @@ class ResultCache:
         return all(self.hash_of(dep) == digest for dep, digest in entry.deps.items())
 
     def hash_of(self, path: str) -> str | None:
-        """The content hash of a file as it is now (once per run)."""
+        """The content hash of a file as it is now, or of a whole project's file list and
+        stats (`project_dependency`), once per run."""
         if path not in self._hashes:
-            try:
-                with open(path, "rb") as f:
-                    self._hashes[path] = content_hash(f.read())
-            except OSError:
-                self._hashes[path] = None
+            if path.startswith(_PROJECT):
+                self._hashes[path] = _project_digest(path[len(_PROJECT):])
+            else:
+                try:
+                    with open(path, "rb") as f:
+                        self._hashes[path] = content_hash(f.read())
+                except OSError:
+                    self._hashes[path] = None
         return self._hashes[path]
+
 
     def save(self) -> str | None:
         """Write the entries (old ones kept, new ones over them) atomically; the warning
@@ -144,6 +162,30 @@ class ResultCache:
         except OSError as e:
             return f"the cache was not written: {self.path}: {e.strerror or e}"
         return None
+
+
+_PROJECT = "project:"
+
+
+def project_dependency(root: str) -> str:
+    """The dependency of an answer that searched every file of the project at `root` (the
+    callers of a function): any file added, removed or changed there (by its stat)."""
+    return _PROJECT + root
+
+
+def _project_digest(root: str) -> str:
+    from convlint.analysis.project import Project
+
+    digest = hashlib.blake2b(digest_size=16)
+    for path in Project(root).files():
+        try:
+            key = stat_key(os.stat(path))
+        except OSError:
+            continue
+        if key is None:  # too recent to trust: matches nothing
+            return f"racy-{time.time_ns()}"
+        digest.update(f"{path}\0{key[0]}\0{key[1]}\n".encode())
+    return digest.hexdigest()
 
 
 def _make_cache_root(root: str) -> None:

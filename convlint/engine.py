@@ -12,7 +12,6 @@ import os
 import re
 import stat
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -598,15 +597,10 @@ def _read_candidate(path: str, settings: Settings, new_entries: dict) -> tuple[b
     return data, stat_result
 
 
-# A file modified this recently may change again within the clock's granularity, keeping
-# its stat: its entry is checked by content next time ("racily clean", as git calls it).
-RACY_NS = 2_000_000_000
-
-
 def _stat_key(status: os.stat_result) -> tuple[int, int] | None:
-    if time.time_ns() - status.st_mtime_ns < RACY_NS:
-        return None
-    return status.st_mtime_ns, status.st_size
+    from convlint.cache import stat_key
+
+    return stat_key(status)
 
 
 def _entry(status: os.stat_result, digest: str | None, deps: dict, result: dict | None):
@@ -628,12 +622,12 @@ def _from_cache(path: str, entry) -> FileResult | None:
 
 
 def _cache_entry(path: str, data: bytes, status: os.stat_result, result: FileResult, project):
-    """The entry that answers for this file next time; None when the answer cannot be kept:
-    an error, or a search of the whole project (its callers) that any file may change."""
+    """The entry that answers for this file next time; None when the answer cannot be kept
+    (an error)."""
     cache = _CACHE
-    if cache is None or result.errors or project.searched_callers:
+    if cache is None or result.errors:
         return None
-    from convlint.cache import content_hash, encode
+    from convlint.cache import content_hash, encode, project_dependency
 
     try:
         encoded = encode({"diagnostics": result.diagnostics, "notes": result.notes})
@@ -641,6 +635,9 @@ def _cache_entry(path: str, data: bytes, status: os.stat_result, result: FileRes
         return None
     absolute = os.path.abspath(path)
     deps = {dep: cache.hash_of(dep) for dep in sorted(project.consulted) if dep != absolute}
+    if project.searched_callers:  # any file of the project may be a caller
+        dependency = project_dependency(project.root)
+        deps[dependency] = cache.hash_of(dependency)
     return _entry(status, content_hash(data), deps, encoded)
 
 

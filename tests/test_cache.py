@@ -218,3 +218,18 @@ def test_concurrent_runs_leave_a_valid_cache(tree):
     for path in cache_files(tree):
         json.loads(path.read_bytes())
     assert not list((tree / ".convlint_cache").rglob("*.tmp"))
+
+
+CONVERT = "import torch\n\n\ndef to_fast(net, fmt):\n    return net.to(memory_format=fmt)\n"
+CALLER = "import torch\nimport torch.nn as nn\nfrom pkg.convert import to_fast\n\nnet = nn.Conv2d(3, 3, 3)\nto_fast(net, torch.channels_last)\n"
+
+
+def test_a_new_caller_anywhere_in_the_project_is_seen(tree, monkeypatch):
+    """An answer that searched the project for a function's callers is keyed by the
+    project's files: a caller added (by a file the answer never read) changes it."""
+    (tree / "pkg" / "convert.py").write_text(CONVERT)
+    old_times(tree)
+    assert not any("convert.py" in line for line in check())
+    (tree / "pkg" / "caller.py").write_text(CALLER)
+    old_times(tree)
+    assert any("convert.py" in line for line in check()) and check() == run_uncached()
