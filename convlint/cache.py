@@ -89,6 +89,7 @@ class ResultCache:
         self.new: dict[str, Entry] = {}
         self.warning = warning  # why the cache on disk was ignored
         self._hashes: dict[str, str | None] = {}
+        self.cwd = os.getcwd()
 
     @classmethod
     def load(cls, settings: Settings, edits: bool) -> "ResultCache":
@@ -106,10 +107,9 @@ class ResultCache:
             return cls(path, {}, f"ignoring the unreadable cache file {path}: {type(e).__name__}: {e}")
         return cls(path, entries)
 
-    @staticmethod
-    def key(path: str) -> str:
-        # The path as linted (it is in the findings) and the file it names from here.
-        return f"{os.path.abspath(path)}\0{path}"
+    def key(self, path: str) -> str:
+        # The path as linted (it is in the findings) and where it is read from.
+        return f"{self.cwd}\0{path}"
 
     def by_stat(self, path: str, status: os.stat_result) -> Entry | None:
         entry = self.entries.get(self.key(path))
@@ -148,7 +148,7 @@ class ResultCache:
         if not self.new:
             return None
         entries = {k: e for k, e in {**self.entries, **self.new}.items()
-                   if k in self.new or os.path.exists(k.partition("\0")[0])}  # deleted files go
+                   if k in self.new or os.path.exists(os.path.join(*k.split("\0", 1)))}  # deleted files go
         directory = os.path.dirname(self.path)
         try:
             _make_cache_root(os.path.dirname(directory))

@@ -189,6 +189,9 @@ class _Ignores:
     def __init__(self, specs: tuple = ()):
         self._specs = specs  # (directory with a trailing separator, GitIgnoreSpec)
 
+    def __bool__(self) -> bool:
+        return bool(self._specs)
+
     @classmethod
     def above(cls, top: str) -> "_Ignores":
         """The .gitignore files of the repository around `top`, down to `top`'s parent
@@ -253,6 +256,10 @@ def _spec(data: bytes):
     return spec if len(spec) else None
 
 
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
 def _walk(top: str, settings: Settings, errors: list[FileError]):
     ignores = _Ignores.above(top) if settings.respect_gitignore else None
     stack = [(top, os.path.realpath(top), ignores)]
@@ -262,12 +269,14 @@ def _walk(top: str, settings: Settings, errors: list[FileError]):
         if ignores is not None:
             ignores = ignores.enter(absolute)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
+            entries = sorted(os.scandir(directory), key=_name, reverse=True)
         except OSError as e:
             errors.append(FileError(directory, f"cannot list the directory: {error_message(e)}"))
             continue
+        prefix = "" if directory == "." else os.path.join(directory, "")
+        real_prefix, absolute_prefix = os.path.join(real_directory, ""), os.path.join(absolute, "")
         for entry in entries:
-            path = _join(directory, entry.name)
+            path = prefix + entry.name
             try:
                 # Symlinked directories are not followed: they lead to loops and to trees
                 # outside the project.
@@ -278,9 +287,9 @@ def _walk(top: str, settings: Settings, errors: list[FileError]):
                 continue
             if settings.excludes_entry(entry.name, path):
                 continue
-            if ignores is not None and ignores.ignores(os.path.join(absolute, entry.name), is_dir):
+            if ignores and ignores.ignores(absolute_prefix + entry.name, is_dir):
                 continue
-            real = os.path.join(real_directory, entry.name)  # directory links are not followed
+            real = real_prefix + entry.name  # directory links are not followed
             if is_dir:
                 stack.append((path, real, ignores))
             elif entry.is_symlink():
