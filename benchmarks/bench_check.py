@@ -315,18 +315,20 @@ class Bench:
 
     def real_commands(self, name: str, tree: Path, cached: bool) -> dict[str, list[str]]:
         ruff_cache = self.workdir / "ruff-cache" / name
+        # Run in the tree, on `.`, as a user runs them in a project: convlint's cache goes to
+        # the project root (the working directory when there is no configuration).
         commands = {
-            "convlint": [self.convlint, "check", *(["--no-cache"] if cached else []), str(tree)],
-            "floor": [self.python, str(HERE / "floor.py"), str(tree)],
+            "convlint": [self.convlint, "check", *(["--no-cache"] if cached else []), "."],
+            "floor": [self.python, str(HERE / "floor.py"), "."],
         }
         if cached:
-            commands["convlint warm"] = [self.convlint, "check", str(tree)]
+            commands["convlint warm"] = [self.convlint, "check", "."]
         if self.ruff:
             ruff = [self.ruff, "check", "--select", "F", "--quiet", "--exit-zero"]
-            commands["ruff"] = [*ruff, "--no-cache", str(tree)]
-            commands["ruff warm"] = [*ruff, "--cache-dir", str(ruff_cache), str(tree)]
+            commands["ruff"] = [*ruff, "--no-cache", "."]
+            commands["ruff warm"] = [*ruff, "--cache-dir", str(ruff_cache), "."]
         if self.rg:
-            commands["rg"] = [self.rg, "-l", "-e", "memory_format", "-e", "channels_last", str(tree)]
+            commands["rg"] = [self.rg, "-l", "-e", "memory_format", "-e", "channels_last", "."]
         return commands
 
     def part_real(self) -> None:
@@ -346,7 +348,7 @@ class Bench:
         measured = {}
         for name, tree in trees:
             commands = self.real_commands(name, tree, cached)
-            runs = interleaved(commands, str(self.workdir), self.args.real_repeats)
+            runs = interleaved(commands, str(tree), self.args.real_repeats)
             files = sum(1 for _ in tree.rglob("*.py"))
             med = {k: summary([r.wall for r in v])["median"] for k, v in runs.items()}
             ratios = {f"{a} / {b}": statistics.median(x.wall / y.wall for x, y in zip(runs[a], runs[b]))
