@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convlint.config import Settings
-from convlint.engine import prefilter, rules_for
+from convlint.engine import lint_source, prefilter, rules_for
+from convlint.triggers import may_convert_a_module
 from convlint.rules import ALL_RULES
 from tests.fixture_cases import all_cases
 
+EXAMPLES = int(os.environ.get("CONVLINT_HYPOTHESIS_EXAMPLES", "60"))
 FINDING = re.compile(r"^\S+:\d+:\d+: (CL\d+) ", re.MULTILINE)
 
 
@@ -104,3 +110,28 @@ def test_chains_of_conditional_formats_are_followed_in_linear_time(monkeypatch):
     found = lint_source(text, "a.py", Settings())
     assert [d.code for d in found] == ["CL101"]
     assert len(calls) < 40 * 10  # each expression once, not 2 ** 39 times
+
+
+# The module-conversion trigger looks back from each `memory_format=` for its call: a file is
+# dropped only when every such keyword is surely an argument of a call that is not `.to(`.
+_CALLEES = ["to", "contiguous", "empty_like", "to ", "is_contiguous", "t", "tо"]  # the last: a Cyrillic о
+_BEFORE = ["", "device, ", "f(a), ", "'(', ", '"contiguous(", ', "[1, (2)], ", "\n    ", "  # c(\n    ",
+           "x.contiguous(y), ", "{'a': 1}, "]
+_RECEIVERS = ["model", "nn.Conv2d(3, 3, 3)", "(model)", "model\\\n    ", "x[0]"]
+
+
+@settings(max_examples=max(50, EXAMPLES), deadline=None, derandomize=EXAMPLES <= 100,
+          suppress_health_check=list(HealthCheck))
+@given(calls=st.lists(st.tuples(st.sampled_from(_RECEIVERS), st.sampled_from(_CALLEES), st.sampled_from(_BEFORE),
+                                st.sampled_from(["torch.channels_last", "fmt", "torch.channels_last_3d"])),
+                      min_size=1, max_size=3),
+       wrapped=st.booleans())
+def test_a_file_the_trigger_drops_has_no_module_conversion(calls, wrapped):
+    lines = ["import torch", "import torch.nn as nn", "model = nn.Conv2d(3, 3, 3)", "fmt = torch.channels_last"]
+    for receiver, callee, before, fmt in calls:
+        call = f"{receiver}.{callee}({before}memory_format={fmt})"
+        lines.append(f"y = ({call})" if wrapped else f"y = {call}")
+    text = "\n".join(lines) + "\n"
+    findings = [d.code for d in lint_source(text, "a.py", Settings())]
+    if {"CL101", "CL102"} & set(findings):
+        assert may_convert_a_module(text.encode()), text
