@@ -153,7 +153,7 @@ class ResultCache:
         try:
             _make_cache_root(os.path.dirname(directory))
             os.makedirs(directory, exist_ok=True)
-            data = json.dumps({"format": _FORMAT, "entries": {k: dataclasses.asdict(e) for k, e in entries.items()}},
+            data = json.dumps({"format": _FORMAT, "entries": {k: {"stat": e.stat, "hash": e.hash, "deps": e.deps, "result": e.result} for k, e in entries.items()}},
                               separators=(",", ":")).encode()
             tmp = f"{self.path}.{os.getpid()}.tmp"
             with open(tmp, "wb") as f:
