@@ -273,3 +273,15 @@ def test_the_walk_leaves_out_a_pattern_pathspec_cannot_compile(tmp_path, monkeyp
         warnings.simplefilter("error")  # nor does it warn
         found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
     assert [Path(f).name for f in found] == ["good.py"]
+
+
+def test_a_directory_gitignore_ignores_is_not_searched_even_when_named(tmp_path, monkeypatch):
+    git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("generated/\n")
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "g.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert discover_files(["generated"], Settings()).files == []
+    monkeypatch.setattr(discovery, "_git", lambda: None)
+    assert discover_files(["generated"], Settings()).files == []
+    assert discover_files(["generated"], Settings(respect_gitignore=False)).files == ["generated/g.py"]
