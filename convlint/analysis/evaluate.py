@@ -534,6 +534,42 @@ class Evaluator:
                 found |= {hazard}
         return found
 
+    def file_hazards(self, index) -> frozenset:
+        """Parametrizations a file applies in place to modules it already holds
+        (`spectral_norm(net[0])` at the top of a script, or in a project helper the file
+        calls): they may concern any module the file converts, so its fixes are unsafe."""
+        key = ("file-hazards",)
+        if key in index.memo:
+            return index.memo[key]
+        index.memo[key] = frozenset()  # a helper of this file calling back into it
+        found = set(self._in_place_hazards(index, None))
+        for site in index.calls:
+            if found:
+                break
+            if site.node.args and not self._is_library_root(site.node.func, site.scope):
+                callee = self._expr(site.node.func, site.scope)
+                if isinstance(callee, Function) and isinstance(callee.ref, FunctionInfo):
+                    callee.ref.index.complete_function(callee.ref)
+                    found |= self._in_place_hazards(callee.ref.index, callee.ref.body)
+        index.memo[key] = result = frozenset(found)
+        return result
+
+    def _in_place_hazards(self, index, scope: Scope | None) -> frozenset:
+        """The hazards of calls in `scope` (the whole file when None) that change a module
+        which already exists: `weight_norm(m.conv)`, `register_parametrization(m, ...)`, not
+        `spectral_norm(nn.Conv2d(...))` (its value carries the hazard) nor
+        `spectral_norm(self.conv)` in a class (the class's hazards)."""
+        found = set()
+        for site in index.calls_in(scope) if scope is not None else index.calls:
+            node = site.node
+            if not node.args or isinstance(node.args[0], ast.Call) or _rooted_at_self(node.args[0]):
+                continue
+            qualified = self.qualify(node.func, site.scope)
+            hazard = facts.lookup("hazards", qualified) if qualified is not None else None
+            if hazard == "parametrized":
+                found.add(hazard)
+        return frozenset(found)
+
     def class_hazards(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset:
         """What in a project class (its methods, the project classes they build by name, its
         bases) makes a targeted conversion do less than `.to()`: parametrized or lazy convs."""
@@ -983,6 +1019,10 @@ class Evaluator:
                 return declared.because(f"`{info.name}()` is annotated to return `{short(annotation)}`")
         if inferred is None:
             return Unknown(f"`{info.name}()` returns nothing this analysis follows")
+        if isinstance(inferred, Module):
+            applied = self._in_place_hazards(info.index, body)  # `weight_norm(m[0]); return m`
+            if applied - inferred.hazards:
+                return inferred.__class__(inferred.reason, inferred.cls, inferred.hazards | applied)
         return inferred
 
     def method_call(self, owner: Value, method: str, node: ast.Call, scope: Scope) -> Value | None:
@@ -1391,3 +1431,9 @@ def _union_members(annotation: ast.expr, out: list, evaluator: Evaluator, scope:
                 _union_members(member, out, evaluator, scope)
             return
     out.append(annotation)
+
+
+def _rooted_at_self(node: ast.expr) -> bool:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == "self"
