@@ -670,9 +670,8 @@ class Evaluator:
         return joined.because(f"what the callers of `{info.name}()` pass for `{b.name}`: {joined.reason}")
 
     def _worth_a_project_search(self, b: ParamBinding, values: list) -> bool:
-        owner = b.function.class_info.scope if b.function.name == "__init__" and b.function.class_info else b.function.scope
-        if owner.kind != "module" or b.function.index.path.startswith("<"):
-            return False  # a method's or a nested function's callers are in its file
+        if _defining_scope(b.function).kind != "module" or b.function.index.path.startswith("<"):
+            return False  # a nested function's (or a nested class's method's) callers are in its file
         joined = join(values)
         if self._purpose == "format":
             return joined is None
@@ -712,7 +711,8 @@ class Evaluator:
                 return
         search = _search_name(info)
         for index in indices:
-            for site in index.calls_named(search):
+            spellings = {search, *index.aliases_of(search)}  # `from m import f as g; g(x)`
+            for site in (s for spelling in spellings for s in index.calls_named(spelling)):
                 callee = self._expr(site.node.func, site.scope)
                 if isinstance(callee, Function) and same_definition(callee.ref, info):
                     yield site.node, site.scope, "call"
@@ -726,10 +726,10 @@ class Evaluator:
 
     def _caller_indices(self, info: FunctionInfo, search: str) -> list[FileIndex]:
         """Where the callers of `info` may be: its own file, and for a module-level function
-        (or class) the project files that name both it and its module."""
+        (or a method of a module-level class) the project files that name both it and its
+        module."""
         home = info.index
-        owner = info.class_info.scope if info.name == "__init__" and info.class_info is not None else info.scope
-        if owner.kind != "module" or home.path.startswith("<"):
+        if _defining_scope(info).kind != "module" or home.path.startswith("<"):
             return [home]
         others = self.project.mentioning(search, _module_word(home.path), MAX_CALLER_FILES)
         if others is None:
@@ -1272,6 +1272,11 @@ def _search_name(info: FunctionInfo) -> str:
     if info.name == "<lambda>":
         return _lambda_name(info) or "<lambda>"
     return info.name
+
+
+def _defining_scope(info: FunctionInfo) -> Scope:
+    """The scope a function is defined in, or for a method the scope of its class."""
+    return info.class_info.scope if info.class_info is not None else info.scope
 
 
 def same_definition(a, b) -> bool:
