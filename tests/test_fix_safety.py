@@ -144,6 +144,11 @@ def test_the_off_path_of_a_format_that_may_be_none_copies_with_torchs_converter(
         model = model.to(memory_format=torch.channels_last if flag else None)
     """
     assert applicability(tmp_path, source) == ["unsafe"]
+    # convlint's converter copies nothing for None, but the conditional is not the literal:
+    # unsafe for that target too, and the message says why
+    assert applicability(tmp_path, source, "--fix-target", "convlint") == ["unsafe"]
+    result = run_cli(["check", "--isolated", "--output-format", "json", "--fix-target", "convlint", "prog.py"], tmp_path)
+    assert "is not written `torch.channels_last` but computed" in json.loads(result.stdout)[0]["message"]
 
 
 def test_a_plain_module_gets_a_safe_fix_that_converts_the_same_conv_weights(tmp_path):
