@@ -56,8 +56,17 @@ class Settings:
     def fingerprint(self) -> str:
         """A stable digest of every setting (equal settings, equal digests, in any process):
         with the file's content, what a cached result may be keyed by."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
         values = [(f.name, getattr(self, f.name)) for f in fields(self)]
         return hashlib.sha256(repr(values).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def __hash__(self) -> int:
+        # Settings key caches looked up once per file: hash the digest, computed once (a
+        # hash of its own, unlike Python's of strings, would not survive a pickle).
+        return hash(self._fingerprint)
 
     @property
     def pattern_root(self) -> str:
@@ -137,22 +146,20 @@ def relative_posix(path: str, root: str) -> str:
 
 class _Candidate:
     """A path as patterns see it: relative to the root (for name patterns and relative
-    ones) and absolute (for anchored ones)."""
+    ones) and absolute (for anchored ones), each computed when first asked."""
 
     def __init__(self, path: str, root: str):
-        self.relative = relative_posix(path, root)
         self._path = path
-        self._absolute: str | None = None
-
-    @property
-    def absolute(self) -> str:
-        if self._absolute is None:
-            self._absolute = Path(os.path.abspath(self._path)).as_posix()
-        return self._absolute
+        self._root = root
+        self._seen: dict[bool, str] = {}
 
     def matches(self, pattern: str, parents: bool = True) -> bool:
         anchored = _is_absolute(pattern)
-        return path_matches(pattern, self.absolute if anchored else self.relative, parents)
+        form = self._seen.get(anchored)
+        if form is None:
+            absolute = os.path.abspath(self._path)
+            form = self._seen[anchored] = Path(absolute).as_posix() if anchored else relative_posix(absolute, self._root)
+        return path_matches(pattern, form, parents)
 
 
 def _is_absolute(pattern: str) -> bool:
@@ -387,15 +394,6 @@ def combine(base: dict, layer: dict) -> dict:
     return merged
 
 
-def load_settings(config_path: str | None, known_codes: list[str]) -> Settings:
-    """The settings of one configuration file, with the files it extends (defaults when
-    there is none); the project root is its directory."""
-    if config_path is None:
-        return Settings()
-    values, _ = _load_chain(config_path, known_codes)
-    return Settings(**values, project_root=os.path.dirname(os.path.abspath(config_path)))
-
-
 def _load_chain(config_path: str, known_codes: list[str], named: bool = False) -> tuple[dict, tuple[str, ...]]:
     """The combined keys of a file and of the files it extends, and those files (the file
     first, then what it extends)."""
@@ -436,6 +434,9 @@ def parse_override(argument: str, known_codes: list[str]) -> dict:
     return validate_keys(document, where, "", known_codes, os.getcwd())
 
 
+_UNSEEN = object()
+
+
 class Configuration:
     """Which settings each file gets, as Ruff resolves them: the closest configuration file
     above the file (see `find_config`), with what it extends; or, with `config_file`, that
@@ -453,6 +454,7 @@ class Configuration:
         self._overrides = overrides
         self._flags = flags or {}
         self._by_directory: dict[str, str | None] = {}  # directory -> its closest config file
+        self._by_given: dict[str, str | None] = {}  # the same, by the directory as given
         self._by_config: dict[str | None, tuple[Settings, tuple[str, ...]]] = {}
         self._fixed: tuple[Settings, tuple[str, ...]] | None = None
         if isolated:
@@ -482,8 +484,11 @@ class Configuration:
         """The settings of a file (or, `is_directory`, of a directory) and their sources."""
         if self._fixed is not None:
             return self._fixed
-        absolute = os.path.abspath(path)
-        return self._resolved(self._config_of(absolute if is_directory else os.path.dirname(absolute)))
+        directory = path if is_directory else os.path.dirname(path)
+        config = self._by_given.get(directory, _UNSEEN)  # a walk's paths: no abspath per file
+        if config is _UNSEEN:
+            config = self._by_given[directory] = self._config_of(os.path.abspath(directory or "."))
+        return self._resolved(config)
 
     def _config_of(self, directory: str) -> str | None:
         """The closest configuration file of an absolute directory; every directory on the

@@ -547,8 +547,12 @@ def run(paths: list[str], config: Configuration, options: Options, jobs: int | N
 def _by_settings(files: list[str], config: Configuration) -> dict[Settings, list[str]]:
     """The files by their settings (most runs: one group), each group in discovery order."""
     groups: dict[Settings, list[str]] = {}
-    for path in files:
-        groups.setdefault(config.settings_for(path), []).append(path)
+    directory, group = None, []
+    for path in files:  # a directory's files are next to each other: one lookup for them all
+        here = os.path.dirname(path)
+        if here != directory:
+            directory, group = here, groups.setdefault(config.settings_for_directory(here), [])
+        group.append(path)
     return groups
 
 
