@@ -95,6 +95,8 @@ def _configuration(kw: dict) -> Configuration:
     files = [a for a in kw["config_args"] if os.path.isfile(a)]
     if len(files) > 1:
         raise click.UsageError(f"--config names two files ({files[0]}, {files[1]}); give one")
+    if files and kw["isolated"]:
+        raise click.UsageError(f"--config {files[0]} cannot be used with --isolated, which reads no configuration file")
     overrides = tuple(parse_override(a, KNOWN_CODES) for a in kw["config_args"] if a not in files)
     flags = {k: kw.get(k) for k in ("select", "extend_select", "ignore", "exclude", "extend_exclude",
                                     "fix_target", "force_exclude", "no_respect_gitignore")}
@@ -259,7 +261,7 @@ def _show_settings(paths: list[str], kw: dict) -> int:
     config = _configuration(kw)
     blocks = []
     for path in paths:
-        name = kw["stdin_filename"] or "-" if path == "-" else path
+        name = (kw["stdin_filename"] or "-") if path == "-" else path
         settings, sources = config.resolve(name, is_directory=os.path.isdir(name))
         blocks.append(describe_settings(name, settings, sources, config.source_note))
     click.echo("\n".join(blocks), nl=False)

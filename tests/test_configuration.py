@@ -226,10 +226,14 @@ def test_a_bad_config_override_exits_2_with_one_line(tmp_path: Path, argument: s
     assert result.stderr.count("\n") == 1 and problem in result.stderr and repr(argument) in result.stderr
 
 
-def test_two_config_files_are_a_usage_error(tmp_path: Path):
+def test_two_config_files_or_one_with_isolated_are_a_usage_error(tmp_path: Path):
     write(tmp_path, {"a.toml": "", "b.toml": "", "m.py": BAD})
     result = run_cli(["check", "--config", "a.toml", "--config", "b.toml", "m.py"], tmp_path)
     assert result.exit_code == 2 and "--config names two files" in result.stderr
+    result = run_cli(["check", "--isolated", "--config", "a.toml", "m.py"], tmp_path)
+    assert result.exit_code == 2 and "cannot be used with --isolated" in result.stderr
+    # Overrides go with --isolated: over the defaults.
+    assert check(tmp_path, "--isolated", "--config", "ignore = ['CL101']", "m.py") == []
 
 
 def test_isolated_ignores_every_configuration_file(monorepo: Path):
