@@ -259,15 +259,21 @@ def test_fix_uses_each_files_fix_target(tmp_path: Path):
     assert "torch.nn.utils.convert_conv2d_weight_memory_format(model" in (tmp_path / "b/m.py").read_text()
 
 
-def test_a_pool_of_workers_gives_each_file_its_settings(tmp_path: Path):
+def test_a_pool_of_workers_gives_each_file_its_settings(tmp_path: Path, monkeypatch):
+    from convlint import engine
+
     # Enough candidates for a pool (engine.MIN_FILES_PER_WORKER): workers get each group's settings.
     files = {"a/convlint.toml": "ignore = ['CL101']\n", "b/convlint.toml": "ignore = ['CL102']\n"}
     for i in range(12):
         files[f"a/m{i}.py"] = files[f"b/m{i}.py"] = BAD + RANK_3D.replace("net", "net3d")
     write(tmp_path, files)
     one = check(tmp_path, "-j", "1", ".")
-    assert check(tmp_path, "-j", "3", ".") == one
     assert one == sorted([f"a/m{i}.py:10:1: CL102" for i in range(12)] + [f"b/m{i}.py:5:9: CL101" for i in range(12)])
+    assert check(tmp_path, "-j", "3", ".") == one
+    # A large tree's workers read and filter chunks of paths themselves: chunks of one settings.
+    monkeypatch.setattr(engine, "PARALLEL_SCAN_FILES", 8)
+    monkeypatch.setattr(engine, "SCAN_CHUNK", 5)
+    assert check(tmp_path, "-j", "3", ".") == one
 
 
 # --------------------------------------------------------------------------- the settings
@@ -422,3 +428,12 @@ def test_pre_commit_hooks_of_two_sub_projects_agree_with_check(monorepo: Path):
                ["pkgA/tests/test_a.py", "pkgB/tests/test_b.py", "pkgB/app/train.py"]]
     for files in subsets:
         assert pre_commit("--files", *files) == [f for f in expected if f.split(":")[0] in files]
+
+
+def test_the_launcher_leaves_any_named_files_configuration_to_the_cli(tmp_path: Path, monkeypatch):
+    from convlint import launcher
+
+    write(tmp_path, {"a/clean.py": "x = 1\n", "b/clean.py": "x = 1\n", "b/convlint.toml": "extend-select = ['CL900']\n"})
+    monkeypatch.chdir(tmp_path)
+    assert launcher._nothing_to_find(["check", "a/clean.py"]) is True
+    assert launcher._nothing_to_find(["check", "a/clean.py", "b/clean.py"]) is False  # b's is not the first
