@@ -37,8 +37,7 @@ def check(root: Path, *args: str) -> list[str]:
     return findings(result.stdout)
 
 
-@pytest.fixture
-def monorepo(tmp_path: Path) -> Path:
+def _monorepo(tmp_path: Path) -> Path:
     """pkgA ignores CL101 and excludes its gen/; pkgB is strict with its own pyproject; the
     root's pyproject ignores CL102 for everything else. Each sub-project has `helpers`."""
     return write(tmp_path, {
@@ -60,6 +59,11 @@ def monorepo(tmp_path: Path) -> Path:
         "nested/pyproject.toml": "[project]\nname = 'no convlint table: passed over'\n",
         "nested/z.py": RANK_3D,
     })
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    return _monorepo(tmp_path)
 
 
 EXPECTED = sorted([
@@ -87,6 +91,27 @@ def test_the_other_paths_named_change_nothing(monorepo: Path):
     assert forward == [f for f in EXPECTED if f.split(":")[0] in a + b]
     # One file at a time (a pre-commit run that stages only some files) agrees too.
     assert sorted(sum((check(monorepo, path) for path in a + b), [])) == forward
+
+
+NAMED = ["pkgA/x.py", "pkgA/app/train.py", "pkgA/tests/test_a.py", "pkgA/gen/generated.py", "pkgB/y.py",
+         "pkgB/app/train.py", "pkgB/gen/generated.py", "nested/z.py", "top.py", "pkgA", "pkgB/tests"]
+
+
+def test_any_subset_in_any_order_gives_each_file_its_own_verdict(tmp_path_factory):
+    """The class of the bug: what a file gets must not depend on which other paths are named,
+    nor in what order (pre-commit names the staged files, in batches)."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    root = _monorepo(tmp_path_factory.mktemp("any-order"))
+    alone = {path: check(root, "--force-exclude", path) for path in NAMED}
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(NAMED), min_size=1, max_size=6, unique=True).flatmap(st.permutations))
+    def same_verdicts(paths: list[str]) -> None:
+        assert check(root, "--force-exclude", *paths) == sorted(set().union(*(alone[p] for p in paths)))
+
+    same_verdicts()
 
 
 def test_the_working_directory_changes_nothing(monorepo: Path):
@@ -133,6 +158,14 @@ def test_a_convlint_toml_wins_over_a_pyproject_in_its_directory(tmp_path: Path, 
     assert check(tmp_path, "m.py") == ["m.py:5:9: CL101"]
     shown = run_cli(["check", "--show-settings", "m.py"], tmp_path).stdout
     assert f"# from: {tmp_path / name}\n" in shown and 'ignore = ["CL102"]' in shown
+
+
+def test_patterns_are_anchored_at_a_directory_whose_name_has_glob_characters(tmp_path: Path):
+    root = tmp_path / "we[ir]d *?"
+    write(root, {"convlint.toml": "extend-exclude = ['sub/gen']\nper-file-ignores = { 'sub/t/*.py' = ['CL101'] }\n",
+                 "sub/gen/g.py": BAD, "sub/t/t.py": BAD, "sub/m.py": BAD})
+    assert check(root, ".") == ["sub/m.py:5:9: CL101"]
+    assert check(root, "--force-exclude", "sub/gen/g.py", "sub/t/t.py") == []
 
 
 def test_dot_convlint_toml_wins_over_convlint_toml(tmp_path: Path):
