@@ -69,7 +69,8 @@ class ConvlintServer(LanguageServer):
         self.shut_down = False  # a `shutdown` request came: `exit` (or the end of input) is clean
         self.overrides: dict = {}  # the client's settings, as merge_cli takes them
         self.pull = False  # the client pulls diagnostics: none are pushed
-        self.waiting_for_configuration = False
+        self.configured = asyncio.Event()  # cleared while the client's settings are awaited
+        self.configured.set()
         self.input_waiting = lambda: False  # the client has sent input not handled yet
         self._settings: dict[str, Settings] = {}  # by directory
         self._generation = 0  # bumped when settings may have changed: every analysis is stale
@@ -220,7 +221,7 @@ class ConvlintServer(LanguageServer):
             self.loop.call_soon_threadsafe(self.flush)
 
     def flush(self) -> None:
-        if not self._pending or self.waiting_for_configuration or self.input_waiting():
+        if not self._pending or not self.configured.is_set() or self.input_waiting():
             return  # the next message, or the reader once idle, flushes again
         uris, self._pending = list(self._pending), {}
         for uri in uris:
@@ -340,7 +341,8 @@ def build_server() -> ConvlintServer:
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=True, workspace_diagnostics=False),
     )
-    def diagnostic(ls: ConvlintServer, params: types.DocumentDiagnosticParams):
+    async def diagnostic(ls: ConvlintServer, params: types.DocumentDiagnosticParams):
+        await ls.configured.wait()  # the first pull already has the client's settings
         uri = params.text_document.uri
         analysis = ls.analysis(uri)
         if analysis is None:
@@ -389,14 +391,14 @@ def build_server() -> ConvlintServer:
 
 def request_configuration(ls: ConvlintServer) -> None:
     """Ask the client for its `convlint` settings; lints wait for the answer (a while)."""
-    ls.waiting_for_configuration = True
+    ls.configured.clear()
     scope = ls.workspace.root_uri
     params = types.ConfigurationParams(items=[types.ConfigurationItem(section=SETTINGS_SECTION, scope_uri=scope)])
 
     def answered(future) -> None:
-        if not ls.waiting_for_configuration:
-            return
-        ls.waiting_for_configuration = False
+        if ls.configured.is_set():
+            return  # given up on
+        ls.configured.set()
         try:
             result = future.result()
         except Exception as e:  # the client could not answer: keep what there is
@@ -410,11 +412,11 @@ def request_configuration(ls: ConvlintServer) -> None:
     future = ls.workspace_configuration(params)
     future.add_done_callback(lambda f: ls.loop.call_soon_threadsafe(answered, f) if ls.loop else answered(f))
     if ls.loop is not None:
-        ls.loop.call_later(CONFIGURATION_WAIT, lambda: ls.waiting_for_configuration and _give_up(ls))
+        ls.loop.call_later(CONFIGURATION_WAIT, lambda: ls.configured.is_set() or _give_up(ls))
 
 
 def _give_up(ls: ConvlintServer) -> None:
-    ls.waiting_for_configuration = False
+    ls.configured.set()
     ls.flush()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
@@ -127,8 +128,9 @@ async def published(client: LanguageClient, path: Path, send: Callable[[], None]
     raise TimeoutError(f"no diagnostics published for {uri}")
 
 
-def identifier(path: Path) -> types.TextDocumentIdentifier:
-    return types.TextDocumentIdentifier(uri=path.as_uri())
+def identifier(path: Path | str) -> types.TextDocumentIdentifier:
+    """A document by its path, or by a URI (a notebook cell's)."""
+    return types.TextDocumentIdentifier(uri=path if isinstance(path, str) else path.as_uri())
 
 
 async def open_document(client: LanguageClient, path: Path, text: str) -> list[types.Diagnostic]:
@@ -147,9 +149,8 @@ async def send_change(client: LanguageClient, path: Path, version: int, change) 
     return await published(client, path, lambda: client.text_document_did_change(params))
 
 
-async def save_document(client: LanguageClient, saved: Path, published_for: Path) -> list[types.Diagnostic]:
-    params = types.DidSaveTextDocumentParams(text_document=identifier(saved))
-    return await published(client, published_for, lambda: client.text_document_did_save(params))
+async def save_document(client: LanguageClient, path: Path, published_for: Path) -> list[types.Diagnostic]:
+    return await published(client, published_for, lambda: saved(client, path))
 
 
 async def edit_document(client: LanguageClient, path: Path, version: int, old: str, new: str) -> list[types.Diagnostic]:
@@ -167,7 +168,7 @@ async def edit_document(client: LanguageClient, path: Path, version: int, old: s
     return await send_change(client, path, version, change)
 
 
-async def code_actions(client, path: Path, at: types.Range, only: list[str] | None) -> list[types.CodeAction]:
+async def code_actions(client, path: Path | str, at: types.Range, only: list[str] | None) -> list[types.CodeAction]:
     params = types.CodeActionParams(
         text_document=identifier(path),
         range=at,
@@ -218,20 +219,34 @@ async def test_settings_come_from_the_nearest_pyproject(client: LanguageClient, 
     assert [(d.code, d.range.start.line) for d in diagnostics] == [("CL102", 4)]
 
 
+def watched_file_changed(client: LanguageClient, changed: Path) -> None:
+    event = types.FileEvent(uri=changed.as_uri(), type=types.FileChangeType.Changed)
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[event]))
+
+
+def saved(client: LanguageClient, changed: Path) -> None:
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=identifier(changed)))
+
+
 @in_session
-async def test_saving_a_pyproject_relints_open_files(client: LanguageClient, tmp_path: Path):
+@pytest.mark.parametrize("notify", [watched_file_changed, saved], ids=["watched", "saved"])
+async def test_a_changed_pyproject_relints_open_files(client: LanguageClient, tmp_path: Path, notify):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.convlint]\nignore = ["CL102"]\n')
     path = tmp_path / "rank3d.py"
     assert await open_document(client, path, RANK_3D) == []
     pyproject.write_text("[tool.convlint]\nignore = []\n")
-    assert [d.code for d in await save_document(client, pyproject, path)] == ["CL102"]
+    assert [d.code for d in await published(client, path, lambda: notify(client, pyproject))] == ["CL102"]
     # A broken one: the defaults, and the error shown once.
     pyproject.write_text("[tool.convlint]\nselect = [\n")
-    assert [d.code for d in await save_document(client, pyproject, path)] == ["CL102"]
+    assert [d.code for d in await published(client, path, lambda: notify(client, pyproject))] == ["CL102"]
     await change_document(client, path, 2, RANK_3D + "\n")
     errors = [m.message for m in client.messages if str(pyproject) in m.message]
     assert len(errors) == 1 and "invalid TOML" in errors[0]
+    # A change of another file is no reason to read the settings again.
+    pyproject.write_text('[tool.convlint]\nignore = ["CL102"]\n')
+    notify(client, tmp_path / "other.py")
+    assert [d.code for d in await change_document(client, path, 3, RANK_3D)] == ["CL102"]
 
 
 @in_session
@@ -328,3 +343,166 @@ def test_server_without_pygls_exits_2(monkeypatch, tmp_path: Path):
     result = run_cli(["server"], tmp_path)
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: `convlint server` needs pygls: pip install 'convlint[lsp]'"
+
+
+# --------------------------------------------------------------------------- editor features
+
+
+@in_session
+async def test_capabilities_and_the_configuration_files_watched(client: LanguageClient):
+    capabilities = SERVER["capabilities"]
+    (selector,) = capabilities.notebook_document_sync.notebook_selector
+    assert selector.notebook == "jupyter-notebook" and [c.language for c in selector.cells] == ["python"]
+    assert capabilities.hover_provider
+    assert capabilities.diagnostic_provider.identifier == "convlint"
+    (registration,) = [r for r in REGISTERED if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+    assert [w["globPattern"] for w in registration.register_options["watchers"]] == [
+        "**/pyproject.toml", "**/convlint.toml", "**/.convlint.toml"]
+
+
+@in_session
+async def test_rule_links_and_hover_show_the_rule_docs(client: LanguageClient, workspace: Path):
+    path = workspace / "hover.py"
+    (first, second) = await open_document(client, path, FINDINGS)
+    (workspace / "hover.py").write_text(FINDINGS, encoding="utf-8")
+    report = json.loads(run_cli(["check", "--output-format", "json", "hover.py"], workspace).stdout)
+    assert first.code_description.href == report[0]["url"] and first.code_description.href.startswith("https://")
+    at = types.Position(line=first.range.start.line, character=first.range.start.character + 2)
+    hover = await client.text_document_hover_async(types.HoverParams(text_document=identifier(path), position=at))
+    assert hover.contents.kind == types.MarkupKind.Markdown
+    assert hover.contents.value == run_cli(["rule", "CL101"], workspace).stdout
+    assert hover.range == first.range
+    nowhere = types.HoverParams(text_document=identifier(path), position=types.Position(line=0, character=0))
+    assert await client.text_document_hover_async(nowhere) is None
+
+
+@in_session
+async def test_disable_for_this_line_adds_or_merges_a_noqa(client: LanguageClient, workspace: Path):
+    path = workspace / "noqa.py"
+    text = FINDINGS.replace("model.to(memory_format=torch.channels_last)",
+                            "model.to(memory_format=torch.channels_last)  # noqa: CL102 - kept")
+    diagnostics = await open_document(client, path, text)
+    for diagnostic, expected in zip(diagnostics, [
+        'label = "\U0001d538\u00e9"; net.to(memory_format=torch.channels_last)  # noqa: CL101\n',
+        "model.to(memory_format=torch.channels_last)  # noqa: CL102, CL101 - kept\n",
+    ]):
+        actions = await code_actions(client, path, diagnostic.range, [types.CodeActionKind.QuickFix])
+        (action,) = [a for a in actions if is_noqa_action(a)]
+        assert action.title == "Disable CL101 for this line" and not action.is_preferred
+        fixed = apply_edit(text, path.as_uri(), action.edit)
+        assert fixed.splitlines(keepends=True)[diagnostic.range.start.line] == expected
+        assert len(await change_document(client, path, 2, fixed)) == 1  # that finding is gone
+        await change_document(client, path, 3, text)
+    # A syntax error cannot be silenced.
+    (broken,) = await change_document(client, path, 4, "model.to(memory_format=torch.channels_last\n")
+    assert not [a for a in await code_actions(client, path, broken.range, None) if is_noqa_action(a)]
+
+
+NOTEBOOK = [  # (kind, text) of each cell; a cell without a final newline, as editors keep them
+    ("code", "import torch\nfrom torch import nn\n"),
+    ("markdown", "# The model"),
+    ("code", "%matplotlib inline\nnet = nn.Conv2d(3, 3, 3)\n"),
+    ("code", "net.to(memory_format=torch.channels_last)"),
+]
+
+
+def cell_uris(path: Path, cells: list) -> list[str]:
+    return [f"vscode-notebook-cell:{path}#W{i}sZmlsZQ%3D%3D" for i in range(len(cells))]
+
+
+async def published_cells(client: LanguageClient, uris: list[str], send: Callable[[], None]) -> list[list]:
+    """What the server publishes for each of `uris` after `send()`."""
+    for uri in uris:
+        client.diagnostics.pop(uri, None)
+    send()
+    for _ in range(2000):
+        if all(uri in client.diagnostics for uri in uris):
+            return [list(client.diagnostics[uri]) for uri in uris]
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"no diagnostics published for {uris}")
+
+
+async def open_notebook(client: LanguageClient, path: Path, cells: list) -> list[list]:
+    uris = cell_uris(path, cells)
+    kind = {"code": types.NotebookCellKind.Code, "markdown": types.NotebookCellKind.Markup}
+    notebook = types.NotebookDocument(uri=path.as_uri(), notebook_type="jupyter-notebook", version=1, cells=[
+        types.NotebookCell(kind=kind[k], document=uri) for uri, (k, _) in zip(uris, cells)])
+    items = [types.TextDocumentItem(uri=uri, language_id="python" if k == "code" else "markdown", version=1, text=t)
+             for uri, (k, t) in zip(uris, cells)]
+    params = types.DidOpenNotebookDocumentParams(notebook_document=notebook, cell_text_documents=items)
+    code = [uri for uri, (k, _) in zip(uris, cells) if k == "code"]
+    found = await published_cells(client, code, lambda: client.notebook_document_did_open(params))
+    return [found[code.index(uri)] if uri in code else None for uri in uris]
+
+
+def write_notebook(path: Path, cells: list) -> None:
+    nb = {"cells": [{"cell_type": k, "metadata": {}, "source": t, **({"outputs": [], "execution_count": None}
+                                                                   if k == "code" else {})} for k, t in cells],
+          "metadata": {"kernelspec": {"language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
+
+
+def notebook_cells(path: Path) -> list[str]:
+    return [cell["source"] for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+
+
+def apply_cell_edits(texts: list[str], uris: list[str], edit: types.WorkspaceEdit) -> list[str]:
+    texts = list(texts)
+    for change in edit.document_changes:
+        i = uris.index(change.text_document.uri)
+        single = types.WorkspaceEdit(document_changes=[change])
+        texts[i] = apply_edit(texts[i], change.text_document.uri, single)
+    return texts
+
+
+@in_session
+async def test_a_notebook_is_one_program_with_findings_in_its_cells(client: LanguageClient, workspace: Path):
+    path = workspace / "analysis.ipynb"
+    found = await open_notebook(client, path, NOTEBOOK)
+    assert [[d.code for d in f] if f is not None else None for f in found] == [[], None, [], ["CL101"]]
+    (finding,) = found[3]
+    assert finding.range == expected_range(NOTEBOOK[3][1] + "\n", 0, "net.to(", "channels_last)")
+    # What `convlint check` says of the same notebook file: cell 4 (counting every cell).
+    write_notebook(path, NOTEBOOK)
+    check = run_cli(["check", "analysis.ipynb"], workspace).stdout
+    assert f"analysis.ipynb:cell 4:1:1: CL101 [*] {finding.message}" in check
+    # An edit of one cell is linted with the others: the call in cell 4 is on a tensor now.
+    uris = cell_uris(path, NOTEBOOK)
+    change = types.NotebookDocumentCellContentChanges(
+        document=types.VersionedTextDocumentIdentifier(uri=uris[2], version=2),
+        changes=[types.TextDocumentContentChangeWholeDocument(text="net = torch.ones(1, 3, 8, 8)\n")])
+    params = types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(version=2, uri=path.as_uri()),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[change])))
+    (_, _, after) = await published_cells(client, [uris[0], uris[2], uris[3]],
+                                          lambda: client.notebook_document_did_change(params))
+    assert after == []  # `net` is a tensor now
+    close = types.DidCloseNotebookDocumentParams(
+        notebook_document=types.NotebookDocumentIdentifier(uri=path.as_uri()),
+        cell_text_documents=[types.TextDocumentIdentifier(uri=u) for u in uris])
+    assert await published_cells(client, [uris[3]], lambda: client.notebook_document_did_close(close)) == [[]]
+
+
+@in_session
+async def test_notebook_fixes_edit_the_cells_as_the_cli_fixes_the_file(client: LanguageClient, workspace: Path):
+    project = workspace / "runtime-target"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.convlint]\nfix-target = "convlint"\n')
+    path = project / "fix.ipynb"
+    found = await open_notebook(client, path, NOTEBOOK)
+    uris, texts = cell_uris(path, NOTEBOOK), [t for _, t in NOTEBOOK]
+    write_notebook(path, NOTEBOOK)
+    run_cli(["fix", "--write", "fix.ipynb"], project)
+    expected = notebook_cells(path)
+    assert expected[0] != texts[0] and expected[3] != texts[3]  # an import in the first cell
+    # The quick fix: edits of two cells.
+    actions = await code_actions(client, uris[3], found[3][0].range, [types.CodeActionKind.QuickFix])
+    (fix,) = [a for a in actions if not is_noqa_action(a)]
+    assert {c.text_document.uri for c in fix.edit.document_changes} == {uris[0], uris[3]}
+    assert apply_cell_edits(texts, uris, fix.edit) == expected
+    (noqa,) = [a for a in actions if is_noqa_action(a)]
+    assert apply_cell_edits(texts, uris, noqa.edit)[3] == texts[3] + "  # noqa: CL101"
+    # Fix all, on any cell.
+    whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    (action,) = await code_actions(client, uris[0], whole, [types.CodeActionKind.SourceFixAll])
+    assert apply_cell_edits(texts, uris, action.edit) == expected

@@ -58,15 +58,22 @@ class Reparser:
         while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
             tail += 1
         spans = [(_first_line(s), s.end_lineno) for s in body]
-        # Statements wholly in the unchanged head (1-based rows <= head), cut where the next
-        # one starts on a later row; likewise those wholly in the unchanged tail.
+        # Keep the statements wholly in the unchanged head (1-based rows <= head), up to a
+        # cut where the next statement starts on a later row (no `;` between); likewise
+        # those wholly in the unchanged tail.
         keep_head = 0
-        while keep_head < len(body) and spans[keep_head][1] <= head and _apart(spans, keep_head):
-            keep_head += 1
+        i = 0
+        while i < len(body) and spans[i][1] <= head:
+            if _apart(spans, i):
+                keep_head = i + 1
+            i += 1
         changed_end = len(old) - tail  # the last changed row of the old text (1-based)
         keep_tail = len(body)
-        while keep_tail > keep_head and spans[keep_tail - 1][0] > changed_end and _apart(spans, keep_tail - 2):
-            keep_tail -= 1
+        j = len(body) - 1
+        while j >= keep_head and spans[j][0] > changed_end:
+            if _apart(spans, j - 1):
+                keep_tail = j
+            j -= 1
         if keep_head == 0 and keep_tail == len(body):
             return None  # nothing to keep: a whole parse
         start = spans[keep_head - 1][1] if keep_head else 0  # rows before the new segment
