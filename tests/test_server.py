@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ pytest_lsp = pytest.importorskip("pytest_lsp", reason="pytest-lsp is in the test
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
-from tests.fixture_cases import run_cli  # noqa: E402
+from tests.fixture_cases import ROOT, run_cli  # noqa: E402
 
 # The tests share the module's server session, so they run in its event loop.
 in_session = pytest.mark.asyncio(loop_scope="module")
@@ -506,3 +507,28 @@ async def test_notebook_fixes_edit_the_cells_as_the_cli_fixes_the_file(client: L
     whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
     (action,) = await code_actions(client, uris[0], whole, [types.CodeActionKind.SourceFixAll])
     assert apply_cell_edits(texts, uris, action.edit) == expected
+
+
+def test_the_server_lints_without_torch_and_libcst(tmp_path: Path):
+    # A session's analyses (a notebook's too) and their positions; LibCST only for a fix.
+    program = f'''
+import sys
+from lsprotocol import types
+from pygls.workspace import TextDocument
+from pygls.workspace.position_codec import PositionCodec
+from convlint.analysis.reparse import Reparser
+from convlint.analysis.syntax import parse
+from convlint.config import Settings
+from convlint.server import build_server
+from convlint.server_buffers import BufferAnalysis, NotebookAnalysis
+build_server()
+codec = PositionCodec(types.PositionEncodingKind.Utf16)
+document = TextDocument("file:///x.py", {FINDINGS!r}, version=1)
+found = BufferAnalysis(document, "/x.py", Settings(), codec, parse).placed()
+cells = [TextDocument(f"cell:{{i}}", t, version=1) for i, (k, t) in enumerate({NOTEBOOK!r}) if k == "code"]
+NotebookAnalysis(cells, "/nb.ipynb", Settings(), codec, Reparser().parse).placed()
+print(sum(map(len, found.values())), ",".join(m for m in ("torch", "libcst") if m in sys.modules))
+'''
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert done.stdout.split() == ["2"], done.stderr

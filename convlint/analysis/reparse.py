@@ -103,12 +103,20 @@ def _apart(spans: list[tuple[int, int]], i: int) -> bool:
 
 
 def _move(statements: list[ast.stmt], rows: int) -> None:
-    """Shift every node of the statements by `rows` rows."""
+    """Shift every node of the statements by `rows` rows (a tight walk: it visits every node
+    after the edit)."""
     stack: list[ast.AST] = list(statements)
+    pop, push, extend, node_type = stack.pop, stack.append, stack.extend, ast.AST
     while stack:
-        node = stack.pop()
-        if "lineno" in node._attributes:
+        node = pop()
+        if node._attributes:  # the nodes with positions (not contexts, operators, arguments)
             node.lineno += rows
-            if getattr(node, "end_lineno", None) is not None:
-                node.end_lineno += rows
-        stack.extend(ast.iter_child_nodes(node))
+            end = getattr(node, "end_lineno", None)
+            if end is not None:
+                node.end_lineno = end + rows
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                extend([v for v in value if isinstance(v, node_type)])
+            elif isinstance(value, node_type) and value._fields:
+                push(value)
