@@ -23,7 +23,6 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
-from pygls.workspace import TextDocument
 
 from convlint import __version__
 from convlint.analysis.reparse import Reparser
@@ -502,4 +501,4 @@ def workspace_edit(ls: ConvlintServer, analysis: Analysis, edits: Edits) -> type
     return types.WorkspaceEdit(changes=dict(edits))
 
 
-__all__ = ["ConvlintServer", "TextDocument", "build_server", "serve"]
+__all__ = ["ConvlintServer", "build_server", "serve"]
