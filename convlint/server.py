@@ -25,6 +25,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from convlint import __version__
+from convlint.analysis.project import forget_projects
 from convlint.analysis.reparse import Reparser
 from convlint.config import FIX_TARGETS, ConfigError, Settings, check_selectors, find_config, load_settings, merge_cli
 from convlint.diagnostics import Applicability
@@ -104,6 +105,13 @@ class ConvlintServer(LanguageServer):
         from them, and lint every open document again."""
         self._settings.clear()
         self._told.clear()
+        self.files_changed()
+
+    def files_changed(self) -> None:
+        """Files on disk may have changed (a save): what the analysis read of the project
+        (which modules exist, their indices, the callers of a function) is read again, and
+        every open document is linted again, as it may import the saved file."""
+        forget_projects()
         self._generation += 1
         if self.pull:
             if get_capability(self.client_capabilities, "workspace.diagnostics.refresh_support", False):
@@ -307,7 +315,7 @@ def build_server() -> ConvlintServer:
         if is_config_file(params.text_document.uri):  # for clients that do not watch files
             ls.settings_changed()
         else:
-            ls.schedule(params.text_document.uri)
+            ls.files_changed()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: ConvlintServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -327,7 +335,7 @@ def build_server() -> ConvlintServer:
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
     def notebook_did_save(ls: ConvlintServer, params: types.DidSaveNotebookDocumentParams) -> None:
-        ls.schedule(params.notebook_document.uri)
+        ls.files_changed()
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_did_close(ls: ConvlintServer, params: types.DidCloseNotebookDocumentParams) -> None:

@@ -251,6 +251,18 @@ async def test_a_changed_pyproject_relints_open_files(client: LanguageClient, tm
 
 
 @in_session
+async def test_saving_a_file_relints_the_documents_that_import_it(client: LanguageClient, tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text("")
+    train, models = tmp_path / "train.py", tmp_path / "models.py"
+    text = "import torch\n\nfrom models import build\n\nnet = build()\nnet.to(memory_format=torch.channels_last)\n"
+    (before,) = await open_document(client, train, text)
+    assert "likely a module" in before.message  # no models.py: a module by its name only
+    models.write_text("from torch import nn\n\n\ndef build():\n    return nn.Conv2d(3, 3, 3)\n")
+    (after,) = await published(client, train, lambda: saved(client, models))  # the editor saved it
+    assert "on a module" in after.message
+
+
+@in_session
 async def test_lints_the_buffer_not_the_file_on_change_save_and_close(client: LanguageClient, workspace: Path):
     path = workspace / "buffer.py"
     path.write_text(CLEAN)  # on disk: nothing to report
