@@ -97,30 +97,31 @@ def _needed_words(rules: tuple[Rule, ...]) -> tuple[bytes, ...] | None:
     return tuple(sorted({word for rule in rules for word in rule.needs}))
 
 
-def lint_source(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+def lint_source(text: str, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
     """All findings of one decoded source, suppressions and selection applied, sorted.
 
-    `noqa=False` leaves `# noqa` comments to a host that applies its own (flake8).
+    `noqa=False` leaves `# noqa` comments to a host that applies its own (flake8); `parser`
+    is syntax.parse or one that reuses a buffer's previous tree (analysis/reparse.py).
     """
     source = SourceText(text)
-    return _lint(source, path, settings, noqa)
+    return _lint(source, path, settings, noqa, parser)
 
 
-def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
     """`lint_source` behind the byte prefilter, as `run` lints a file: for integrations that
     hold the text themselves (flake8, the language server), so they report what `check` does."""
     rules = rules_for(path, settings)
     if not rules or not prefilter(text.encode("utf-8", "surrogatepass"), rules):
         return []
-    return lint_source(text, path, settings, noqa)
+    return lint_source(text, path, settings, noqa, parser)
 
 
-def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
     exemption = file_exemption(source)
     if exemption is None:
         return []
     try:
-        tree = parse(source.text, filename=path).tree
+        tree = parser(source.text, filename=path).tree
     except SyntaxError as e:
         return [syntax_error(path, source, e)]
     except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
@@ -385,13 +386,13 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
 
 
 # A `# noqa` for a finding about suppressions (CL900) would only suppress that.
-_NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
+NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
 
 
 def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
     path, document = file.path, file.document
     source = SourceText(document.source)
-    findings = [d for d in _lint(source, path, settings) if d.code not in _NOT_SUPPRESSIBLE]
+    findings = [d for d in _lint(source, path, settings) if d.code not in NOT_SUPPRESSIBLE]
     edits = add_noqa_edits(source, findings)
     if not edits:
         return
