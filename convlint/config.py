@@ -39,6 +39,9 @@ class Settings:
     torch_version: str | None = None  # the torch release the project targets, e.g. "2.1"
     respect_gitignore: bool = True
     force_exclude: bool = False
+    include_docs: bool = False  # walks check .md/.rst/.txt pages' code blocks too
+    extend_include: tuple[str, ...] = ()  # patterns of more files walks check (docs among them)
+    docstring_code: bool = False  # check and fix the `>>>` examples in .py docstrings
     # The directory of the configuration file, where relative patterns (exclude,
     # per-file-ignores) are anchored; None without one (patterns are then relative to the
     # working directory, as Ruff's are, and the analysis finds each file's project itself).
@@ -71,6 +74,11 @@ class Settings:
         `parents`, one of its parent directories)."""
         rel = relative_posix(path, self.pattern_root)
         return any(path_matches(p, rel, parents) for p in self.exclude + self.extend_exclude)
+
+    def is_included(self, path: str) -> bool:
+        """True when a pattern of `extend-include` matches the path (as excludes match)."""
+        rel = relative_posix(path, self.pattern_root)
+        return any(path_matches(p, rel, parents=False) for p in self.extend_include)
 
     @cached_property
     def _entry_excludes(self) -> tuple[frozenset[str], re.Pattern | None, tuple[str, ...]]:
@@ -146,6 +154,9 @@ _KEYS = {
     "torch-version": "version",
     "respect-gitignore": "bool",
     "force-exclude": "bool",
+    "include-docs": "bool",
+    "extend-include": "strings",
+    "docstring-code": "bool",
 }
 
 

@@ -16,6 +16,13 @@ from convlint.config import Settings
 from convlint.gitignore import GitIgnore
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
+# Documentation pages whose code blocks are checked (markup.py): named on the command line,
+# or in walks with `include-docs = true`.
+DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt")
+
+
+def is_doc_path(path: str) -> bool:
+    return path.lower().endswith(DOC_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ def _walk(top: str, real_top: str, settings: Settings, errors: list[FileError]):
     """The files under `top`: (path, real path, is a symlink). Directories that cannot be
     listed are added to `errors`."""
     ignore = GitIgnore.for_directory(top) if settings.respect_gitignore else None
+    suffixes = SOURCE_SUFFIXES + (DOC_SUFFIXES if settings.include_docs else ())
     stack = [(top, real_top, ignore)]
     while stack:
         directory, real_directory, ignore = stack.pop()
@@ -110,7 +118,8 @@ def _walk(top: str, real_top: str, settings: Settings, errors: list[FileError]):
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
-            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
+            if not is_dir and not entry.name.endswith(suffixes) and not (
+                    settings.extend_include and settings.is_included(path)):
                 continue
             if settings.excludes_entry(entry.name, path):
                 continue
