@@ -108,31 +108,39 @@ def lint_source(text: str, path: str, settings: Settings, noqa: bool = True) -> 
     return _lint(source, path, settings, noqa)
 
 
-def lint_document(text: str, path: str, settings: Settings) -> list[Diagnostic]:
-    """The findings of a file's text as `check` reports them: a documentation page's code
-    blocks (at page rows), or the Python source. For hosts that hold the text (the server)."""
-    rules = rules_for(path, settings)
-    if not rules or not prefilter(text.encode("utf-8", "surrogatepass"), rules):
-        return []
-    if not is_doc_path(path):
-        return lint_source(text, path, settings)
-    document = open_document(path, text)
-    found = _lint(SourceText(document.source), path, settings, suppressed=document.suppressed_rows)
-    return [document.locate(d) for d in found if d.code != SYNTAX_ERROR]
-
-
 def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
     """`lint_source` behind the byte prefilter, as `run` lints a file: for integrations that
     hold the text themselves (flake8, the language server), so they report what `check` does."""
     rules = rules_for(path, settings)
     if not rules or not prefilter(text.encode("utf-8", "surrogatepass"), rules):
         return []
+    if is_doc_path(path):  # a page: its fixes computed here, where the page's rows are known
+        page = open_document(path, text)
+        source = SourceText(page.source)
+        found = _page_findings(page, _lint(source, path, settings, noqa, page.block_noqa), FileResult(path))
+        return [page.locate(d) for d in materialize_fixes(found, source)[0]]
     return lint_source(text, path, settings, noqa)
 
 
+def fix_buffer(text: str, path: str, settings: Settings, unsafe: bool) -> FixOutcome:
+    """`fix_source` for a host that holds the text (the server's fix-all): a page's blocks
+    are fixed and put back into the page, and what remains is at page rows."""
+    if not is_doc_path(path):
+        return fix_source(text, path, settings, unsafe)
+    page = open_document(path, text)
+    outcome = fix_source(page.source, path, settings, unsafe, page.block_noqa)
+    try:
+        rendered = page.render(outcome.text)
+    except _write_errors() as e:
+        return FixOutcome(text, Counter(), [], [], str(e))
+    remaining = [page.locate(d) for d in _page_findings(page, outcome.remaining, FileResult(path))]
+    return replace(outcome, text=rendered, remaining=remaining)
+
+
 def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True,
-          suppressed: frozenset[int] = frozenset()) -> list[Diagnostic]:
-    """`suppressed`: rows whose findings a page's `convlint: noqa` comment suppresses."""
+          block_noqa=None) -> list[Diagnostic]:
+    """`block_noqa(text)`: the rows of `text` whose findings a page's `convlint: noqa`
+    comment suppresses (a page's source, markup.Page.block_noqa)."""
     exemption = file_exemption(source)
     if exemption is None:
         return []
@@ -154,13 +162,14 @@ def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True,
         for rule in judges:
             diagnostics.extend(rule.check(ctx))
     directives = ctx.directives if diagnostics and noqa else {}
+    noqa_blocks = block_noqa(source.text) if block_noqa and diagnostics else frozenset()
     kept = [
         d
         for d in diagnostics
         if enabled(d.code)
         and not is_suppressed(d, directives)
         and not (exemption and d.code in exemption)
-        and d.start.row not in suppressed
+        and d.start.row not in noqa_blocks
     ]
     return sorted(kept, key=lambda d: d.sort_key)
 
@@ -215,7 +224,7 @@ class FixOutcome:
 
 
 def fix_source(text: str, path: str, settings: Settings, unsafe: bool,
-               suppressed: frozenset[int] = frozenset()) -> FixOutcome:
+               block_noqa=None) -> FixOutcome:
     """Apply every applicable fix until none is left (or MAX_FIX_PASSES).
 
     Overlapping fixes (nested calls) are applied in later passes; a pass whose result does
@@ -229,7 +238,7 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool,
     # analysis a pass, not a second one of the same text at the end.
     for passes in range(MAX_FIX_PASSES + 1):
         source = SourceText(text)
-        remaining = _lint(source, path, settings, suppressed=suppressed)
+        remaining = _lint(source, path, settings, block_noqa=block_noqa)
         resolved, failures = materialize_fixes([d for d in remaining if d.fixable(unsafe)], source)
         edits, applied = _non_overlapping(resolved)
         if not applied or passes == MAX_FIX_PASSES:
@@ -316,7 +325,7 @@ class PythonDocument:
         return fixed_source
 
     # What a documentation page (markup.Page) also has: a .py file has no such blocks.
-    suppressed_rows: frozenset[int] = frozenset()
+    block_noqa = None
     skipped: tuple[str, ...] = ()
 
 
@@ -405,7 +414,7 @@ def _check(file: _File, document, text: str, settings: Settings, result: FileRes
 def _lint_document(document, source: SourceText, path: str, settings: Settings, result: FileResult) -> list[Diagnostic]:
     """`_lint` of a document's source, its skipped blocks noted in `result`."""
     _note_skipped(document, result)
-    return _page_findings(document, _lint(source, path, settings, suppressed=document.suppressed_rows), result)
+    return _page_findings(document, _lint(source, path, settings, block_noqa=document.block_noqa), result)
 
 
 def _note_skipped(document, result: FileResult) -> None:
@@ -452,7 +461,7 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
         if document is None:
             continue
         _note_skipped(document, result)
-        outcome = fix_source(document.source, path, settings, options.unsafe_fixes, document.suppressed_rows)
+        outcome = fix_source(document.source, path, settings, options.unsafe_fixes, document.block_noqa)
         result.notes += _failure_notes(outcome.failures, document)
         if outcome.error:
             result.notes.append(f"{path}: {outcome.error}")
@@ -508,7 +517,7 @@ _NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if r
 def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
     path, document = file.path, file.document
     source = SourceText(document.source)
-    findings = [d for d in _lint(source, path, settings, suppressed=document.suppressed_rows)
+    findings = [d for d in _lint(source, path, settings, block_noqa=document.block_noqa)
                 if d.code not in _NOT_SUPPRESSIBLE]
     edits = add_noqa_edits(source, findings)
     if not edits:

@@ -88,13 +88,16 @@ class Page:
         last = lines[-1]
         return Location(last.row + 1, len(last.prefix) + len(last.code) + 1)
 
-    @property
-    def suppressed_rows(self) -> frozenset[int]:
-        """The rows of `source` in blocks under a `convlint: noqa` comment."""
-        rows = set()
-        for block, start in zip(self.blocks, self.starts):
-            if block.noqa:
-                rows.update(range(start, start + len(block.lines)))
+    @staticmethod
+    def block_noqa(source: str) -> frozenset[int]:
+        """The rows of a (fixed) `source` in blocks under a `convlint: noqa` comment: those
+        after a boundary marked `-noqa`, up to the next boundary."""
+        rows, inside = set(), False
+        for row, line in enumerate(_LINE.findall(source), start=1):
+            if BOUNDARY in line and _BOUNDARY_LINE.fullmatch(line):
+                inside = line.rstrip("\r\n").endswith(_NOQA_MARK)
+            elif inside:
+                rows.add(row)
         return frozenset(rows)
 
     def locate(self, diagnostic: Diagnostic) -> Diagnostic:
@@ -134,7 +137,7 @@ class Page:
     def render(self, fixed_source: str) -> str:
         """The page with its code blocks taken from a fixed `source`; raises PageError when
         the fixed code cannot be put back into the blocks so that they read as it."""
-        chunks = fixed_source.split(_boundary(self.token) + "\n")[1:]
+        chunks = _boundaries(self.token).split(fixed_source)[1:]
         if len(chunks) != len(self.blocks):
             raise PageError("the fix moved code across code blocks; not written")
         out: list[str] = []
@@ -274,7 +277,8 @@ def _assemble(path: str, text: str, rows: list[str], found: list[_Found], token:
     for block in blocks:
         # Fragments use `torch` without importing it: the page is read as if it did, ahead
         # of its first block (cell_layout knows that row is not the page's).
-        parts.append(("import torch  " if not parts else "") + _boundary(token) + "\n" + block.python)
+        mark = _NOQA_MARK if block.noqa else ""
+        parts.append(("import torch  " if not parts else "") + _boundary(token) + mark + "\n" + block.python)
         starts.append(row + 1)
         row += 1 + block.python.count("\n")
     return Page(path, text, rows, blocks, token, "".join(parts), starts, skipped)
@@ -331,6 +335,14 @@ def _token(text: str) -> str:
 
 def _boundary(token: str) -> str:
     return f"{BOUNDARY}{token}"
+
+
+_NOQA_MARK = "-noqa"  # ends the boundary before a block under a `convlint: noqa` comment
+_BOUNDARY_LINE = re.compile(rf"(?:import torch  )?{BOUNDARY}\w+(?:{_NOQA_MARK})?\n")
+
+
+def _boundaries(token: str) -> re.Pattern:
+    return re.compile(rf"^(?:import torch  )?{re.escape(_boundary(token))}(?:{_NOQA_MARK})?\n", re.MULTILINE)
 
 
 def _noqa_before(rows: list[str], row: int, pattern: re.Pattern) -> bool:

@@ -57,7 +57,7 @@ class Notebook:
     source: str  # the analysable Python source: every code cell, joined
     starts: list[int]  # the row in `source` where each cell's first line is
     # What a documentation page (markup.Page) also has: notebooks have no such blocks.
-    suppressed_rows: ClassVar[frozenset[int]] = frozenset()
+    block_noqa: ClassVar[None] = None
     skipped: ClassVar[tuple[str, ...]] = ()
 
     def locate(self, diagnostic: Diagnostic) -> Diagnostic:
@@ -278,17 +278,18 @@ def cell_layout(path: str, text: str) -> CellLayout | None:
         return None
     page = not path.endswith(".ipynb")
     if page:  # its first row imports torch, for fragments that use it without an import
-        match = re.fullmatch(rf"import torch  {PAGE_BOUNDARY}(\w+)\n", lines[0])
+        match = re.fullmatch(rf"import torch  {PAGE_BOUNDARY}([0-9a-f]+)(?:-noqa)?\n", lines[0])
     else:
         match = re.fullmatch(rf"{_BOUNDARY}(\w+)\n", lines[0])
     if match is None:
         return None
     token = match.group(1)
     boundary = f"{PAGE_BOUNDARY if page else _BOUNDARY}{token}\n"
+    noqa_boundary = f"{PAGE_BOUNDARY}{token}-noqa\n" if page else boundary
     placeholder = re.compile(rf"\s*pass  # {_MAGIC}{token}-\d+(?:{_INSTALLS})?\r?\n?")
     cells, placeholders = [], set()
     for row, line in enumerate(lines, start=1):
-        if line == boundary or row == 1:
+        if line in (boundary, noqa_boundary) or row == 1:
             cells.append([row + 1, row])
         else:
             cells[-1][1] = row

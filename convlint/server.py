@@ -25,7 +25,8 @@ from pygls.workspace.position_codec import PositionCodec
 from convlint import __version__
 from convlint.config import ConfigError, Settings, find_config, load_settings
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Location
-from convlint.engine import fix_source, lint_buffer, materialize_fixes
+from convlint.engine import fix_buffer, lint_buffer, materialize_fixes
+from convlint.files import DOC_SUFFIXES
 from convlint.rules import KNOWN_CODES, SYNTAX_ERROR
 from convlint.source import SourceText
 
@@ -270,7 +271,8 @@ def analyze(ls: ConvlintServer, uri: str) -> Analysis | None:
     document = ls.workspace.text_documents.get(unquote(uri))
     if document is None:
         return None
-    if document.language_id != "python" and not document.path.endswith((".py", ".pyi")):
+    # Python buffers, and pages with code blocks (by suffix: their rows are read as a page's).
+    if document.language_id != "python" and not document.path.endswith((".py", ".pyi") + DOC_SUFFIXES):
         return None
     return Analysis(ls, document)
 
@@ -326,7 +328,7 @@ def fix_all(ls: ConvlintServer, analysis: Analysis) -> list[types.CodeAction]:
     """Every safe fix at once, as `convlint fix --write` applies them (fix-on-save)."""
     if not analysis.diagnostics:
         return []
-    outcome = fix_source(analysis.source.text, analysis.path, analysis.settings, unsafe=False)
+    outcome = fix_buffer(analysis.source.text, analysis.path, analysis.settings, unsafe=False)
     if outcome.text == analysis.source.text:
         return []
     edit = analysis.text_edit(smallest_edit(analysis.source, outcome.text))
