@@ -320,3 +320,36 @@ def test_fix_buffer_fixes_a_page_as_fix_write_does(tmp_path: Path):
     run_cli(["fix", "--write", "--isolated", "guide.md"], tmp_path)
     assert outcome.text == (tmp_path / "guide.md").read_text()
     assert outcome.fixed == 1 and outcome.remaining == []
+
+
+# --------------------------------------------------------------------------- the evaluation set
+
+
+def test_the_doc_labels_are_well_formed_and_match_their_pages():
+    from benchmarks.docs import score
+
+    sites = score.load_labels()
+    assert len(sites) >= 60 and len({s.key for s in sites}) == len(sites)
+    for s in sites:
+        assert s.label in ("module", "tensor", "not-python", "other"), s
+        assert (s.expected in ("CL101", "CL102")) == (s.label == "module"), s
+        if s.set == "synthetic":  # the real pages are in the cache; these are here
+            line = (score.SYNTHETIC / s.path).read_text().splitlines()[s.line - 1]
+            assert line.strip()[:120] == s.text, s
+
+
+def test_the_synthetic_doc_set_meets_the_bar(capsys):
+    from benchmarks.docs import score
+
+    assert score.main(["--set", "synthetic", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["score"]["synthetic"]
+    assert result["precision"] == 1.0 and result["recall"] >= 0.9, result
+
+
+def test_the_readme_before_and_after_page_is_what_fix_writes(tmp_path: Path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Documentation\n", 1)[1].split("\n### ", 1)[0]
+    before, after = re.findall(r"~~~markdown\n(.*?)~~~\n", section, re.DOTALL)
+    (tmp_path / "page.md").write_text(before)
+    run_cli(["fix", "--write", "--isolated", "page.md"], tmp_path)
+    assert (tmp_path / "page.md").read_text() == after
