@@ -377,6 +377,9 @@ def _process(path, data, stat_result, settings, options, result: FileResult) -> 
         decoded = decode_source(data)
         document = open_document(path, decoded.text)
     except SyntaxError as e:
+        if is_doc_path(path):  # a page cannot be decoded: no code of it was read
+            result.errors.append(FileError(path, e.msg or str(e)))
+            return
         result.diagnostics.append(syntax_error(path, None, e))
         return
     except NotebookError as e:

@@ -155,9 +155,11 @@ class Page:
         out.extend(self.rows[row:])
         new_text = "".join(out)
         if self.docstrings:
+            from convlint.analysis.syntax import parse
+
             try:
-                again = read_docstrings(self.path, new_text, ast.parse(new_text), self.token)
-            except (SyntaxError, ValueError):
+                again = read_docstrings(self.path, new_text, parse(new_text, self.path).tree, self.token)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 raise PageError("a docstring example's fix would break the file; not written") from None
         else:
             again = read_page(self.path, new_text, self.token)

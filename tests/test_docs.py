@@ -353,3 +353,24 @@ def test_the_readme_before_and_after_page_is_what_fix_writes(tmp_path: Path):
     (tmp_path / "page.md").write_text(before)
     run_cli(["fix", "--write", "--isolated", "page.md"], tmp_path)
     assert (tmp_path / "page.md").read_text() == after
+
+
+def test_an_undecodable_page_is_a_one_line_error_not_cl000(tmp_path: Path):
+    (tmp_path / "notes.txt").write_bytes(b"Example::\n\n    net.to(memory_format=torch.channels_last)  # \xff\n")
+    result = run_cli(["check", "notes.txt"], tmp_path)
+    assert result.exit_code == 2 and "CL000" not in result.stdout
+    assert result.stderr.startswith("error: notes.txt: cannot decode the file as utf-8: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_add_noqa_on_a_page_writes_the_comment_into_the_code_line(tmp_path: Path):
+    (tmp_path / "guide.md").write_text(PAGE)
+    run_cli(["check", "--add-noqa", "guide.md"], tmp_path)
+    assert (tmp_path / "guide.md").read_text() == PAGE.replace(f"  {CONVERT}\n", f"  {CONVERT}  # noqa: CL101\n")
+    assert run_cli(["check", "guide.md"], tmp_path).stdout == "All checks passed!\n"
+
+
+def test_standard_input_named_as_a_page_is_read_as_a_page(tmp_path: Path):
+    result = run_cli(["fix", "--stdin-filename", "guide.md", "-"], tmp_path, input=PAGE)
+    assert result.stdout == fixed_page("guide.md", PAGE, unsafe=False)
+    assert "convert_conv2d_weight_memory_format(net, torch.channels_last)" in result.stdout
