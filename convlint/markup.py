@@ -24,9 +24,8 @@ MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")  # any other page (files.DOC_SU
 BOUNDARY = "# convlint-block-boundary-"
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
-_PYTHON_LANGUAGES = {"python", "py", "python3", "py3", "pycon", "python-console", "pytb3", "ipython",
-                     "ipython3", "sage"}
-_CONSOLE_LANGUAGES = {"pycon", "python-console", "doscon-python"}
+_PYTHON_LANGUAGES = {"python", "py", "python3", "py3", "pycon", "python-console", "ipython", "ipython3"}
+_CONSOLE_LANGUAGES = {"pycon", "python-console"}
 _MYST_CODE = re.compile(r"\{(code-block|code|sourcecode|code-cell|testcode|doctest)\}")
 _MYST_OPTION = re.compile(r"\s*:[\w-]+:.*")
 _NOQA_MD = re.compile(r"\s*(?:>\s*)*<!--\s*convlint:\s*noqa\s*-->\s*")
@@ -101,26 +100,29 @@ class Page:
         return frozenset(rows)
 
     def locate(self, diagnostic: Diagnostic) -> Diagnostic:
-        """Move a diagnostic (and its fix edits) from `source` rows to page rows."""
+        """Move a diagnostic (and its fix edits) from `source` rows to page rows; a fix whose
+        edits cannot be written into the page is dropped (`fix` says why when it is asked)."""
         fix = diagnostic.fix
         if fix is not None and fix.edits:
-            fix = replace(fix, edits=tuple(self._page_edit(e) for e in fix.edits))
+            edits = [self._page_edit(e) for e in fix.edits]
+            fix = None if None in edits else replace(fix, edits=tuple(edits))
         noqa_row = diagnostic.noqa_row
         if noqa_row is not None:
             noqa_row = self.page_location(Location(noqa_row, 1)).row
         return replace(diagnostic, start=self.page_location(diagnostic.start),
                        end=self.page_location(diagnostic.end), fix=fix, noqa_row=noqa_row)
 
-    def _page_edit(self, edit: Edit) -> Edit:
+    def _page_edit(self, edit: Edit) -> Edit | None:
         """An edit of `source` as the edit of the page that rendering it makes: the span
-        where the page would change, with what would stand there."""
+        where the page would change, with what would stand there (None: it cannot be
+        written back)."""
         from convlint.source import SourceText, apply_edits
 
         source = SourceText(self.source)
         try:
             new = self.render(apply_edits(self.source, source, [edit]))
         except PageError:
-            return replace(edit, start=self.page_location(edit.start), end=self.page_location(edit.end))
+            return None
         old = self.text
         head = 0
         limit = min(len(old), len(new))
@@ -142,11 +144,11 @@ class Page:
             raise PageError("the fix moved code across code blocks; not written")
         out: list[str] = []
         row = 0
-        changed = False
-        for block, chunk in zip(self.blocks, chunks):
+        changed = []
+        for i, (block, chunk) in enumerate(zip(self.blocks, chunks)):
             if chunk == block.python:
                 continue
-            changed = True
+            changed.append(i)
             out.extend(self.rows[row : block.first_row])
             out.extend(_render_block(self, block, chunk))
             row = block.last_row + 1
@@ -163,9 +165,19 @@ class Page:
                 raise PageError("a docstring example's fix would break the file; not written") from None
         else:
             again = read_page(self.path, new_text, self.token)
-        if again.source != fixed_source:
+        if again.source != fixed_source or not all(_prompts_fit(again.blocks[i]) for i in changed):
             raise PageError("a code block's fix cannot be written back into the page exactly; not written")
         return new_text
+
+
+def _prompts_fit(block: Block) -> bool:
+    """Whether a console block's `>>>` rows are where its statements start (and `...` rows
+    continue them), as doctest reads them."""
+    if not block.console:
+        return True
+    starts = _statement_rows(block.python)
+    return all((n in starts) == line.prefix.rstrip().endswith(">>>")
+               for n, line in enumerate(block.lines, start=1) if line.code.strip())
 
 
 def _render_block(page: Page, block: Block, chunk: str) -> list[str]:
@@ -184,7 +196,7 @@ def _render_block(page: Page, block: Block, chunk: str) -> list[str]:
     out = list(page.rows[block.first_row : block.lines[0].row]) if block.lines else []
 
     def emit(code: str, prefix: str, ending: str) -> None:
-        out.append((prefix + code if code else prefix.rstrip(" \t") if block.console else prefix) + ending)
+        out.append((prefix + code if code else prefix.rstrip(" \t")) + ending)
 
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -193,12 +205,12 @@ def _render_block(page: Page, block: Block, chunk: str) -> list[str]:
                 out.extend(tails[k])
             continue
         for n, j in enumerate(range(j1, j2)):
-            if tag == "replace" and i2 - i1 == j2 - j1:
-                line = block.lines[i1 + n]
-                emit(new[j], line.prefix, line.ending or newline)
+            same_shape = tag == "replace" and i2 - i1 == j2 - j1
+            ending = (block.lines[i1 + n].ending if same_shape else "") or newline
+            if block.console:  # the prompt says whether the line starts a statement
+                emit(new[j], block.indent + (">>> " if j + 1 in starts else "... "), ending)
             else:
-                prompt = (">>> " if j + 1 in starts else "... ") if block.console else ""
-                emit(new[j], block.indent + prompt, newline)
+                emit(new[j], block.lines[i1 + n].prefix if same_shape else block.indent, ending)
         for k in range(i1, i2):
             out.extend(tails[k])
     if out and block.lines and not block.lines[-1].ending and block.last_row == len(page.rows) - 1:
@@ -265,7 +277,11 @@ def _assemble(path: str, text: str, rows: list[str], found: list[_Found], token:
             skipped.append(f"{path}:{f.where + 1}: code block skipped: {f.broken}")
             continue
         block = _code_lines(rows, f)
-        if block is None or not block.lines:
+        if block is None:
+            if f.declared:
+                skipped.append(f"{path}:{f.where + 1}: code block skipped: its first line is indented")
+            continue
+        if not block.lines:
             continue
         if not parses(block.python, path):
             if f.declared:

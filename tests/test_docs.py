@@ -54,7 +54,7 @@ _CODE = [
     "net.to(memory_format=torch.channels_last)",
     "x = torch.randn(1, 3, 4, 4).to(memory_format=torch.channels_last)",
     "model = model.to(memory_format=torch.channels_last)",
-    "unet.to(\n    memory_format=torch.channels_last\n)",
+    "unet.to(\n    memory_format=torch.channels_last\n    )",
     "for m in [net]:\n    m.to(memory_format=torch.channels_last)",
     "model = ...  <the model>",  # pseudo-code: the block is skipped
     "y = 1  # model.to(memory_format=torch.channels_last)",
@@ -66,8 +66,8 @@ _PROSE = st.sampled_from([
 
 
 def _console(code: str) -> str:
-    lines = code.split("\n")
-    return "\n".join([">>> " + lines[0]] + ["... " + line for line in lines[1:]])
+    """A console session of `code`: `>>> ` where a statement starts, `... ` in one."""
+    return "\n".join(("... " if line[:1].isspace() else ">>> ") + line for line in code.split("\n"))
 
 
 @st.composite
@@ -374,3 +374,23 @@ def test_standard_input_named_as_a_page_is_read_as_a_page(tmp_path: Path):
     result = run_cli(["fix", "--stdin-filename", "guide.md", "-"], tmp_path, input=PAGE)
     assert result.stdout == fixed_page("guide.md", PAGE, unsafe=False)
     assert "convert_conv2d_weight_memory_format(net, torch.channels_last)" in result.stdout
+
+
+def test_lines_a_fix_adds_to_a_console_session_get_the_prompts_doctest_needs():
+    page = ("```pycon\n>>> import torch\n>>> net = torch.nn.Conv2d(3, 8, 3)\n>>> net = net.to(\n"
+            "...     memory_format=torch.channels_last)\n>>> net.weight.shape\ntorch.Size([8, 3, 3, 3])\n```\n")
+    fixed = fixed_page("page.md", page, settings=Settings(fix_target="convlint"))
+    assert fixed == (
+        "```pycon\n>>> import torch\n>>> from convlint.runtime import convert_conv2d_weight_memory_format\n"
+        ">>> net = torch.nn.Conv2d(3, 8, 3)\n>>> net = convert_conv2d_weight_memory_format(net, torch.channels_last)\n"
+        ">>> net.weight.shape\ntorch.Size([8, 3, 3, 3])\n```\n")
+
+
+def test_a_console_whose_prompts_would_not_fit_its_statements_is_not_written():
+    # `...` where a statement starts: doctest would read the two lines as one statement.
+    page = ("```pycon\n>>> import torch\n... net = torch.nn.Conv2d(3, 8, 3)\n"
+            ">>> net.to(memory_format=torch.channels_last)\n```\n")
+    with pytest.raises(PageError):
+        fixed_page("page.md", page)
+    fitting = page.replace("... net", ">>> net")
+    assert "convert_conv2d_weight_memory_format(net" in fixed_page("page.md", fitting)
