@@ -17,13 +17,13 @@ from tests.test_server import (  # noqa: E402, F401 - the fixtures are used by n
 )
 
 
-async def open_page(client, path: Path, text: str) -> list[types.Diagnostic]:
+async def open_page(client, path: Path, text: str) -> list[types.Diagnostic]:  # noqa: F811
     item = types.TextDocumentItem(uri=path.as_uri(), language_id="markdown", version=1, text=text)
     return await published(client, path, lambda: client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item)))
 
 
 @in_session
-async def test_a_markdown_buffer_is_linted_and_fixed_at_page_lines(client, workspace: Path, tmp_path: Path):
+async def test_a_markdown_buffer_is_linted_and_fixed_at_page_lines(client, workspace: Path, tmp_path: Path):  # noqa: F811
     path = workspace / "guide.md"
     (diagnostic,) = await open_page(client, path, PAGE)
     row = PAGE.splitlines().index(f"  {CONVERT}")
