@@ -273,10 +273,12 @@ def cell_layout(path: str, text: str) -> CellLayout | None:
     page's code blocks (markup.py); None for a .py file."""
     from convlint.markup import BOUNDARY as PAGE_BOUNDARY
 
+    page = not path.endswith(".ipynb")
+    if page and not text.startswith(f"import torch  {PAGE_BOUNDARY}"):
+        return None  # a .py file: asked once per fix, it must cost nothing
     lines = _PY_LINE.findall(text)
     if not lines:
         return None
-    page = not path.endswith(".ipynb")
     if page:  # its first row imports torch, for fragments that use it without an import
         match = re.fullmatch(rf"import torch  {PAGE_BOUNDARY}([0-9a-f]+)(?:-noqa)?\n", lines[0])
     else:
