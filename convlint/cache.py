@@ -31,8 +31,8 @@ _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This directory is convlin
 
 def fingerprint(settings: Settings, edits: bool) -> str:
     """What, beside a file's own content and its dependencies, decides its findings: the
-    settings and whether fix edits are materialized. The one place that says so."""
-    return hashlib.sha256(repr((dataclasses.astuple(settings), edits)).encode()).hexdigest()[:20]
+    file's settings and whether fix edits are materialized."""
+    return hashlib.sha256(f"{settings.fingerprint()} {edits}".encode()).hexdigest()[:20]
 
 
 def cache_root(settings: Settings) -> str:

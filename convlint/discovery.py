@@ -17,10 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
-from convlint.config import Settings
-from convlint.files import FileError, error_message
-
-SOURCE_SUFFIXES = (".py", ".ipynb")
+from convlint.config import Configuration
+from convlint.files import DOC_SUFFIXES, SOURCE_SUFFIXES, FileError, error_message
 
 
 @dataclass
@@ -33,14 +31,15 @@ class Discovered:
     notes: list[FileError]
 
 
-def discover_files(paths: list[str], settings: Settings) -> Discovered:
-    """The files to lint under `paths`.
+def discover_files(paths: list[str], config: Configuration) -> Discovered:
+    """The files to lint under `paths`, each directory's entries judged by its own settings
+    (a nested configuration file rules its subtree).
 
-    A file named explicitly is always linted (whatever its suffix) unless `force_exclude`
-    is set and an exclude pattern matches it. A symlink found under a directory is the file
-    it points to: linted once (under the name that is not a link, when both are found), and
-    only when that file is inside one of the directories named, so that a fix never writes
-    outside them. Symlinked directories are not entered.
+    A file named explicitly is always linted (whatever its suffix) unless its settings set
+    `force_exclude` and an exclude pattern matches it. A symlink found under a directory is
+    the file it points to: linted once (under the name that is not a link, when both are
+    found), and only when that file is inside one of the directories named, so that a fix
+    never writes outside them. Symlinked directories are not entered.
     """
     found: dict[str, str] = {}  # the real path of each file -> the path it is linted as
     errors: list[FileError] = []
@@ -55,28 +54,34 @@ def discover_files(paths: list[str], settings: Settings) -> Discovered:
                 continue
             status = None  # a broken link: reading it says why
         if status is not None and stat.S_ISDIR(status.st_mode):
-            if settings.force_exclude and settings.is_excluded(path):
+            if _force_excluded(path, config.settings_for(path)):
                 continue
-            for file, real, is_link in files_under(path, settings, errors):
+            for file, real, is_link in files_under(path, config, errors):
                 if not is_link:
                     found[real] = file
                 elif any(_inside(real, root) for _, root in roots):
                     found.setdefault(real, file)
                 else:
                     notes.append(FileError(file, f"not checked: a symlink to a file outside the checked directories ({real})"))
-        elif not (settings.force_exclude and settings.is_excluded(path)):
+        elif not _force_excluded(path, config.settings_for(path)):
             found.setdefault(os.path.realpath(path), path)
     return Discovered(sorted(found.values(), key=path_sort_key), errors, notes)
 
 
-def files_under(top: str, settings: Settings, errors: list[FileError]):
+def files_under(top: str, config: Configuration, errors: list[FileError]):
     """The source files under the directory `top`: (path, real path, is a symlink). Paths
     are `top` joined with the relative path (bare names for `.`)."""
-    if settings.respect_gitignore:
+    if config.settings_for_directory(os.path.abspath(top)).respect_gitignore:
         listed = git_listing(top)
         if listed is not None:
-            return _listed_files(top, listed, settings, errors)
-    return _walk(top, settings, errors)
+            files = _listed_files(top, listed, config, errors)
+            if files is not None:
+                return files
+    return _walk(top, config, errors)
+
+
+def _force_excluded(path: str, settings) -> bool:
+    return settings.force_exclude and settings.is_excluded(path)
 
 
 def _is_directory(path: str) -> bool:
@@ -92,10 +97,6 @@ def _inside(path: str, root: str) -> bool:
 
 def path_sort_key(path: str) -> list[str]:
     return os.path.normpath(path).split(os.sep)
-
-
-def _join(directory: str, name: str) -> str:
-    return name if directory == "." else os.path.join(directory, name)
 
 
 # --------------------------------------------------------------------------- through git
@@ -138,10 +139,22 @@ def git_listing(top: str) -> list[str] | None:
     return [os.fsdecode(p) for p in dict.fromkeys(result.stdout.split(b"\0")) if p]
 
 
-def _listed_files(top: str, listed: list[str], settings: Settings, errors: list[FileError]):
+def _listed_files(top: str, listed: list[str], config: Configuration, errors: list[FileError]) -> list | None:
+    """The files of git's listing that discovery keeps, judged as the walk judges them (each
+    directory's settings); None when a directory's settings do not respect .gitignore
+    (then the walk decides)."""
     prefix = "" if top == "." else os.path.join(top, "")
     real_prefix = os.path.join(os.path.realpath(top), "")
+    absolute_prefix = os.path.join(os.path.abspath(top), "")
+    settings_of: dict[str, object] = {}  # relative directory -> its settings
     excluded: dict[str, bool] = {}  # relative directory -> excluded (itself or a parent)
+
+    def settings(rel_dir: str):
+        found = settings_of.get(rel_dir)
+        if found is None:
+            found = settings_of[rel_dir] = config.settings_for_directory(absolute_prefix + rel_dir if rel_dir
+                                                                         else absolute_prefix.rstrip(os.sep) or os.sep)
+        return found
 
     def directory_excluded(rel_dir: str) -> bool:
         if rel_dir == "":
@@ -149,34 +162,41 @@ def _listed_files(top: str, listed: list[str], settings: Settings, errors: list[
         known = excluded.get(rel_dir)
         if known is None:
             parent, _, name = rel_dir.rpartition("/")
-            known = directory_excluded(parent) or settings.excludes_entry(name, _join(top, rel_dir))
+            known = directory_excluded(parent) or settings(parent).excludes_entry(name, prefix + rel_dir)
             excluded[rel_dir] = known
         return known
 
+    out = []
     for rel in listed:
         nested = rel.endswith("/")
         rel = rel.rstrip("/")
         rel_dir, _, name = rel.rpartition("/")
-        if not nested and not name.endswith(SOURCE_SUFFIXES) and "." in name:
-            continue  # not a source file (a name without a dot may be a submodule)
         if directory_excluded(rel_dir):
             continue
+        here = settings(rel_dir)
+        if not here.respect_gitignore:
+            return None
         native = rel if os.sep == "/" else rel.replace("/", os.sep)
         path = prefix + native
-        if settings.excludes_entry(name, path):
+        suffixes = SOURCE_SUFFIXES + (DOC_SUFFIXES if here.include_docs else ())
+        wanted = name.endswith(suffixes) or (here.extend_include and here.is_included(path))
+        if not (nested or wanted or "." not in name):
+            continue  # not a source file (a name without a dot may be a submodule)
+        if here.excludes_entry(name, path):
             continue
         try:
             mode = os.lstat(path).st_mode
         except OSError:
             continue  # deleted from the work tree, still in the index
         if stat.S_ISDIR(mode):  # a repository of its own: what it lists
-            yield from files_under(path, settings, errors)
-        elif not name.endswith(SOURCE_SUFFIXES):
+            out.extend(files_under(path, config, errors))
+        elif not wanted:
             continue
         elif stat.S_ISLNK(mode):
-            yield path, os.path.realpath(path), True
+            out.append((path, os.path.realpath(path), True))
         else:
-            yield path, real_prefix + native, False
+            out.append((path, real_prefix + native, False))
+    return out
 
 
 # --------------------------------------------------------------------------- the walk
@@ -260,14 +280,15 @@ def _name(entry: os.DirEntry) -> str:
     return entry.name
 
 
-def _walk(top: str, settings: Settings, errors: list[FileError]):
-    ignores = _Ignores.above(top) if settings.respect_gitignore else None
-    stack = [(top, os.path.realpath(top), ignores)]
+def _walk(top: str, config: Configuration, errors: list[FileError]):
+    stack = [(top, os.path.realpath(top), _Ignores.above(top))]
     while stack:
         directory, real_directory, ignores = stack.pop()
         absolute = os.path.abspath(directory)
-        if ignores is not None:
-            ignores = ignores.enter(absolute)
+        settings = config.settings_for_directory(absolute)
+        ignores = ignores.enter(absolute)
+        gitignore = ignores if settings.respect_gitignore and ignores else None
+        suffixes = SOURCE_SUFFIXES + (DOC_SUFFIXES if settings.include_docs else ())
         try:
             entries = sorted(os.scandir(directory), key=_name, reverse=True)
         except OSError as e:
@@ -283,11 +304,12 @@ def _walk(top: str, settings: Settings, errors: list[FileError]):
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
-            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
+            if not is_dir and not entry.name.endswith(suffixes) and not (
+                    settings.extend_include and settings.is_included(path)):
                 continue
             if settings.excludes_entry(entry.name, path):
                 continue
-            if ignores and ignores.ignores(absolute_prefix + entry.name, is_dir):
+            if gitignore is not None and gitignore.ignores(absolute_prefix + entry.name, is_dir):
                 continue
             real = real_prefix + entry.name  # directory links are not followed
             if is_dir:

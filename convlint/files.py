@@ -1,5 +1,6 @@
-"""Reading source files: reads that never hang on special files, the decoding Python itself
-would apply, and encoding a fixed text back into the file's own bytes.
+"""Reading source files: which suffixes are sources, reads that never hang on special files,
+the decoding Python itself would apply, and encoding a fixed text back into the file's own
+bytes. Which files to lint is discovery.py's job.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import re
 import stat
 import tokenize
 from dataclasses import dataclass
+
+SOURCE_SUFFIXES = (".py", ".ipynb")
+# Documentation pages whose code blocks are checked (markup.py): named on the command line,
+# or in walks with `include-docs = true`.
+DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt")
+
+
+def is_doc_path(path: str) -> bool:
+    return path.lower().endswith(DOC_SUFFIXES)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from convlint import cache as cache_module
 from convlint import engine
 from convlint.analysis import project as project_module
-from convlint.config import Settings
+from convlint.config import Configuration, Settings
 from convlint.engine import Options, run
 from tests.fixture_cases import run_cli
 
@@ -44,13 +44,13 @@ def old_times(root: Path) -> None:
 
 
 class Parses:
-    """Counts the parses of the engine and of the project (imported files)."""
+    """Counts the analyses of the engine (each parses its file) and the parses of the
+    project (imported files)."""
 
     def __init__(self, monkeypatch):
         self.count = 0
-        for module in (engine, project_module):
-            real = module.parse
-            monkeypatch.setattr(module, "parse", self.counting(real))
+        for module, name in ((engine, "_lint"), (project_module, "parse")):
+            monkeypatch.setattr(module, name, self.counting(getattr(module, name)))
 
     def counting(self, real):
         def parse(*args, **kwargs):
@@ -59,8 +59,12 @@ class Parses:
         return parse
 
 
-def check(settings: Settings | None = None, jobs: int = 1) -> list[str]:
-    results = run(["."], settings or Settings(), Options(cache=True), jobs)
+def config(**overrides) -> Configuration:
+    return Configuration([], isolated=True, overrides=(overrides,) if overrides else ())
+
+
+def check(configuration: Configuration | None = None, jobs: int = 1) -> list[str]:
+    results = run(["."], configuration or config(), Options(cache=True), jobs)
     return [f"{d.where} {d.code}" for r in results for d in r.diagnostics] + \
            [f"{r.path}: {n}" for r in results for n in r.notes] + [e.message for r in results for e in r.errors]
 
@@ -103,7 +107,7 @@ def test_a_change_of_content_keeping_size_and_mtime_is_seen_while_the_mtime_is_r
 
 
 def run_uncached() -> list[str]:
-    results = run(["."], Settings(), Options(), 1)
+    results = run(["."], config(), Options(), 1)
     return [f"{d.where} {d.code}" for r in results for d in r.diagnostics]
 
 
@@ -118,7 +122,7 @@ def test_a_change_of_a_file_the_answer_read_is_seen(tree, monkeypatch):
 
 def test_a_change_of_settings_is_another_cache(tree, monkeypatch):
     assert any("CL101" in line for line in check())
-    assert not any("CL101" in line for line in check(Settings(ignore=("CL101",))))
+    assert not any("CL101" in line for line in check(config(ignore=("CL101",))))
     parses = Parses(monkeypatch)
     assert any("CL101" in line for line in check()) and parses.count == 0  # both kept
 
@@ -203,7 +207,7 @@ def test_workers_answer_from_the_cache_too(tree, monkeypatch):
     def no_parse(*args, **kwargs):
         raise AssertionError("parsed")
 
-    monkeypatch.setattr(engine, "parse", no_parse)  # the forked workers inherit it
+    monkeypatch.setattr(engine, "_lint", no_parse)  # the forked workers inherit it
     assert check(jobs=2) == cold
 
 

@@ -1,6 +1,5 @@
-"""`.gitignore` in discovery: git's own semantics (checked against `git` itself on generated
-patterns and trees); and the walk that runs where git cannot (pathspec) finding what git
-finds on realistic trees."""
+"""`.gitignore` matching: git's own semantics (checked against `git` itself on generated
+patterns and trees), whatever the pattern, without a backtracking blow-up."""
 
 from __future__ import annotations
 
@@ -14,11 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convlint.config import Settings
 from convlint import discovery
+from convlint.config import Configuration
 from convlint.discovery import discover_files
 from tests.fixture_cases import run_cli
 from tests.test_bad_input import BAD
+
+def isolated(**overrides) -> Configuration:
+    """The defaults (no configuration file), with `overrides`."""
+    return Configuration([], isolated=True, overrides=(overrides,) if overrides else ())
+
 
 EXAMPLES = int(os.environ.get("CONVLINT_HYPOTHESIS_EXAMPLES", "60"))
 
@@ -31,7 +35,7 @@ def not_ignored(patterns: str, names: list[str], tmp_path: Path) -> set[str]:
     for name in names:
         (tmp_path / name).mkdir()
         (tmp_path / name / "inner.py").write_text("x = 1\n")
-    found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
+    found = discover_files([str(tmp_path)], isolated()).files
     return {Path(f).parent.name for f in found}
 
 
@@ -132,7 +136,7 @@ def test_the_walk_ignores_what_git_ignores(repo):
         old = os.getcwd()
         os.chdir(root)
         try:
-            found = discover_files(["."], Settings(exclude=(".git",), project_root=str(root))).files
+            found = discover_files(["."], Configuration([], isolated=True, overrides=({"exclude": (".git",)},))).files
         finally:
             os.chdir(old)
         assert set(found) == expected, ignore_files
@@ -143,10 +147,10 @@ def test_the_walk_ignores_what_git_ignores(repo):
 # --------------------------------------------------------------------------- git and the walk
 
 
-def listed_both_ways(root: Path, monkeypatch, settings: Settings | None = None) -> tuple:
+def listed_both_ways(root: Path, monkeypatch, settings: Configuration | None = None) -> tuple:
     """(files, notes) of discovery under `root` through git, then through the walk (as where
     git is not installed)."""
-    settings = settings or Settings(project_root=str(root))
+    settings = settings or isolated()
 
     def found():
         d = discover_files([str(root)], settings)
@@ -205,7 +209,7 @@ def test_a_tracked_file_is_linted_where_a_pattern_matches_it_as_git_treats_it(tm
     (tmp_path / "new_out.py").write_text("")
     git(tmp_path, "add", "tracked_out.py")
     (tmp_path / ".gitignore").write_text("*_out.py\n")
-    found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
+    found = discover_files([str(tmp_path)], isolated()).files
     assert [Path(f).name for f in found] == ["tracked_out.py"]
 
 
@@ -215,7 +219,7 @@ def test_a_tracked_file_deleted_from_the_work_tree_is_not_listed(tmp_path):
     (tmp_path / "here.py").write_text("")
     git(tmp_path, "add", ".")
     (tmp_path / "gone.py").unlink()
-    found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path)))
+    found = discover_files([str(tmp_path)], isolated())
     assert [Path(f).name for f in found.files] == ["here.py"] and found.errors == []
 
 
@@ -227,7 +231,7 @@ def test_discovery_runs_git_once_per_repository(tmp_path, monkeypatch):
     calls = []
     real_run = subprocess.run
     monkeypatch.setattr(discovery.subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
-    assert len(discover_files([str(tmp_path)], Settings()).files) == 3
+    assert len(discover_files([str(tmp_path)], isolated()).files) == 3
     assert len(calls) == 1 and "ls-files" in calls[0]
 
 
@@ -271,7 +275,7 @@ def test_the_walk_leaves_out_a_pattern_pathspec_cannot_compile(tmp_path, monkeyp
         (tmp_path / name).write_text("")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nor does it warn
-        found = discover_files([str(tmp_path)], Settings(project_root=str(tmp_path))).files
+        found = discover_files([str(tmp_path)], isolated()).files
     assert [Path(f).name for f in found] == ["good.py"]
 
 
@@ -281,7 +285,7 @@ def test_a_directory_gitignore_ignores_is_not_searched_even_when_named(tmp_path,
     (tmp_path / "generated").mkdir()
     (tmp_path / "generated" / "g.py").write_text("")
     monkeypatch.chdir(tmp_path)
-    assert discover_files(["generated"], Settings()).files == []
+    assert discover_files(["generated"], isolated()).files == []
     monkeypatch.setattr(discovery, "_git", lambda: None)
-    assert discover_files(["generated"], Settings()).files == []
-    assert discover_files(["generated"], Settings(respect_gitignore=False)).files == ["generated/g.py"]
+    assert discover_files(["generated"], isolated()).files == []
+    assert discover_files(["generated"], isolated(respect_gitignore=False)).files == ["generated/g.py"]
