@@ -24,7 +24,7 @@ from convlint import reflow
 from convlint.diagnostics import Edit
 from convlint.reflow import Leaf, NotFormatted, Unsupported
 from convlint.rules.converters import CallRewrite
-from convlint.source import SourceText
+from convlint.source import SourceText, apply_edits
 from convlint.style import Style, style_for
 
 
@@ -36,7 +36,10 @@ def materialize(plan: CallRewrite, source: SourceText) -> tuple[Edit, ...]:
     """The edits of a planned rewrite. Raises FixError when it cannot be done safely."""
     style = style_for(plan.path) if plan.path else Style()
     try:
-        edit = rewrite(source, source.offset(plan.start), source.offset(plan.end), plan.converter, style)
+        if plan.guard is not None:
+            edit = _rewrite_guarded(source, plan, style)
+        else:
+            edit = rewrite(source, source.offset(plan.start), source.offset(plan.end), plan.converter, style)
     except RecursionError:
         raise FixError("the call is too deeply nested to rewrite") from None
     edits = [edit]
@@ -66,6 +69,43 @@ def rewrite(source: SourceText, start: int, end: int, converter: str, style: Sty
             raise FixError(f"the statement's layout is beyond convlint's model of {style.formatter}"
                            f" ({e}): fix it by hand") from None
     return _rewrite_in_place(source, start, end, converter, style)
+
+
+def _rewrite_guarded(source: SourceText, plan: CallRewrite, style: Style) -> Edit:
+    """The edit that puts the statement of the call under `if <condition>:`, its format the
+    channels-last branch alone, and rewrites the call there as any other. Falls back to
+    the plain rewrite where the statement cannot move into a block as it is (a string over
+    lines), or the `if` header would not fit the line."""
+    guard = plan.guard
+    text = source.text
+    begin, stop = source.offset(guard.start), source.offset(guard.end)
+    line_start = source.line_starts[guard.start.row - 1]
+    margin = text[line_start:begin]
+    statement = [t for t in _tokenize(text[begin:stop]) or () if t.type not in _SKIPPED]
+    header = f"{margin}if {guard.condition}:"
+    if not statement or any(t.type == tokenize.STRING and t.row != t.end_row for t in statement) \
+            or reflow.str_width(header.expandtabs(style.tab_width)) > style.line_length:
+        return rewrite(source, source.offset(plan.start), source.offset(plan.end), plan.converter, style)
+    format_start, format_end = source.offset(guard.format_start), source.offset(guard.format_end)
+    inner = text[begin:format_start] + guard.format + text[format_end:stop]
+    newline = source.newline
+    indent = margin + style.indent
+    staged = SourceText(text[:line_start] + f"{header}{newline}{indent}" + _indented(inner, style.indent) + text[stop:])
+    call, end = source.offset(plan.start), source.offset(plan.end)
+    call_start = line_start + len(header) + len(newline) + len(indent) + len(_indented(text[begin:call], style.indent))
+    call_end = call_start + len(_indented(text[call:format_start], style.indent)) + len(guard.format) \
+        + len(_indented(text[format_end:end], style.indent))
+    edit = rewrite(staged, call_start, call_end, plan.converter, style)
+    fixed = apply_edits(staged.text, staged, [edit])
+    shift = len(fixed) - len(text)
+    if fixed[:line_start] != text[:line_start] or fixed[stop + shift:] != text[stop:]:
+        raise FixError("the guarded rewrite reached outside its statement")
+    return Edit(source.location(line_start), guard.end, fixed[line_start : stop + shift])
+
+
+def _indented(text: str, indent: str) -> str:
+    """`text` with each of its lines after the first one indented one step more."""
+    return re.sub(r"\r\n|\r|\n", lambda m: m.group() + indent, text)
 
 
 # -- tokens ---------------------------------------------------------------------------------

@@ -175,3 +175,78 @@ def test_convolutions_of_a_projects_own_are_converted_by_to_only(tmp_path):
     """
     assert applicability(tmp_path, source) == ["unsafe", "safe"]
     assert applicability(tmp_path, source, "--fix-target", "convlint") == ["unsafe", "safe"]
+
+
+GUARDED = """\
+import torch
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 4, 1))
+
+
+def assign(model, flag):
+    model = model.to(memory_format=torch.channels_last if flag else None)
+    return model
+
+
+def bare(model, flag):
+    model.to(memory_format=None if not flag else torch.channels_last)  # NHWC
+    return model
+
+
+def preserve(model, flag):
+    model = model.to(memory_format=torch.channels_last if flag and model.training else torch.preserve_format)
+    return model
+
+
+def fresh(flag):
+    model = build()
+    model = model.to(memory_format=torch.channels_last if flag else None)
+    return model
+"""
+
+
+def _layout(model) -> list:
+    return [(name, tuple(p.shape), p.stride(), p.data_ptr()) for name, p in model.named_parameters()]
+
+
+@pytest.mark.parametrize("already_channels_last", [False, True])
+def test_a_conditional_format_fixed_under_an_if_converts_and_keeps_what_to_did(tmp_path, already_channels_last):
+    """`x = x.to(memory_format=F if C else None)` (or preserve_format, or a bare call) becomes
+    `if C:` over the converter: run on a model, the fixed code returns the same module with
+    every parameter laid out as the original left it, on both paths, from a contiguous and a
+    channels-last start; it is a safe fix where the receiver is known to be a module."""
+    (tmp_path / "prog.py").write_text(GUARDED)
+    run_cli(["fix", "--isolated", "--write", "--unsafe-fixes", "prog.py"], tmp_path)
+    fixed = (tmp_path / "prog.py").read_text()
+    assert ".to(memory_format" not in fixed and fixed.count("if ") == 4 and "# NHWC" in fixed
+    programs = {}
+    for name, text in (("original", GUARDED), ("fixed", fixed)):
+        programs[name] = {}
+        exec(compile(text, name, "exec"), programs[name])
+    for function in ("assign", "bare", "preserve", "fresh"):
+        for flag in (False, True):
+            results = []
+            for name in ("original", "fixed"):
+                program = programs[name]
+                torch.manual_seed(0)
+                model = program["build"]()
+                if already_channels_last:
+                    model = torch_convert(model, CL)
+                before = _layout(model)
+                out = program[function](flag) if function == "fresh" else program[function](model, flag)
+                if function != "fresh":
+                    assert out is model
+                results.append([entry[:3] for entry in _layout(out)])
+                if not flag and function != "fresh":
+                    assert _layout(out) == before  # the off path copies nothing
+            assert results[0] == results[1], (function, flag)
+            weights = [torch.empty_strided(shape, stride) for _, shape, stride in results[1]
+                       if len(shape) == 4 and shape[2] > 1]  # (a 1x1 kernel is in every layout)
+            converted = flag or (already_channels_last and function != "fresh")
+            assert all(is_cl(w) == converted for w in weights), (function, flag)
+    assert applicability(tmp_path, "import torch, torch.nn as nn\nflag = True\n"
+                         "model = nn.Sequential(nn.Conv2d(3, 8, 3))\n"
+                         "model = model.to(memory_format=torch.channels_last if flag else None)\n") == ["safe"]

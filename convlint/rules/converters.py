@@ -20,6 +20,19 @@ from convlint.source import SourceText
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A CL101/CL102 fix at the level of the statement: `[x = ]x.to(memory_format=F if C else
+    None)` becomes `if C:` over `[x = ]convert(x, F)`, so that the off path copies nothing."""
+
+    start: Location  # the statement
+    end: Location
+    condition: str  # the `if` header's test, as written (`C`, `not C`)
+    format_start: Location  # the `memory_format=` keyword in the call, replaced by `format`
+    format_end: Location
+    format: str  # `memory_format=` and the channels-last branch, as written
+
+
+@dataclass(frozen=True)
 class CallRewrite:
     """The plan of a CL101/CL102 fix, carried out by `codemod.materialize`."""
 
@@ -28,6 +41,7 @@ class CallRewrite:
     converter: str  # the converter as it is spelled in this file
     import_edit: Edit | None  # the import that makes `converter` defined, if needed
     path: str | None = None  # the file, whose formatter settings the rewrite follows
+    guard: Guard | None = None  # the statement-level form, where it is equivalent
 
 
 _FIX_TARGET_HOMES = {"torch": PUBLIC_HOME, "convlint": RUNTIME_HOME}
