@@ -24,6 +24,7 @@ from convlint import reflow
 from convlint.diagnostics import Edit
 from convlint.reflow import Leaf, NotFormatted, Unsupported
 from convlint.rules.converters import CallRewrite
+from convlint.rules.base import Relayout
 from convlint.source import SourceText, apply_edits
 from convlint.style import Style, style_for
 
@@ -32,9 +33,14 @@ class FixError(Exception):
     """A planned fix could not be carried out safely; the finding stays unfixed."""
 
 
-def materialize(plan: CallRewrite, source: SourceText) -> tuple[Edit, ...]:
+def materialize(plan: CallRewrite | Relayout, source: SourceText) -> tuple[Edit, ...]:
     """The edits of a planned rewrite. Raises FixError when it cannot be done safely."""
     style = style_for(plan.path) if plan.path else Style()
+    if isinstance(plan, Relayout):
+        try:
+            return (relayout(source, plan.edits[0], style, plan.comment), *plan.edits[1:])
+        except RecursionError:
+            return plan.edits
     try:
         if plan.guard is not None:
             edit = _rewrite_guarded(source, plan, style)
@@ -411,6 +417,80 @@ def _call_range(origins: list[_Token], start: int, end: int) -> tuple[int, int]:
 
 def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end: int, converter: str,
                        style: Style) -> Edit:
+    line_start, stop, depth, original, style = _formatted_statement(source, tokens, style)
+    newline = source.newline
+    leaves, origins = _leaves(tokens, source.text)
+    first, last = _call_range(origins, start, end)
+    new = leaves[:first] + _new_call(leaves[first:last], converter) + leaves[last:]
+    new_text = reflow.lay_out_statement(new, style, depth, newline)
+    if style.formatter == "ruff" and newline in new_text:
+        _ruff_agrees(tokens, new_text.split(newline), style)
+    _check(original, new_text, statement=True)
+    return _changed(source, line_start, stop, original, new_text, start - line_start, stop - end)
+
+
+def _changed(source: SourceText, line_start: int, stop: int, original: str, new_text: str, before: int,
+             after: int) -> Edit:
+    """The edit of source.text[line_start:stop] (`original`) to `new_text`: it covers what
+    changed (at least the `before`..`after` margins in), not the text both share."""
+    keep_before = _common_prefix(original, new_text, before)
+    keep_after = _common_prefix(original[::-1], new_text[::-1], after)
+    return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
+                new_text[keep_before:len(new_text) - keep_after])
+
+
+def relayout(source: SourceText, edit: Edit, style: Style, comment: bool = False) -> Edit:
+    """`edit` (a name renamed, a comment shortened or taken out) with the statement it is in
+    laid out again, where that statement is laid out as the formatter lays it out: a
+    shorter statement may fit on fewer lines (black counts a comment in the width). ruff
+    format does not count a pragma comment (`comment`): there, and wherever the statement's
+    layout is not the formatter's, the edit alone. The edit covers the whole statement, so
+    that another fix of it (laid out before this edit) waits for the next pass."""
+    if comment and style.formatter == "ruff":
+        return edit
+    text = source.text
+    at = source.offset(edit.start)
+    try:
+        tokens = _statement_at(source, at)
+        line_start, stop, depth, original, style = _formatted_statement(source, tokens, style)
+        if not (line_start <= at <= source.offset(edit.end) <= stop):
+            return edit
+        edited = SourceText(text[:at] + edit.content + text[source.offset(edit.end):])
+        first = next(t for t in tokens if t.type not in _SKIPPED)
+        new_tokens = _statement_around(edited, first.start, first.end)
+        shift = len(edited.text) - len(text)
+        new_text = reflow.lay_out_statement(_leaves(new_tokens, edited.text)[0], style, depth, source.newline)
+        if style.formatter == "ruff" and source.newline in new_text:
+            _ruff_agrees(new_tokens, new_text.split(source.newline), style)
+        _check(edited.text[line_start:stop + shift], new_text, statement=True)
+    except (NotFormatted, Unsupported, FixError, StopIteration):
+        return edit
+    return Edit(source.location(line_start), source.location(stop), new_text)
+
+
+def _statement_at(source: SourceText, offset: int) -> list[_Token]:
+    """The tokens of the simple statement whose lines hold `offset` (see _statement_around)."""
+    tokens = _file_tokens(source)
+    if tokens is None:
+        raise NotFormatted("the file does not tokenize")
+    first = None
+    begin = 0
+    for i, t in enumerate(tokens):
+        if t.type == tokenize.NEWLINE:
+            if t.end >= offset and first is not None:
+                return _statement_around(source, first.start, first.end)
+            begin, first = i + 1, None
+        elif i == begin and t.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.NL, tokenize.COMMENT):
+            begin = i + 1
+        elif first is None and i >= begin and t.type not in _SKIPPED:
+            first = t
+    raise NotFormatted("no statement there")
+
+
+def _formatted_statement(source: SourceText, tokens: list[_Token], style: Style):
+    """Where the statement of `tokens` is (the start of its first line, the end of its last
+    token), how deep, its text and the style it is laid out in, where it is laid out as
+    black lays it out; else raises NotFormatted (Unsupported where ruff formats it)."""
     text = source.text
     significant = [t for t in tokens if t.type not in _SKIPPED]
     begin = significant[0].start
@@ -443,18 +523,7 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
         if style.formatter == "ruff":
             raise Unsupported("a layout where ruff and black differ")
         raise NotFormatted("the statement is not laid out as black lays it out")
-    leaves, origins = _leaves(tokens, text)
-    first, last = _call_range(origins, start, end)
-    new = leaves[:first] + _new_call(leaves[first:last], converter) + leaves[last:]
-    new_text = reflow.lay_out_statement(new, style, depth, newline)
-    if style.formatter == "ruff" and newline in new_text:
-        _ruff_agrees(tokens, new_text.split(newline), style)
-    _check(original, new_text, statement=True)
-    # The edit covers the call and whatever else changed, not the text both share.
-    keep_before = _common_prefix(original, new_text, start - line_start)
-    keep_after = _common_prefix(original[::-1], new_text[::-1], stop - end)
-    return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
-                new_text[keep_before:len(new_text) - keep_after])
+    return line_start, stop, depth, original, style
 
 
 def _ruff_agrees(tokens: list[_Token], lines: list[str], style: Style) -> None:

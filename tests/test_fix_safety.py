@@ -105,9 +105,11 @@ def test_the_off_path_of_a_format_that_may_be_none_copies_with_torchs_converter(
     source = """
         import torch, timm
         model = timm.create_model("resnet50")
-        model = model.to(memory_format=torch.channels_last if flag else None)
+        net = model.to(memory_format=torch.channels_last if flag else None)
     """
     assert applicability(tmp_path, source) == ["unsafe"]
+    # Under `if flag:` the converter does not run on the off path: a safe fix.
+    assert applicability(tmp_path, source.replace("net =", "model =")) == ["safe"]
 
 
 def test_a_plain_module_gets_a_safe_fix_that_converts_the_same_conv_weights(tmp_path):
@@ -250,3 +252,41 @@ def test_a_conditional_format_fixed_under_an_if_converts_and_keeps_what_to_did(t
     assert applicability(tmp_path, "import torch, torch.nn as nn\nflag = True\n"
                          "model = nn.Sequential(nn.Conv2d(3, 8, 3))\n"
                          "model = model.to(memory_format=torch.channels_last if flag else None)\n") == ["safe"]
+
+
+RANK_MISMATCH = """\
+import torch
+from torch import nn
+
+
+class Net2d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 8, 3))
+
+
+def convert():
+    m2d = Net2d()
+    m2d = torch.nn.utils.convert_conv2d_weight_memory_format(m2d, torch.channels_last_3d)
+    return m2d
+"""
+
+
+def test_a_rank_mismatch_on_a_module_of_known_rank_is_fixed_in_the_format(tmp_path):
+    """CL103 on a module whose convs are all Conv2d: as written the call raises; the 3-D
+    converter (renaming the function) would do nothing; the safe fix takes the 2-D format,
+    and the fixed code converts every conv weight."""
+    namespace: dict = {}
+    exec(compile(RANK_MISMATCH, "original", "exec"), namespace)
+    with pytest.raises(RuntimeError, match="rank 5"):
+        namespace["convert"]()
+    renamed = nn.utils.convert_conv3d_weight_memory_format(namespace["Net2d"](), torch.channels_last_3d)
+    assert not any(is_cl(m.weight) for m in renamed.modules() if isinstance(m, nn.Conv2d))
+    (tmp_path / "prog.py").write_text(RANK_MISMATCH)
+    run_cli(["fix", "--isolated", "--write", "prog.py"], tmp_path)
+    fixed = (tmp_path / "prog.py").read_text()
+    assert fixed == RANK_MISMATCH.replace("torch.channels_last_3d", "torch.channels_last")
+    exec(compile(fixed, "fixed", "exec"), namespace)
+    converted = namespace["convert"]()
+    convs = [m for m in converted.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2 and all(is_cl(m.weight) for m in convs)

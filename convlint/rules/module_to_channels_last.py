@@ -9,9 +9,9 @@ from convlint.analysis import Receiver, Verdict
 from convlint.analysis.index import CallSite
 from convlint.analysis.values import NEUTRAL_FORMATS
 from convlint.diagnostics import Applicability, Diagnostic, Fix
-from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS
+from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS, RUNTIME_HOME
 from convlint.rules.base import Context, Rule
-from convlint.rules.converters import CallRewrite, Guard, converter_reference
+from convlint.rules.converters import CallRewrite, Guard, converter_reference, not_in_targeted_torch
 from convlint.triggers import may_convert_a_module
 
 CL101_DOC = """\
@@ -97,7 +97,10 @@ model = torch.nn.utils.convert_conv3d_weight_memory_format(VideoNet(), torch.cha
 
 ## Fix safety
 As for CL101. `convert_conv3d_weight_memory_format` is public in `torch.nn.utils` from
-torch 2.3; on older torch set `fix-target = "convlint"` to use `convlint.runtime`'s.
+torch 2.3: where the project targets an older torch (`torch-version` in `[tool.convlint]`,
+else its pins of torch: `torch<2.3` in a requirements file, `pyproject.toml`, `setup.cfg`
+or `setup.py`), the fix calls `convlint.runtime`'s, and is unsafe (the code then needs
+convlint where it runs; `fix-target = "convlint"` makes that the choice).
 """
 
 
@@ -188,11 +191,16 @@ class ModuleToChannelsLast(Rule):
         if site.in_fstring:  # (a rewrite laid out over lines would not be valid there before 3.12)
             return None, ["not fixed: it is inside an f-string"]
         notes: list[str] = []
+        missing = not_in_targeted_torch(ctx, CONVERTERS[rank]) if target == "torch" else None
+        if missing:  # torch<2.3 has no public 3-D converter: convlint.runtime's
+            target = "convlint"
+            notes.append(f"{missing}: the fix uses `{RUNTIME_HOME}`'s, which needs convlint where the code runs "
+                         "(unsafe; `fix-target = \"convlint\"` makes that the choice)")
         # `x = x.to(memory_format=F if C else None)`: `if C:` over the converter, whose off
         # path copies nothing, as `.to()`'s did, and whose format is the literal F.
         guard = _guard(ctx, site) if f.neutral else None
         literal = f.literal or guard is not None
-        safe = f.receiver.kind is Receiver.MODULE and literal
+        safe = f.receiver.kind is Receiver.MODULE and literal and not missing
         if f.receiver.is_script and target == "torch":
             return None, ["it is a TorchScript module: torch's converter does not convert its convs "
                           f"(`.to()` does), so there is no fix to it; {_TORCH_DIFFERS}"]
@@ -218,7 +226,7 @@ class ModuleToChannelsLast(Rule):
             safe = False
             notes.append("the format may also be one that converts nothing (None, contiguous_format), "
                          "for which torch's converter still copies every conv weight: the fix is unsafe")
-        reference = converter_reference(ctx, site, CONVERTERS[rank])
+        reference = converter_reference(ctx, site, CONVERTERS[rank], RUNTIME_HOME if missing else None)
         if reference is None:
             return None, notes
         text, import_edit = reference
