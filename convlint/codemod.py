@@ -101,12 +101,46 @@ def _rewrite_guarded(source: SourceText, plan: CallRewrite, style: Style) -> Edi
     call_start = line_start + len(header) + len(newline) + len(indent) + len(_indented(text[begin:call], style.indent))
     call_end = call_start + len(_indented(text[call:format_start], style.indent)) + len(guard.format) \
         + len(_indented(text[format_end:end], style.indent))
+    staged, call_start, call_end = _laid_out_anew(staged, call_start, call_end, len(header) + len(newline)
+                                                  + line_start, style)
     edit = rewrite(staged, call_start, call_end, plan.converter, style)
     fixed = apply_edits(staged.text, staged, [edit])
     shift = len(fixed) - len(text)
     if fixed[:line_start] != text[:line_start] or fixed[stop + shift:] != text[stop:]:
         raise FixError("the guarded rewrite reached outside its statement")
     return Edit(source.location(line_start), guard.end, fixed[line_start : stop + shift])
+
+
+def _laid_out_anew(staged: SourceText, call_start: int, call_end: int, line_start: int,
+                   style: Style) -> tuple[SourceText, int, int]:
+    """The staged statement (`[x = ]x.to(memory_format=F)`, moved into the `if` block and
+    shorter than it was) laid out as the formatter would lay it out there, so that its
+    rewrite is laid out as a whole statement is; and where its call now is. Where that
+    cannot be worked out, the statement as staged."""
+    try:
+        tokens = _statement_around(staged, call_start, call_end)
+        margin = staged.text[line_start:tokens[0].start] if tokens else ""
+        if not tokens or margin != style.indent * (len(margin) // len(style.indent)):
+            return staged, call_start, call_end
+        laid = reflow.lay_out_statement(_leaves(tokens, staged.text)[0], style, len(margin) // len(style.indent),
+                                        staged.newline)
+    except (Unsupported, FixError):
+        return staged, call_start, call_end
+    significant = [t for t in tokens if t.type not in _SKIPPED]
+    stop = significant[-1].end
+    laid_tokens = [t for t in _tokenize(laid.lstrip(" \t")) or () if t.type not in _SKIPPED]
+    code = [t for t in laid_tokens if t.type != tokenize.COMMENT]
+    depth, first = 0, 0
+    for i, t in enumerate(code):  # past the assignment's `=`, outside brackets
+        depth += (t.string in reflow.OPENING) - (t.string in reflow.CLOSING)
+        if depth == 0 and t.string == "=":
+            first = i + 1
+            break
+    if not code or first >= len(code) or code[first].string == "(":
+        return staged, call_start, call_end
+    base = line_start + len(laid) - len(laid.lstrip(" \t"))
+    text = staged.text[:line_start] + laid + staged.text[stop:]
+    return SourceText(text), base + code[first].start, base + code[-1].end
 
 
 def _indented(text: str, indent: str) -> str:
