@@ -19,7 +19,7 @@ from functools import lru_cache
 from convlint.analysis import analyze
 from convlint.analysis.project import forget_projects
 from convlint.analysis.syntax import parse, parses
-from convlint.config import Settings
+from convlint.config import Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
 from convlint.files import (
     DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, path_sort_key, read_bytes,
@@ -76,7 +76,7 @@ def rules_for(path: str, settings: Settings) -> tuple[Rule, ...]:
     return tuple(r for r in ALL_RULES if any(enabled(c) for c in r.codes))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)  # one entry per distinct settings: a monorepo has a few
 def _rules_for_every_file(settings: Settings) -> tuple[Rule, ...]:
     return tuple(r for r in ALL_RULES if any(settings.is_enabled(c) for c in r.codes))
 
@@ -508,26 +508,33 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def run(paths: list[str], settings: Settings, options: Options, jobs: int | None = None) -> list[FileResult]:
-    """Lint (or fix) every file under `paths`. Results sorted by path; errors per file.
+def run(paths: list[str], config: Configuration, options: Options, jobs: int | None = None) -> list[FileResult]:
+    """Lint (or fix) every file under `paths`, each with its own settings. Results sorted
+    by path; errors per file.
 
-    A large tree is read, filtered and analysed by the workers, in chunks of paths (only
-    paths and findings cross between processes); a small one is read here, and only its
-    candidates go to workers, when there are enough of them to pay for a pool.
+    A large tree is read, filtered and analysed by the workers, in chunks of paths of the
+    same settings (only paths, settings and findings cross between processes); a small one
+    is read here, and only its candidates go to workers, when there are enough of them to
+    pay for a pool.
     """
     forget_projects()
-    discovered = discover_files(paths, settings)
+    discovered = discover_files(paths, config)
     files = discovered.files
     results = [FileResult(e.path, errors=[e]) for e in discovered.errors]
     results += [FileResult(n.path, notes=[f"{n.path}: {n.message}"]) for n in discovered.notes]
+    groups = _by_settings(files, config)
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
-        chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
+        chunks = [(group[i : i + SCAN_CHUNK], settings, options)
+                  for settings, group in groups.items() for i in range(0, len(group), SCAN_CHUNK)]
         for found in _pool_map(_scan_files, chunks, jobs):
             results.extend(found)
     else:
-        unreadable, candidates = _partition(files, settings, options)
-        results.extend(unreadable)
+        candidates = []
+        for settings, group in groups.items():
+            unreadable, found = _partition(group, settings, options)
+            results.extend(unreadable)
+            candidates.extend(found)
         workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
         if workers > 1:
             results.extend(_pool_map(_process_candidate, candidates, workers))
@@ -535,6 +542,18 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
             results.extend(_process_candidate(c) for c in candidates)
     # The order discovery gives (by path components), whichever process found what.
     return sorted(results, key=lambda r: path_sort_key(r.path))
+
+
+def _by_settings(files: list[str], config: Configuration) -> dict[Settings, list[str]]:
+    """The files by their settings (most runs: one group), each group in discovery order."""
+    groups: dict[Settings, list[str]] = {}
+    directory, group = None, []
+    for path in files:  # a directory's files are next to each other: one lookup for them all
+        here = os.path.dirname(path)
+        if here != directory:
+            directory, group = here, groups.setdefault(config.settings_for_directory(here), [])
+        group.append(path)
+    return groups
 
 
 def _read_candidate(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | FileResult | None:

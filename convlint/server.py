@@ -23,7 +23,7 @@ from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import PositionCodec
 
 from convlint import __version__
-from convlint.config import ConfigError, Settings, find_config, load_settings
+from convlint.config import Configuration, ConfigError, Settings
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Location
 from convlint.engine import fix_source, lint_buffer, materialize_fixes
 from convlint.rules import KNOWN_CODES, SYNTAX_ERROR
@@ -43,13 +43,11 @@ class ConvlintServer(LanguageServer):
         self.shut_down = False  # a `shutdown` request came: `exit` (or the end of input) is clean
 
     def settings_for(self, path: str) -> Settings:
-        """The [tool.convlint] settings of the project `path` is in; defaults (anchored at the
-        workspace folder) where there is none or it is broken. Read afresh each time (a small
-        TOML file: find_config parses it anyway), so an edited pyproject.toml takes effect."""
+        """The settings `convlint check` gives the file (its closest configuration file);
+        defaults (anchored at the workspace folder) where that is broken. Read afresh each
+        time (small TOML files), so an edited configuration takes effect."""
         try:
-            config = find_config(path)
-            if config is not None:
-                return load_settings(config, KNOWN_CODES)
+            return Configuration(KNOWN_CODES).settings_for(path)
         except ConfigError as e:
             self._tell(str(e))
         return Settings(project_root=self.workspace_root(path))
