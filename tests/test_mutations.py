@@ -249,7 +249,10 @@ def converted(tree: ast.AST, source: SourceText, calls: set[tuple[int, int, int,
 
 def _canonical(fmt: ast.expr) -> ast.expr:
     """A conditional format with its channels-last branch first, `None` for a format that
-    converts nothing on the other (`preserve_format`), and no double `not`."""
+    converts nothing on the other (`preserve_format`), and no double `not`; either rank's
+    channels-last as one (the converters are one marker too: CL103 fixes either)."""
+    if isinstance(fmt, ast.Attribute) and fmt.attr == "channels_last_3d":
+        return ast.Attribute(fmt.value, "channels_last", fmt.ctx)
     if not isinstance(fmt, ast.IfExp):
         return fmt
     test, body, orelse = fmt.test, fmt.body, fmt.orelse
@@ -260,7 +263,7 @@ def _canonical(fmt: ast.expr) -> ast.expr:
     while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.UnaryOp) \
             and isinstance(test.operand.op, ast.Not):
         test = test.operand.operand
-    return ast.IfExp(test, body, orelse)
+    return ast.IfExp(test, _canonical(body), _canonical(orelse))
 
 
 def _converts_nothing(node: ast.expr) -> bool:
