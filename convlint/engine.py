@@ -336,7 +336,7 @@ def _process(path, data, stat_result, settings, options, result: FileResult) -> 
         diagnostics = _lint(source, path, settings)
         if options.edits:
             diagnostics, failures = materialize_fixes(diagnostics, source)
-            result.notes = _failure_notes(failures, document)
+            result.notes = failure_notes(failures, document)
         result.diagnostics = [document.locate(d) for d in diagnostics]
 
 
@@ -351,7 +351,7 @@ class _File:
     stat_result: os.stat_result | None
 
 
-def _failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
+def failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
     return [f"{document.locate(d).where}: {d.code} not fixed: {reason}" for d, reason in failures]
 
 
@@ -359,7 +359,7 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
     path, document = file.path, file.document
     outcome = fix_source(document.source, path, settings, options.unsafe_fixes)
     result.diagnostics = [document.locate(d) for d in outcome.remaining]
-    result.notes = _failure_notes(outcome.failures, document)
+    result.notes = failure_notes(outcome.failures, document)
     if outcome.error:
         result.notes.append(f"{path}: {outcome.error}")
     if outcome.text == document.source:

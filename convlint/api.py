@@ -1,0 +1,171 @@
+"""The stable Python API: check a source string or paths, fix a source string, with the
+`Settings` the command line uses. Results are plain frozen dataclasses; nothing prints.
+
+Nothing here imports torch. LibCST is imported only where a fix needs it (`fix_source`,
+`check_source(..., edits=True)`) or to read a file this Python cannot parse.
+Everything not named in `__all__` may change between releases; what is named keeps its
+meaning (see the README's "Python API").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convlint import engine
+from convlint.config import ConfigError, Settings, find_config, load_settings
+from convlint.diagnostics import Diagnostic, Edit, Location
+from convlint.formats.report import rule_url
+from convlint.notebook import NotebookError
+from convlint.rules import KNOWN_CODES, RULE_NAMES
+from convlint.source import SourceText
+
+__all__ = [
+    "ConfigError", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings", "Suggestion",
+    "check_paths", "check_source", "fix_source", "settings_for",
+]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A finding's fix: `applicability` is "safe" or "unsafe" (applied only when asked).
+    `edits` are filled only when asked for (`check_source(..., edits=True)`)."""
+
+    applicability: str
+    message: str
+    edits: tuple[Edit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding, as `convlint check --output-format json` prints it. Rows and columns are
+    1-based, columns in characters; in a notebook they count in `cell` (1-based)."""
+
+    path: str
+    code: str
+    name: str  # the rule's name, e.g. "module-to-channels-last"
+    message: str
+    start: Location
+    end: Location  # exclusive
+    cell: int | None
+    fix: Suggestion | None
+    reason: str | None  # why the receiver was judged a module (--show-reasons)
+    noqa_row: int  # the row a `# noqa: CODE` for it goes on
+    url: str | None  # the rule's documentation
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What checking one file found. `errors` are one-line messages (the file could not be
+    read, decoded or analysed); `notes` say why a path was left alone on purpose."""
+
+    path: str
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """A fixed source. `source` is the input when nothing changed; `fixed` counts the
+    findings fixed, `remaining` what is left, and `notes` the fixes that could not be applied
+    (and why); `error` says why the fixed source could not be produced at all."""
+
+    source: str
+    fixed: int
+    remaining: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed > 0 and self.error is None
+
+
+def settings_for(path: str = ".", *, config: str | None = None, isolated: bool = False) -> Settings:
+    """The settings `convlint check PATH` uses: `[tool.convlint]` of the nearest
+    pyproject.toml above PATH, or `config` (a pyproject.toml), or none when `isolated`.
+    Change them as flags do with `dataclasses.replace(settings, select=("CL101",))`.
+    Raises ConfigError for a configuration the command line would refuse."""
+    if isolated:
+        return Settings()
+    return load_settings(config if config is not None else find_config(path), KNOWN_CODES)
+
+
+def check_source(source: str, path: str = "<string>", settings: Settings | None = None, *,
+                 edits: bool = False) -> list[Finding]:
+    """The findings in `source`, as `convlint check` reports them for a file at `path`
+    (which picks the settings when `settings` is None, the per-file ignores, and whether it
+    is a notebook: a `.ipynb` path takes the notebook's JSON). Sorted; `# noqa` applied.
+    With `edits`, each fix carries its edits (this imports LibCST)."""
+    settings = settings if settings is not None else settings_for(path)
+    document = _document(source, path)
+    if isinstance(document, Diagnostic):
+        return [_finding(document)]
+    text = SourceText(document.source)
+    diagnostics = engine.lint_buffer(document.source, path, settings)
+    if edits:
+        diagnostics, _ = engine.materialize_fixes(diagnostics, text)
+    return [_finding(document.locate(d)) for d in diagnostics]
+
+
+def check_paths(paths: list[str], settings: Settings | None = None, *, jobs: int = 1) -> list[FileReport]:
+    """Check the files under `paths` as `convlint check PATHS` does (the same walk,
+    excludes and .gitignore; settings from the first path when `settings` is None). One
+    report per file with findings, errors or notes, sorted by path; files without any are
+    left out. `jobs` > 1 checks in that many worker processes."""
+    paths = [str(p) for p in paths]
+    settings = settings if settings is not None else settings_for(paths[0] if paths else ".")
+    reports = []
+    for result in engine.run(paths, settings, engine.Options(), jobs=jobs):
+        if not (result.diagnostics or result.errors or result.notes):
+            continue
+        reports.append(FileReport(
+            result.path,
+            tuple(_finding(d) for d in result.diagnostics),
+            tuple(f"{e.path}: {e.message}" for e in result.errors),
+            tuple(result.notes),
+        ))
+    return reports
+
+
+def fix_source(source: str, path: str = "<string>", settings: Settings | None = None, *,
+               unsafe: bool = False) -> FixResult:
+    """`source` with its fixes applied, as `convlint fix --write` would write the file at
+    `path`: the safe fixes, and with `unsafe` the unsafe ones too. Writes nothing."""
+    settings = settings if settings is not None else settings_for(path)
+    document = _document(source, path)
+    if isinstance(document, Diagnostic):
+        return FixResult(source, 0, (_finding(document),))
+    outcome = engine.fix_source(document.source, path, settings, unsafe)
+    remaining = tuple(_finding(document.locate(d)) for d in outcome.remaining)
+    notes = tuple(engine.failure_notes(outcome.failures, document))
+    if outcome.error:
+        return FixResult(source, 0, remaining, notes, outcome.error)
+    if outcome.text == document.source:
+        return FixResult(source, 0, remaining, notes)
+    try:
+        fixed = document.render(outcome.text)
+    except NotebookError as e:
+        return FixResult(source, 0, remaining, notes, str(e))
+    return FixResult(fixed, outcome.fixed, remaining, notes)
+
+
+def _document(source: str, path: str):
+    """The analysable form of `source`, or the CL000 finding of a notebook that is not one."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a str, not {type(source).__name__}")
+    try:
+        return engine.open_document(path, source)
+    except NotebookError as e:
+        return engine.syntax_error(path, None, SyntaxError(str(e)))
+
+
+def _finding(d: Diagnostic) -> Finding:
+    fix = None
+    if d.fix is not None:
+        fix = Suggestion(d.fix.applicability.value, d.fix.message, tuple(d.fix.edits))
+    return Finding(
+        path=d.path, code=d.code, name=RULE_NAMES.get(d.code, ""), message=d.message,
+        start=d.start, end=d.end, cell=d.cell, fix=fix, reason=d.reason,
+        noqa_row=d.noqa_row if d.noqa_row is not None else d.start.row, url=rule_url(d.code),
+    )
