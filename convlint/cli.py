@@ -13,7 +13,7 @@ import click
 
 from convlint import __version__
 from convlint import formats
-from convlint.config import ConfigError, check_selectors, find_config, load_settings, merge_cli
+from convlint.config import Configuration, ConfigError, check_selectors, parse_override
 from convlint.engine import FileResult, Options, run, run_source
 from convlint.formats import text as formats_text
 from convlint.formats.report import Report, printable
@@ -64,9 +64,10 @@ def lint_options(f):
         click.option("--fix-target", type=click.Choice(["torch", "convlint"]),
                      help="Rewrite to torch.nn.utils (default) or to convlint.runtime."),
         click.option("--unsafe-fixes", is_flag=True, help="Treat unsafe fixes as fixable."),
-        click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help="A pyproject.toml to read [tool.convlint] from."),
-        click.option("--isolated", is_flag=True, help="Ignore any configuration file."),
+        click.option("--config", "config_args", multiple=True, metavar="FILE|KEY=VALUE",
+                     help="A configuration file for every file (instead of each file's closest one), "
+                          "or a TOML `key = value` that overrides a setting; repeatable."),
+        click.option("--isolated", is_flag=True, help="Ignore every configuration file."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes (default: one per CPU)."),
         click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors."),
@@ -87,17 +88,20 @@ def _paths(paths: tuple[str, ...], kw: dict) -> list[str]:
     return list(paths)
 
 
-def _settings(paths: list[str], kw: dict):
-    if kw["isolated"]:
-        config_path = None
-    elif kw["config_path"]:
-        config_path = kw["config_path"]
-    elif paths == ["-"]:
-        config_path = find_config(kw["stdin_filename"] or ".")
-    else:
-        config_path = find_config(paths[0])
-    settings = load_settings(config_path, KNOWN_CODES)
-    return merge_cli(settings, **kw)
+def _configuration(kw: dict) -> Configuration:
+    """Which settings each file gets: from its closest configuration file, or from
+    `--config FILE`, or the defaults (`--isolated`); `--config KEY=VALUE` and the flags over
+    them. As in Ruff, a `--config` argument that is not an existing file is an override."""
+    files = [a for a in kw["config_args"] if os.path.isfile(a)]
+    if len(files) > 1:
+        raise click.UsageError(f"--config names two files ({files[0]}, {files[1]}); give one")
+    if files and kw["isolated"]:
+        raise click.UsageError(f"--config {files[0]} cannot be used with --isolated, which reads no configuration file")
+    overrides = tuple(parse_override(a, KNOWN_CODES) for a in kw["config_args"] if a not in files)
+    flags = {k: kw.get(k) for k in ("select", "extend_select", "ignore", "exclude", "extend_exclude",
+                                    "fix_target", "force_exclude", "no_respect_gitignore")}
+    return Configuration(KNOWN_CODES, config_file=files[0] if files else None, isolated=kw["isolated"],
+                         overrides=overrides, flags=flags)
 
 
 def _guarded(body):
@@ -125,11 +129,12 @@ def _guarded(body):
     return wrapper
 
 
-def _results(paths: list[str], settings, options: Options, kw: dict) -> tuple[list[FileResult], bytes | None]:
+def _results(paths: list[str], config: Configuration, options: Options, kw: dict) -> tuple[list[FileResult], bytes | None]:
     """Run the engine on the paths, or on standard input (then also return its bytes)."""
     if paths != ["-"]:
-        return run(paths, settings, options, kw["jobs"]), None
+        return run(paths, config, options, kw["jobs"]), None
     name = kw["stdin_filename"] or "-"
+    settings = config.settings_for(name)  # without --stdin-filename: the working directory's, as Ruff's
     data = sys.stdin.buffer.read()
     if settings.force_exclude and kw["stdin_filename"] and settings.is_excluded(name):
         return [FileResult(name)], data
@@ -149,17 +154,17 @@ def _report_errors(results: list[FileResult], warnings: bool = True) -> bool:
     return any_error
 
 
-def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], settings) -> None:
+def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], config: Configuration) -> None:
     """Ruff's warning for paths that hold no file to check. Only a run with no results can
     have checked nothing, and a file named on the command line is checked: only then is
     the discovery asked again (the engine does not say how many files it found)."""
     if results or paths == ["-"]:
         return
-    if not settings.force_exclude and any(os.path.isfile(path) for path in paths):
+    if any(os.path.isfile(path) and not config.settings_for(path).force_exclude for path in paths):
         return
     from convlint.files import discover_files
 
-    found = discover_files(paths, settings)
+    found = discover_files(paths, config)
     if not found.files and not found.errors:
         click.echo("warning: No Python files found under the given path(s)", err=True)
 
@@ -211,11 +216,21 @@ class _CheckChoices:
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else: no footer, no warnings.")
 @click.option("-s", "--silent", is_flag=True, help="Print nothing but errors: the exit code tells.")
 @click.option("-w", "--watch", is_flag=True, help="Check again whenever a checked file or configuration file changes.")
+@click.option("--show-settings", is_flag=True,
+              help="Print the settings each of PATHS gets, and the configuration files they come from; check nothing.")
+@click.option("--show-files", is_flag=True, help="Print the files that would be checked, one a line; check nothing.")
 @_guarded
 def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff, exit_non_zero_on_fix,
-          statistics, show_fixes, show_reasons, add_noqa, exit_zero, quiet, silent, watch, **kw) -> int:
+          statistics, show_fixes, show_reasons, add_noqa, exit_zero, quiet, silent, watch, show_settings,
+          show_files, **kw) -> int:
     """Report whole-model `.to(memory_format=channels_last)` conversions under PATHS (default: .)."""
     paths = _paths(paths, kw)
+    if show_settings and show_files:
+        raise click.UsageError("--show-settings and --show-files cannot be used together")
+    if show_settings:
+        return _show_settings(paths, kw)
+    if show_files:
+        return _show_files(paths, kw)
     if statistics and output_format not in (None, "concise", "json"):
         raise click.UsageError(f"--statistics prints concise or json, not {output_format}")
     if add_noqa and paths == ["-"]:
@@ -234,10 +249,35 @@ def check(paths, output_format, output_file, color, apply_fixes, fix_only, diff,
         exit_zero=exit_zero, quiet=quiet or silent, silent=silent,
     )
     if add_noqa:
-        return _add_noqa(paths, _settings(paths, kw), kw)
+        return _add_noqa(paths, _configuration(kw), kw)
     if watch:
         return _watch(paths, choices, kw)
     return _check_once(paths, choices, kw)
+
+
+def _show_settings(paths: list[str], kw: dict) -> int:
+    from convlint.config import describe_settings
+
+    config = _configuration(kw)
+    blocks = []
+    for path in paths:
+        name = (kw["stdin_filename"] or "-") if path == "-" else path
+        settings, sources = config.resolve(name, is_directory=os.path.isdir(name))
+        blocks.append(describe_settings(name, settings, sources, config.source_note))
+    click.echo("\n".join(blocks), nl=False)
+    return EXIT_CLEAN
+
+
+def _show_files(paths: list[str], kw: dict) -> int:
+    from convlint.files import discover_files
+
+    if paths == ["-"]:
+        raise click.UsageError("--show-files lists files; it cannot take standard input")
+    found = discover_files(paths, _configuration(kw))
+    for error in found.errors:
+        click.echo(f"error: {printable(error.path)}: {printable(error.message)}", err=True)
+    click.echo("".join(f"{printable(path)}\n" for path in found.files), nl=False)
+    return EXIT_ERROR if found.errors else EXIT_CLEAN
 
 
 def _default_format(output_file: str | None, statistics: bool) -> str:
@@ -247,22 +287,22 @@ def _default_format(output_file: str | None, statistics: bool) -> str:
 
 
 def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
-    settings = _settings(paths, kw)
+    config = _configuration(kw)
     unsafe = kw["unsafe_fixes"]
     shows_edits = c.output_format in formats.SHOWS_EDITS and not c.statistics
     options = Options(fix=c.fix or c.diff, write=c.fix and not c.diff, unsafe_fixes=unsafe,
                       edits=shows_edits and not c.fix)
-    results, stdin_data = _results(paths, settings, options, kw)
+    results, stdin_data = _results(paths, config, options, kw)
     any_error = _report_errors(results, warnings=not c.quiet)
     if not any_error and not c.quiet:
-        _warn_if_nothing_checked(results, paths, settings)
+        _warn_if_nothing_checked(results, paths, config)
     if c.diff:
         changed = _print_diffs(results, c.show_fixes)
         return _exit_code(any_error, c, failed=bool(changed), fixed=0)
     if stdin_data is not None and c.fix:
         return _print_fixed_stdin(results[0], stdin_data, c, any_error)
     if c.fix and shows_edits:
-        results = _with_fix_edits(results, settings, unsafe, kw["jobs"])
+        results = _with_fix_edits(results, config, unsafe, kw["jobs"])
     diagnostics = [d for r in results for d in r.diagnostics]
     fixed = sum(r.fixed for r in results)
     given = {results[0].path: _stdin_text(results[0], stdin_data)} if stdin_data is not None else None
@@ -306,13 +346,13 @@ def _exit_code(any_error: bool, c: _CheckChoices, failed: bool, fixed: int) -> i
     return EXIT_CLEAN
 
 
-def _with_fix_edits(results: list[FileResult], settings, unsafe: bool, jobs: int | None) -> list[FileResult]:
+def _with_fix_edits(results: list[FileResult], config: Configuration, unsafe: bool, jobs: int | None) -> list[FileResult]:
     """After fixes were written, the findings left whose fixes were not computed (the fix
     run does not materialize what it does not apply): check those files again for them."""
     stale = [r.path for r in results if any(d.fix is not None and not d.fix.edits for d in r.diagnostics)]
     if not stale:
         return results
-    again = {r.path: r for r in run(stale, settings, Options(unsafe_fixes=unsafe, edits=True), jobs)}
+    again = {r.path: r for r in run(stale, config, Options(unsafe_fixes=unsafe, edits=True), jobs)}
     return [replace(r, diagnostics=again[r.path].diagnostics) if r.path in again else r for r in results]
 
 
@@ -337,7 +377,7 @@ def _watch(paths: list[str], c: _CheckChoices, kw: dict) -> int:
         from convlint.files import discover_files
 
         try:
-            files = discover_files(paths, _settings(paths, kw)).files
+            files = discover_files(paths, _configuration(kw)).files
         except ConfigError:
             files = []
         return files + config_files(paths)
@@ -366,8 +406,8 @@ def _emit(report: str, output_file: str | None) -> bool:
     return True
 
 
-def _add_noqa(paths: list[str], settings, kw: dict) -> int:
-    results = run(paths, settings, Options(add_noqa=True), kw["jobs"])
+def _add_noqa(paths: list[str], config: Configuration, kw: dict) -> int:
+    results = run(paths, config, Options(add_noqa=True), kw["jobs"])
     any_error = _report_errors(results)
     added = sum(r.noqa_added for r in results)
     click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.")
@@ -389,10 +429,10 @@ def fix(paths, write, diff, show_fixes, **kw) -> int:
     if write and diff:
         raise click.UsageError("--write and --diff cannot be used together")
     paths = _paths(paths, kw)
-    settings = _settings(paths, kw)
+    config = _configuration(kw)
     unsafe = kw["unsafe_fixes"]
     options = Options(fix=True, write=write, unsafe_fixes=unsafe)
-    results, stdin_data = _results(paths, settings, options, kw)
+    results, stdin_data = _results(paths, config, options, kw)
     any_error = _report_errors(results)
     if stdin_data is not None and not diff:
         _write_fixed_stdin(results[0], stdin_data)

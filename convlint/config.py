@@ -1,12 +1,16 @@
-"""Settings: `[tool.convlint]` from the nearest pyproject.toml, merged with command-line flags."""
+"""Settings: which configuration file each file gets (the closest above it, as Ruff finds it),
+its keys with what it extends, and the command line's overrides."""
 
 from __future__ import annotations
 
 import fnmatch
+import glob
+import hashlib
 import os
+import posixpath
 import re
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +31,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
+    """What one file is checked with: immutable, hashable, and the same for every file of a
+    configuration file. Patterns with a slash are absolute once loaded (anchored at the
+    directory of the file that set them); others match a name."""
+
     # Every rule but CL9xx, the rules about suppressions (CL900), which are opt-in like
     # Ruff's RUF100: see CL900's docs. A new group of rules (CL2xx) must be added here.
     select: tuple[str, ...] = ("CL0", "CL1")
@@ -39,10 +47,26 @@ class Settings:
     torch_version: str | None = None  # the torch release the project targets, e.g. "2.1"
     respect_gitignore: bool = True
     force_exclude: bool = False
-    # The directory of the configuration file, where relative patterns (exclude,
-    # per-file-ignores) are anchored; None without one (patterns are then relative to the
-    # working directory, as Ruff's are, and the analysis finds each file's project itself).
+    # The directory of the configuration file the file found above it: the analysis's
+    # project root, and where a name pattern stops matching parent directories. None
+    # without one (or with --config/--isolated): the analysis finds each file's project
+    # from the file itself.
     project_root: str | None = None
+
+    def fingerprint(self) -> str:
+        """A stable digest of every setting (equal settings, equal digests, in any process):
+        with the file's content, what a cached result may be keyed by."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        values = [(f.name, getattr(self, f.name)) for f in fields(self)]
+        return hashlib.sha256(repr(values).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def __hash__(self) -> int:
+        # Settings key caches looked up once per file: hash the digest, computed once (a
+        # hash of its own, unlike Python's of strings, would not survive a pickle).
+        return hash(self._fingerprint)
 
     @property
     def pattern_root(self) -> str:
@@ -59,18 +83,18 @@ class Settings:
         return lambda code: rule_enabled(code, select, ignored)
 
     def ignored_for_path(self, path: str) -> list[str]:
-        rel = relative_posix(path, self.pattern_root)
+        candidate = _Candidate(path, self.pattern_root)
         codes: list[str] = []
         for pattern, pattern_codes in self.per_file_ignores:
-            if path_matches(pattern, rel):
+            if candidate.matches(pattern):
                 codes.extend(pattern_codes)
         return codes
 
     def is_excluded(self, path: str, parents: bool = True) -> bool:
         """True when a pattern of `exclude`/`extend-exclude` matches the path (or, with
-        `parents`, one of its parent directories)."""
-        rel = relative_posix(path, self.pattern_root)
-        return any(path_matches(p, rel, parents) for p in self.exclude + self.extend_exclude)
+        `parents`, one of its parent directories below the project root)."""
+        candidate = _Candidate(path, self.pattern_root)
+        return any(candidate.matches(p, parents) for p in self.exclude + self.extend_exclude)
 
     @cached_property
     def _entry_excludes(self) -> tuple[frozenset[str], re.Pattern | None, tuple[str, ...]]:
@@ -88,13 +112,13 @@ class Settings:
 
     def excludes_entry(self, name: str, path: str) -> bool:
         """`is_excluded(path, parents=False)` for a walk, which meets every entry: a set
-        lookup and one regex for the usual patterns, a relative path only when needed."""
+        lookup and one regex for the usual patterns, a path only when needed."""
         names, glob, paths = self._entry_excludes
         if name in names or (glob is not None and glob.match(name)):
             return True
         if paths:
-            rel = relative_posix(path, self.pattern_root)
-            return any(fnmatch.fnmatchcase(rel, p) for p in paths)
+            candidate = _Candidate(path, self.pattern_root)
+            return any(candidate.matches(p, parents=False) for p in paths)
         return False
 
 
@@ -120,12 +144,34 @@ def relative_posix(path: str, root: str) -> str:
     return Path(rel).as_posix()
 
 
+class _Candidate:
+    """A path as patterns see it: relative to the root (for name patterns and relative
+    ones) and absolute (for anchored ones), each computed when first asked."""
+
+    def __init__(self, path: str, root: str):
+        self._path = path
+        self._root = root
+        self._seen: dict[bool, str] = {}
+
+    def matches(self, pattern: str, parents: bool = True) -> bool:
+        anchored = _is_absolute(pattern)
+        form = self._seen.get(anchored)
+        if form is None:
+            absolute = os.path.abspath(self._path)
+            form = self._seen[anchored] = Path(absolute).as_posix() if anchored else relative_posix(absolute, self._root)
+        return path_matches(pattern, form, parents)
+
+
+def _is_absolute(pattern: str) -> bool:
+    return pattern.startswith("/") or bool(re.match(r"[A-Za-z]:/", pattern))
+
+
 def path_matches(pattern: str, rel_path: str, parents: bool = True) -> bool:
     """Ruff-style exclude matching.
 
     A pattern without a slash matches a path's name (`build`, `*_pb2.py`); one with a slash
-    matches the path relative to the project root (`src/generated`, `tests/*.py`). With
-    `parents`, a match of any parent directory counts too.
+    matches the path (relative to the project root, or absolute for an anchored pattern:
+    `src/generated`, `tests/*.py`). With `parents`, a match of any parent directory counts too.
     """
     pattern = pattern.rstrip("/").removeprefix("./")
     parts = rel_path.split("/")
@@ -134,6 +180,18 @@ def path_matches(pattern: str, rel_path: str, parents: bool = True) -> bool:
         return any(fnmatch.fnmatchcase(parts[i - 1], pattern) for i in prefixes)
     return any(fnmatch.fnmatchcase("/".join(parts[:i]), pattern) for i in prefixes)
 
+
+def anchor_pattern(pattern: str, directory: str) -> str:
+    """A pattern with a slash made absolute at `directory` (its glob characters escaped);
+    a name pattern (no slash) is returned as it is: it matches a name anywhere."""
+    pattern = pattern.strip()
+    bare = pattern.rstrip("/").removeprefix("./")
+    if "/" not in bare or _is_absolute(pattern):
+        return pattern
+    return posixpath.normpath(glob.escape(Path(os.path.abspath(directory)).as_posix()) + "/" + bare)
+
+
+# --------------------------------------------------------------------------- the keys
 
 _KEYS = {
     "select": "codes",
@@ -147,10 +205,13 @@ _KEYS = {
     "respect-gitignore": "bool",
     "force-exclude": "bool",
 }
+CONFIG_NAMES = (".convlint.toml", "convlint.toml", "pyproject.toml")  # in this order of precedence
 
 
 def find_config(start: str) -> str | None:
-    """The nearest pyproject.toml with a [tool.convlint] table, from `start` upwards.
+    """The closest configuration file from `start` upwards: `.convlint.toml` or
+    `convlint.toml` (top-level keys), else a `pyproject.toml` with a [tool.convlint] table
+    (one without is passed over), in the same directory, then in each parent.
 
     Raises ConfigError for one that may hold the table but cannot be read or parsed: its
     settings must not be silently dropped. A directory that cannot be entered is passed over
@@ -163,37 +224,41 @@ def find_config(start: str) -> str | None:
     except OSError:
         directory = directory.parent
     for candidate_dir in (directory, *directory.parents):
-        candidate = candidate_dir / "pyproject.toml"
+        found = config_in(str(candidate_dir))
+        if found is not None:
+            return found
+    return None
+
+
+def config_in(directory: str) -> str | None:
+    """The configuration file of `directory` itself, if it has one (see `find_config`)."""
+    for name in CONFIG_NAMES:
+        candidate = os.path.join(directory, name)
         try:
-            if not candidate.is_file():
+            if not os.path.isfile(candidate):
                 continue
-        except OSError:
+        except (OSError, ValueError):
             continue
-        if _has_convlint_table(candidate):
-            return str(candidate)
+        if name != "pyproject.toml" or _has_convlint_table(Path(candidate)):
+            return candidate
     return None
 
 
 def _has_convlint_table(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    data = _read(path)
     # A cheap test first: most pyproject files never name convlint.
     return b"convlint" in data and "convlint" in _tool_table(path, _parse_toml(path, data))
 
 
-def _load_toml(path: Path) -> dict:
+def _read(path: Path) -> bytes:
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    return _parse_toml(path, data)
 
 
-def _parse_toml(path: Path, data: bytes) -> dict:
+def _parse_toml(path: Path | str, data: bytes) -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -223,27 +288,60 @@ def _toml_type(value: object) -> str:
     return next((name for kind, name in names.items() if isinstance(value, kind)), "a date or time")
 
 
-def load_settings(config_path: str | None, known_codes: list[str]) -> Settings:
-    """Settings from a pyproject.toml (or defaults when there is none)."""
-    if config_path is None:
-        return Settings()
-    path = Path(config_path)
-    table = _tool_table(path, _load_toml(path)).get("convlint", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.convlint] must be a table, not {_toml_type(table)}")
+@dataclass(frozen=True)
+class _Layer:
+    """One configuration file's own keys, validated, patterns anchored at its directory."""
+
+    path: str
+    values: dict
+    extend: str | None  # the file it extends, resolved
+
+
+def _read_layer(path: str, known_codes: list[str], named_by: str | None = None) -> _Layer:
+    """A configuration file's keys: [tool.convlint] of a pyproject.toml (or of any TOML
+    file with a `tool` table), the top-level keys of another. `named_by` (--config, or the
+    file that extends it): a file without a convlint table is then an error, not a file to
+    pass over."""
+    file = Path(path)
+    document = _parse_toml(file, _read(file))
+    pyproject_like = file.name == "pyproject.toml" or any(k in document for k in ("tool", "project", "build-system"))
+    if pyproject_like:
+        tool = _tool_table(file, document)
+        if "convlint" not in tool:
+            raise ConfigError(f"{path}: no [tool.convlint] table" + (f" (named by {named_by})" if named_by else ""))
+        table, label = tool["convlint"], "[tool.convlint]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.convlint] must be a table, not {_toml_type(table)}")
+    else:
+        table, label = document, ""
+    directory = os.path.dirname(os.path.abspath(path))
+    extend = table.get("extend")
+    if extend is not None:
+        if not isinstance(extend, str):
+            raise ConfigError(f"{_where(path, label)}extend must be a path (a string)")
+        extend = os.path.normpath(os.path.join(directory, os.path.expandvars(os.path.expanduser(extend))))
+    keys = {k: v for k, v in table.items() if k != "extend"}
+    return _Layer(path, validate_keys(keys, str(path), label, known_codes, directory), extend)
+
+
+def _where(file: str, label: str) -> str:
+    return f"{file}: {label} " if label else f"{file}: "
+
+
+def validate_keys(table: dict, file: str, label: str, known_codes: list[str], directory: str) -> dict:
+    """Settings' field values from a table of keys (`extend-select` -> `extend_select`);
+    patterns with a slash are anchored at `directory`. Raises ConfigError naming `file` (and
+    the table, `label`)."""
     values: dict = {}
     for key, raw in table.items():
         kind = _KEYS.get(key)
         if kind is None:
-            raise ConfigError(f"{path}: unknown key `{key}` in [tool.convlint]")
-        values[key.replace("-", "_")] = _validate(path, key, kind, raw, known_codes)
-    return Settings(
-        **values, project_root=str(path.parent.resolve())
-    )
+            raise ConfigError(f"{file}: unknown key `{key}`" + (f" in {label}" if label else ""))
+        values[key.replace("-", "_")] = _validate(_where(file, label) + key, kind, raw, known_codes, directory)
+    return values
 
 
-def _validate(path: Path, key: str, kind: str, raw: object, known_codes: list[str]):
-    where = f"{path}: [tool.convlint] {key}"
+def _validate(where: str, kind: str, raw: object, known_codes: list[str], directory: str):
     if kind == "bool":
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} must be true or false")
@@ -260,10 +358,11 @@ def _validate(path: Path, key: str, kind: str, raw: object, known_codes: list[st
         if not isinstance(raw, dict):
             raise ConfigError(f"{where} must be a table of glob = [codes]")
         return tuple(
-            (pattern, _string_list(f"{where}.{pattern}", codes, known_codes, True))
+            (anchor_pattern(pattern, directory), _string_list(f"{where}.{pattern}", codes, known_codes, True))
             for pattern, codes in raw.items()
         )
-    return _string_list(where, raw, known_codes, kind == "codes")
+    patterns = _string_list(where, raw, known_codes, kind == "codes")
+    return patterns if kind == "codes" else tuple(anchor_pattern(p, directory) for p in patterns)
 
 
 def _string_list(where: str, raw: object, known_codes: list[str], are_codes: bool):
@@ -280,9 +379,191 @@ def check_selectors(selectors, known_codes: list[str], where: str) -> None:
             raise ConfigError(f"{where}: unknown rule selector `{selector}`")
 
 
+def combine(base: dict, layer: dict) -> dict:
+    """`layer`'s keys over `base`'s (an extending file over the one it extends, overrides
+    over a file), as Ruff combines them: a `select` starts the selection again, `ignore`,
+    `extend-select` and `extend-exclude` add, every other key replaces."""
+    merged = dict(base)
+    for key, value in layer.items():
+        if key == "select":
+            merged.update(select=value, extend_select=(), ignore=())
+        elif key in ("ignore", "extend_select", "extend_exclude"):
+            merged[key] = merged.get(key, ()) + value
+        else:
+            merged[key] = value
+    return merged
+
+
+def _load_chain(config_path: str, known_codes: list[str], named: bool = False) -> tuple[dict, tuple[str, ...]]:
+    """The combined keys of a file and of the files it extends, and those files (the file
+    first, then what it extends)."""
+    layers: list[_Layer] = []
+    seen: list[str] = []
+    path: str | None = config_path
+    while path is not None:
+        real = os.path.realpath(path)
+        if real in seen:
+            cycle = " -> ".join([*(layer.path for layer in layers), path])
+            raise ConfigError(f"{config_path}: `extend` makes a cycle: {cycle}")
+        seen.append(real)
+        if layers and not os.path.isfile(path):
+            raise ConfigError(f"{layers[-1].path}: extend: no such file: {path}")
+        named_by = layers[-1].path if layers else "--config" if named else None
+        layer = _read_layer(path, known_codes, named_by)
+        layers.append(layer)
+        path = layer.extend
+    values: dict = {}
+    for layer in reversed(layers):
+        values = combine(values, layer.values)
+    return values, tuple(layer.path for layer in layers)
+
+
+# --------------------------------------------------------------------------- per file
+
+
+def parse_override(argument: str, known_codes: list[str]) -> dict:
+    """`--config 'select = ["CL101"]'`: one `key = value` in TOML, validated as a file's
+    keys are (patterns anchored at the working directory, as Ruff's)."""
+    where = f"--config {argument!r}"
+    try:
+        document = _parse_toml(where, argument.encode("utf-8", "surrogateescape"))
+    except ConfigError:
+        raise ConfigError(f"{where}: neither a configuration file nor a TOML `key = value` override") from None
+    if "extend" in document:
+        raise ConfigError(f"{where}: `extend` cannot be overridden")
+    return validate_keys(document, where, "", known_codes, os.getcwd())
+
+
+_UNSEEN = object()
+
+
+class Configuration:
+    """Which settings each file gets, as Ruff resolves them: the closest configuration file
+    above the file (see `find_config`), with what it extends; or, with `config_file`, that
+    file for every file; or, `isolated`, the defaults. `overrides` (`--config KEY=VALUE`)
+    then `flags` (the command line's, see `merge_cli`) go over whichever it is.
+
+    The answer for a file depends only on the file's path and the files above it, never on
+    the working directory or the other files of the run. Each directory is looked at once.
+    """
+
+    def __init__(self, known_codes: list[str], *, config_file: str | None = None, isolated: bool = False,
+                 overrides: tuple[dict, ...] = (), flags: dict | None = None):
+        self.known_codes = known_codes
+        self.isolated = isolated
+        self._overrides = overrides
+        self._flags = flags or {}
+        self._by_directory: dict[str, str | None] = {}  # directory -> its closest config file
+        self._by_given: dict[str, str | None] = {}  # the same, by the directory as given
+        self._by_config: dict[str | None, tuple[Settings, tuple[str, ...]]] = {}
+        self._fixed: tuple[Settings, tuple[str, ...]] | None = None
+        if isolated:
+            self._fixed = self._settings(None)
+        elif config_file is not None:
+            if not os.path.isfile(config_file):
+                raise ConfigError(f"{config_file}: no such file (--config)")
+            self._fixed = self._settings(config_file, named=True)
+
+    @property
+    def source_note(self) -> str:
+        """Where settings come from beyond their files (for `--show-settings`)."""
+        notes = ["--isolated: no configuration file" if self.isolated else "",
+                 "--config overrides" if self._overrides else "",
+                 "command-line flags" if any(self._flags.values()) else ""]
+        return ", ".join(n for n in notes if n)
+
+    def settings_for(self, path: str) -> Settings:
+        """The settings of the file at `path` (it need not exist: standard input's name)."""
+        return self.resolve(path)[0]
+
+    def settings_for_directory(self, directory: str) -> Settings:
+        """The settings of the files directly in `directory` (a walk asks once per directory)."""
+        return self.resolve(directory, is_directory=True)[0]
+
+    def resolve(self, path: str, is_directory: bool = False) -> tuple[Settings, tuple[str, ...]]:
+        """The settings of a file (or, `is_directory`, of a directory) and their sources."""
+        if self._fixed is not None:
+            return self._fixed
+        directory = path if is_directory else os.path.dirname(path)
+        config = self._by_given.get(directory, _UNSEEN)  # a walk's paths: no abspath per file
+        if config is _UNSEEN:
+            config = self._by_given[directory] = self._config_of(os.path.abspath(directory or "."))
+        return self._resolved(config)
+
+    def _config_of(self, directory: str) -> str | None:
+        """The closest configuration file of an absolute directory; every directory on the
+        way up is remembered, so that a walk looks at each directory once."""
+        missing = []
+        probe = directory
+        while probe not in self._by_directory:
+            missing.append(probe)
+            found = config_in(probe)
+            if found is not None:
+                self._by_directory[probe] = found
+                break
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                self._by_directory[probe] = None
+                break
+            probe = parent
+        config = self._by_directory[probe]
+        for directory in missing:
+            self._by_directory[directory] = config
+        return config
+
+    def _resolved(self, config: str | None) -> tuple[Settings, tuple[str, ...]]:
+        found = self._by_config.get(config)
+        if found is None:
+            found = self._by_config[config] = self._settings(config)
+        return found
+
+    def _settings(self, config: str | None, named: bool = False) -> tuple[Settings, tuple[str, ...]]:
+        values, sources = _load_chain(config, self.known_codes, named) if config is not None else ({}, ())
+        for override in self._overrides:
+            values = combine(values, override)
+        root = os.path.dirname(os.path.abspath(config)) if config is not None and not named else None
+        return merge_cli(Settings(**values, project_root=root), **self._flags), sources
+
+
+def describe_settings(path: str, settings: Settings, sources: tuple[str, ...], note: str = "") -> str:
+    """`check --show-settings`: the file's settings as configuration keys, and where they
+    come from (the closest file first, then what it extends)."""
+    lines = [f"Settings for {path}"]
+    if sources:
+        lines.append(f"# from: {os.path.abspath(sources[0])}")
+        lines += [f"#   extending: {os.path.abspath(source)}" for source in sources[1:]]
+    else:
+        lines.append("# from: the defaults (no configuration file)")
+    if note:
+        lines.append(f"# and: {note}")
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "per_file_ignores":
+            value = {pattern: list(codes) for pattern, codes in value}
+        lines.append(f"{f.name.replace('_', '-')} = {_toml_value(value)}")
+    lines.append(f"fingerprint = {_toml_value(settings.fingerprint())}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    import json
+
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }" if value else "{}"
+    return json.dumps(value)
+
+
 def merge_cli(settings: Settings, **overrides) -> Settings:
-    """Command-line flags win over the file: `select` replaces, `ignore` adds."""
+    """Command-line flags win over the file: `select` replaces, `ignore` adds. Patterns
+    with a slash are relative to the working directory."""
     changes = {}
+    cwd = os.getcwd()
     if overrides.get("select"):
         changes["select"] = tuple(overrides["select"])
         changes["extend_select"] = ()
@@ -291,13 +572,13 @@ def merge_cli(settings: Settings, **overrides) -> Settings:
     if overrides.get("ignore"):
         changes["ignore"] = settings.ignore + tuple(overrides["ignore"])
     if overrides.get("extend_exclude"):
-        changes["extend_exclude"] = settings.extend_exclude + tuple(overrides["extend_exclude"])
+        changes["extend_exclude"] = settings.extend_exclude + tuple(anchor_pattern(p, cwd) for p in overrides["extend_exclude"])
     if overrides.get("exclude"):
-        changes["exclude"] = tuple(overrides["exclude"])
+        changes["exclude"] = tuple(anchor_pattern(p, cwd) for p in overrides["exclude"])
     if overrides.get("fix_target"):
         changes["fix_target"] = overrides["fix_target"]
     if overrides.get("force_exclude"):
         changes["force_exclude"] = True
     if overrides.get("no_respect_gitignore"):
         changes["respect_gitignore"] = False
-    return replace(settings, **changes)
+    return replace(settings, **changes) if changes else settings

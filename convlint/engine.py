@@ -19,7 +19,7 @@ from functools import lru_cache
 from convlint.analysis import analyze
 from convlint.analysis.project import forget_projects
 from convlint.analysis.syntax import parse, parses
-from convlint.config import Settings
+from convlint.config import Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
 from convlint.files import (
     DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, path_sort_key, read_bytes,
@@ -76,7 +76,7 @@ def rules_for(path: str, settings: Settings) -> tuple[Rule, ...]:
     return tuple(r for r in ALL_RULES if any(enabled(c) for c in r.codes))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)  # one entry per distinct settings: a monorepo has a few
 def _rules_for_every_file(settings: Settings) -> tuple[Rule, ...]:
     return tuple(r for r in ALL_RULES if any(settings.is_enabled(c) for c in r.codes))
 
@@ -97,30 +97,31 @@ def _needed_words(rules: tuple[Rule, ...]) -> tuple[bytes, ...] | None:
     return tuple(sorted({word for rule in rules for word in rule.needs}))
 
 
-def lint_source(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+def lint_source(text: str, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
     """All findings of one decoded source, suppressions and selection applied, sorted.
 
-    `noqa=False` leaves `# noqa` comments to a host that applies its own (flake8).
+    `noqa=False` leaves `# noqa` comments to a host that applies its own (flake8); `parser`
+    is syntax.parse or one that reuses a buffer's previous tree (analysis/reparse.py).
     """
     source = SourceText(text)
-    return _lint(source, path, settings, noqa)
+    return _lint(source, path, settings, noqa, parser)
 
 
-def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
     """`lint_source` behind the byte prefilter, as `run` lints a file: for integrations that
     hold the text themselves (flake8, the language server), so they report what `check` does."""
     rules = rules_for(path, settings)
     if not rules or not prefilter(text.encode("utf-8", "surrogatepass"), rules):
         return []
-    return lint_source(text, path, settings, noqa)
+    return lint_source(text, path, settings, noqa, parser)
 
 
-def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True) -> list[Diagnostic]:
+def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
     exemption = file_exemption(source)
     if exemption is None:
         return []
     try:
-        tree = parse(source.text, filename=path).tree
+        tree = parser(source.text, filename=path).tree
     except SyntaxError as e:
         return [syntax_error(path, source, e)]
     except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
@@ -385,13 +386,13 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
 
 
 # A `# noqa` for a finding about suppressions (CL900) would only suppress that.
-_NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
+NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if rule.after_findings))
 
 
 def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
     path, document = file.path, file.document
     source = SourceText(document.source)
-    findings = [d for d in _lint(source, path, settings) if d.code not in _NOT_SUPPRESSIBLE]
+    findings = [d for d in _lint(source, path, settings) if d.code not in NOT_SUPPRESSIBLE]
     edits = add_noqa_edits(source, findings)
     if not edits:
         return
@@ -508,26 +509,33 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def run(paths: list[str], settings: Settings, options: Options, jobs: int | None = None) -> list[FileResult]:
-    """Lint (or fix) every file under `paths`. Results sorted by path; errors per file.
+def run(paths: list[str], config: Configuration, options: Options, jobs: int | None = None) -> list[FileResult]:
+    """Lint (or fix) every file under `paths`, each with its own settings. Results sorted
+    by path; errors per file.
 
-    A large tree is read, filtered and analysed by the workers, in chunks of paths (only
-    paths and findings cross between processes); a small one is read here, and only its
-    candidates go to workers, when there are enough of them to pay for a pool.
+    A large tree is read, filtered and analysed by the workers, in chunks of paths of the
+    same settings (only paths, settings and findings cross between processes); a small one
+    is read here, and only its candidates go to workers, when there are enough of them to
+    pay for a pool.
     """
     forget_projects()
-    discovered = discover_files(paths, settings)
+    discovered = discover_files(paths, config)
     files = discovered.files
     results = [FileResult(e.path, errors=[e]) for e in discovered.errors]
     results += [FileResult(n.path, notes=[f"{n.path}: {n.message}"]) for n in discovered.notes]
+    groups = _by_settings(files, config)
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
-        chunks = [(files[i : i + SCAN_CHUNK], settings, options) for i in range(0, len(files), SCAN_CHUNK)]
+        chunks = [(group[i : i + SCAN_CHUNK], settings, options)
+                  for settings, group in groups.items() for i in range(0, len(group), SCAN_CHUNK)]
         for found in _pool_map(_scan_files, chunks, jobs):
             results.extend(found)
     else:
-        unreadable, candidates = _partition(files, settings, options)
-        results.extend(unreadable)
+        candidates = []
+        for settings, group in groups.items():
+            unreadable, found = _partition(group, settings, options)
+            results.extend(unreadable)
+            candidates.extend(found)
         workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
         if workers > 1:
             results.extend(_pool_map(_process_candidate, candidates, workers))
@@ -535,6 +543,18 @@ def run(paths: list[str], settings: Settings, options: Options, jobs: int | None
             results.extend(_process_candidate(c) for c in candidates)
     # The order discovery gives (by path components), whichever process found what.
     return sorted(results, key=lambda r: path_sort_key(r.path))
+
+
+def _by_settings(files: list[str], config: Configuration) -> dict[Settings, list[str]]:
+    """The files by their settings (most runs: one group), each group in discovery order."""
+    groups: dict[Settings, list[str]] = {}
+    directory, group = None, []
+    for path in files:  # a directory's files are next to each other: one lookup for them all
+        here = os.path.dirname(path)
+        if here != directory:
+            directory, group = here, groups.setdefault(config.settings_for_directory(here), [])
+        group.append(path)
+    return groups
 
 
 def _read_candidate(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | FileResult | None:

@@ -12,7 +12,7 @@ import stat
 import tokenize
 from dataclasses import dataclass
 
-from convlint.config import Settings
+from convlint.config import Configuration
 from convlint.gitignore import GitIgnore
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
@@ -36,11 +36,12 @@ class Discovered:
     notes: list[FileError]
 
 
-def discover_files(paths: list[str], settings: Settings) -> Discovered:
-    """The files to lint under `paths`.
+def discover_files(paths: list[str], config: Configuration) -> Discovered:
+    """The files to lint under `paths`, each directory's entries judged by its own settings
+    (a nested configuration file rules its subtree).
 
-    A file named explicitly is always linted (whatever its suffix) unless `force_exclude`
-    is set and an exclude pattern matches it. A symlink found in a walk is the file it
+    A file named explicitly is always linted (whatever its suffix) unless its settings set
+    `force_exclude` and an exclude pattern matches it. A symlink found in a walk is the file it
     points to: linted once (under the name that is not a link, when the walk meets both),
     and only when that file is inside one of the directories walked, so that a fix never
     writes outside them.
@@ -58,18 +59,22 @@ def discover_files(paths: list[str], settings: Settings) -> Discovered:
                 continue
             status = None  # a broken link: reading it says why
         if status is not None and stat.S_ISDIR(status.st_mode):
-            if settings.force_exclude and settings.is_excluded(path):
+            if _force_excluded(path, config.settings_for(path)):
                 continue
-            for file, real, is_link in _walk(path, os.path.realpath(path), settings, errors):
+            for file, real, is_link in _walk(path, os.path.realpath(path), config, errors):
                 if not is_link:
                     found[real] = file
                 elif any(_inside(real, root) for _, root in roots):
                     found.setdefault(real, file)
                 else:
                     notes.append(FileError(file, f"not checked: a symlink to a file outside the checked directories ({real})"))
-        elif not (settings.force_exclude and settings.is_excluded(path)):
+        elif not _force_excluded(path, config.settings_for(path)):
             found.setdefault(os.path.realpath(path), path)
     return Discovered(sorted(found.values(), key=path_sort_key), errors, notes)
+
+
+def _force_excluded(path: str, settings) -> bool:
+    return settings.force_exclude and settings.is_excluded(path)
 
 
 def _is_directory(path: str) -> bool:
@@ -87,16 +92,16 @@ def path_sort_key(path: str) -> list[str]:
     return os.path.normpath(path).split(os.sep)
 
 
-def _walk(top: str, real_top: str, settings: Settings, errors: list[FileError]):
+def _walk(top: str, real_top: str, config: Configuration, errors: list[FileError]):
     """The files under `top`: (path, real path, is a symlink). Directories that cannot be
     listed are added to `errors`."""
-    ignore = GitIgnore.for_directory(top) if settings.respect_gitignore else None
-    stack = [(top, real_top, ignore)]
+    stack = [(top, real_top, GitIgnore.for_directory(top))]
     while stack:
         directory, real_directory, ignore = stack.pop()
         absolute = os.path.abspath(directory)
-        if ignore is not None:
-            ignore = ignore.enter(absolute)
+        settings = config.settings_for_directory(absolute)
+        ignore = ignore.enter(absolute)
+        gitignore = ignore if settings.respect_gitignore else None
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
         except OSError as e:
@@ -114,7 +119,7 @@ def _walk(top: str, real_top: str, settings: Settings, errors: list[FileError]):
                 continue
             if settings.excludes_entry(entry.name, path):
                 continue
-            if ignore is not None and ignore.ignores(os.path.join(absolute, entry.name), is_dir):
+            if gitignore is not None and gitignore.ignores(os.path.join(absolute, entry.name), is_dir):
                 continue
             real = os.path.join(real_directory, entry.name)  # directory links are not followed
             if is_dir:

@@ -35,8 +35,8 @@ def _nothing_to_find(args: list[str]) -> bool:
         return False
     from convlint.config import ConfigError, find_config
 
-    try:
-        if find_config(files[0]) is not None:
+    try:  # each file has the configuration closest to it: any at all is the CLI's to apply
+        if any(find_config(directory) is not None for directory in {os.path.dirname(os.path.abspath(f)) for f in files}):
             return False
     except ConfigError:  # the full CLI reports it
         return False

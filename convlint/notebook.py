@@ -62,13 +62,14 @@ class Notebook:
         _, end = self._cell_location(diagnostic.end)
         fix = diagnostic.fix
         if fix is not None and fix.edits:
-            fix = replace(fix, edits=tuple(self._locate_edit(e) for e in fix.edits))
+            fix = replace(fix, edits=tuple(self.locate_edit(e) for e in fix.edits))
         noqa_row = diagnostic.noqa_row
         if noqa_row is not None:
             noqa_row = self._cell_location(Location(noqa_row, 1))[1].row
         return replace(diagnostic, start=start, end=end, cell=cell, fix=fix, noqa_row=noqa_row)
 
-    def _locate_edit(self, edit: Edit) -> Edit:
+    def locate_edit(self, edit: Edit) -> Edit:
+        """Move an edit from `source` rows to the rows of the cell it starts in."""
         cell, start = self._cell_location(edit.start)
         _, end = self._cell_location(edit.end)
         return replace(edit, start=start, end=end, cell=cell)
@@ -77,27 +78,35 @@ class Notebook:
         i = max(bisect_right(self.starts, loc.row) - 1, 0)
         return self.cells[i].index + 1, Location(loc.row - self.starts[i] + 1, loc.column)
 
-    def render(self, fixed_source: str) -> str:
-        """The notebook's JSON with the code cells taken from a fixed `source`."""
+    def changed_cells(self, fixed_source: str) -> list[tuple[int, str]]:
+        """The code cells a fixed `source` changes: each one's index (as the cells were
+        given) and new code, magics restored. A cell whose code did not end in a newline
+        ends in one here (the join added it): `keep_ending` takes it off again."""
         chunks = fixed_source.split(_boundary(self.token) + "\n")[1:]
         if len(chunks) != len(self.cells):
             raise NotebookError("the fix moved code across cell boundaries; not written")
+        return [(cell.index, _restore_magics(chunk, cell.magics, self.token))
+                for cell, chunk in zip(self.cells, chunks) if chunk != cell.python]
+
+    def render(self, fixed_source: str) -> str:
+        """The notebook's JSON with the code cells taken from a fixed `source`."""
+        changed = self.changed_cells(fixed_source)
         # How the JSON was written is worked out only now: `check` never needs it.
         layout = _layout(self.text, self.data)
         data = json.loads(self.text)  # a copy to change
-        for cell, chunk in zip(self.cells, chunks):
-            if chunk == cell.python:
-                continue  # untouched: its source stays exactly as it was stored
-            raw = data["cells"][cell.index]
-            old = _source_text(raw.get("source"))
-            new = _restore_magics(chunk, cell.magics, self.token)
-            if not old.endswith("\n") and new.endswith("\n"):
-                new = new[:-1]
+        for index, new in changed:
+            raw = data["cells"][index]
+            new = keep_ending(_source_text(raw.get("source")), new)
             if isinstance(raw.get("source"), list):
                 raw["source"] = _resplit(raw["source"], new)
             else:
                 raw["source"] = new
         return _dump(data, layout)
+
+
+def keep_ending(old: str, new: str) -> str:
+    """A cell's new code without the newline the join added, where its old code had none."""
+    return new[:-1] if not old.endswith("\n") and new.endswith("\n") else new
 
 
 def load_notebook(text: str) -> Notebook:
@@ -114,6 +123,17 @@ def load_notebook(text: str) -> Notebook:
         for index, raw in enumerate(data["cells"]):
             if isinstance(raw, dict) and raw.get("cell_type") == "code":
                 code.append((index, _cell_source(raw, index)))
+    return _join(data, text, code)
+
+
+def join_cells(sources: list[str]) -> Notebook:
+    """The code cells an editor holds (their texts, in order) joined as `load_notebook`
+    joins a file's: a cell's index is its place in `sources`. Such a notebook has no JSON
+    to render; `changed_cells` gives what a fix changes."""
+    return _join({}, "", list(enumerate(sources)))
+
+
+def _join(data: dict, text: str, code: list[tuple[int, str]]) -> Notebook:
     token = _token(code)
     cells: list[_Cell] = []
     parts: list[str] = []

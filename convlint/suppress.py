@@ -1,6 +1,7 @@
-"""`# noqa` comments: per line (`# noqa`, `# noqa: CL101,CL102`) and per file
-(`# convlint: noqa` in the file's header, optionally with codes); the edits that add codes to
-them (`check --add-noqa`) or take codes out (CL900)."""
+"""`# noqa` comments: per line (`# noqa`, `# noqa: CL101,CL102`) and per file (`# convlint:
+noqa` or `# flake8: noqa` on a line of its own anywhere, optionally with codes, as Ruff reads
+`# ruff: noqa`); the edits that add codes to them (`check --add-noqa`) or take codes out
+(CL900)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from convlint.source import SourceText
 _NOQA = re.compile(
     r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
+# As Ruff's file exemption: the tool's name as written (case-sensitive), `noqa` in any case,
+# on a line of its own (only indentation before the `#`).
 _FILE_NOQA = re.compile(
-    r"#\s*convlint\s*:\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?",
-    re.IGNORECASE,
+    r"[ \t\f]*#\s*(?:convlint|flake8)\s*:\s*(?i:noqa)(?::\s?(?P<codes>[A-Za-z]+[0-9]+(?:[,\s]+[A-Za-z]+[0-9]+)*))?",
 )
 
 
@@ -56,20 +58,47 @@ def _codes(match: re.Match) -> frozenset[str] | None:
 
 
 def file_exemption(source: SourceText) -> frozenset[str] | None | bool:
-    """`# convlint: noqa` in the header (the comment lines before the first code line).
+    """`# convlint: noqa` or `# flake8: noqa` (optionally `: CODES`) on a line of its own,
+    anywhere in the file, in a real comment (not in a string).
 
-    False when there is none; None when it exempts the whole file; else the exempted codes.
+    False when there is none; None when one exempts the whole file; else the exempted codes
+    (of every such line).
     """
-    for line in source.lines:
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("#"):
-            break
-        match = _FILE_NOQA.search(stripped)
+    if "noqa" not in source.text.lower():
+        return False
+    candidates = {}
+    for row, line in enumerate(source.lines, 1):
+        match = _FILE_NOQA.match(line)
         if match:
-            return _codes(match)
-    return False
+            candidates[row] = match
+    if not candidates:
+        return False
+    comments = _comment_starts(source, set(candidates))
+    codes: set[str] = set()
+    found = False
+    for row, match in candidates.items():
+        if comments.get(row) != source.lines[row - 1].index("#"):
+            continue  # inside a string, or after code
+        found = True
+        exempted = _codes(match)
+        if exempted is None:
+            return None
+        codes |= exempted
+    return frozenset(codes) if found else False
+
+
+def _comment_starts(source: SourceText, rows: set[int]) -> dict[int, int]:
+    """The column of the comment that starts each of `rows`, for the rows that have one."""
+    starts: dict[int, int] = {}
+    try:
+        for token in tokenize.generate_tokens(_python_lines(source)):
+            if token.type == tokenize.COMMENT and token.start[0] in rows:
+                starts[token.start[0]] = token.start[1]
+                if len(starts) == len(rows):
+                    break
+    except (tokenize.TokenError, SyntaxError):
+        pass  # keep the comments read before the tokenizer stopped
+    return starts
 
 
 def line_directives(source: SourceText) -> dict[int, Noqa]:

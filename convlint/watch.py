@@ -8,9 +8,9 @@ import os
 import time
 from typing import Callable, Iterable, Iterator
 
+from convlint.config import CONFIG_NAMES
 from convlint.files import SOURCE_SUFFIXES
 
-CONFIG_NAMES = ("pyproject.toml", "convlint.toml", ".convlint.toml")
 POLL_SECONDS = 0.5
 
 

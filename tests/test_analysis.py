@@ -63,6 +63,17 @@ def infer_in_file(path: Path, marker: str = "TARGET"):
     return analysis.receiver(site.node.func.value, site.scope)
 
 
+def infer_all_in_file(path: Path, marker: str = "TARGET") -> dict:
+    """The verdict on the receiver of every marked `.to()`, by the receiver's name."""
+    forget_projects()
+    text = path.read_text()
+    analysis = analyze(str(path), text, ast.parse(text))
+    rows = {i for i, line in enumerate(text.splitlines(), 1) if marker in line}
+    return {site.node.func.value.id: analysis.receiver(site.node.func.value, site.scope)
+            for site in analysis.calls
+            if site.node.lineno in rows and isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "to"}
+
+
 MODULE_CASES = {
     "torch.nn constructor via alias": """
         import torch.nn as tnn
@@ -967,6 +978,42 @@ def test_callers_in_other_files(tmp_path):
         "a.py": "import torch\nfrom utils import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
     })
     assert infer_in_file(root / "utils.py").kind is Receiver.TENSOR
+
+
+HELPERS = """
+    import torch
+    class Conv:
+        def prep(self, net):
+            return net.to(memory_format=torch.channels_last)  # TARGET
+    def to_cl(module):
+        return module.to(memory_format=torch.channels_last)  # TARGET
+"""
+
+
+@pytest.mark.parametrize("caller", [
+    "from pkg.util import Conv\nConv().prep({arg})\n",
+    "import pkg.util as u\nu.Conv().prep(net={arg})\n",
+    "from pkg.util import to_cl as nhwc\nnhwc({arg})\n",
+    "from pkg import util\nutil.to_cl({arg})\n",
+], ids=["method", "method-of-module-alias", "aliased-function", "module-attribute"])
+@pytest.mark.parametrize("arg, expected", [
+    ("torch.zeros(1, 3, 4, 4)", Receiver.TENSOR),
+    ("torch.nn.Conv2d(3, 8, 3)", Receiver.MODULE),
+])
+def test_callers_in_other_files_of_methods_and_aliases(tmp_path, caller, arg, expected):
+    """A method's callers, and callers that import a function under another name, are
+    callers too: a tensor they pass beats the parameter's model-like name."""
+    root = project(tmp_path, {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "",
+        "pkg/util.py": HELPERS,
+        "main.py": "import torch\n" + caller.format(arg=arg),
+    })
+    target = "net" if "prep" in caller else "module"
+    verdicts = infer_all_in_file(root / "pkg" / "util.py")
+    assert verdicts[target].kind is expected
+    other = "module" if target == "net" else "net"
+    assert verdicts[other].kind is Receiver.LIKELY_MODULE  # no caller: the name decides
 
 
 def test_an_import_cycle_terminates(tmp_path):

@@ -306,6 +306,17 @@ def test_rule_command():
     assert run_cli(["rule", "CL999"], ROOT).exit_code == 2
 
 
+def test_show_reasons_prints_why_under_each_finding_and_the_rule_docs_say_so(tmp_path):
+    write(tmp_path, {"bad.py": BAD})
+    plain = run_cli(["check", "--isolated", "--output-format", "concise", "bad.py"], tmp_path).stdout.splitlines()
+    shown = run_cli(["check", "--isolated", "--output-format", "concise", "--show-reasons", "bad.py"],
+                    tmp_path).stdout.splitlines()
+    reason = json.loads(run_cli(["check", "--isolated", "--output-format", "json", "bad.py"], tmp_path).stdout)[0]["reason"]
+    assert reason == "`model` = `nn.Conv2d(3, 8, 3)` (bad.py:4): torch.nn.Conv2d is a module class"
+    assert shown == [plain[0], f"  reason: {reason}", *plain[1:]]
+    assert "--show-reasons" in run_cli(["rule", "CL101"], ROOT).stdout
+
+
 def test_python_dash_m_and_console_script(tmp_path):
     write(tmp_path, {"bad.py": BAD})
     for command in ([sys.executable, "-m", "convlint"], ["convlint"]):

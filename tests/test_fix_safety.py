@@ -64,6 +64,42 @@ def test_parametrized_convs_are_left_by_torchs_converter(tmp_path):
     assert applicability(tmp_path, source, "--fix-target", "convlint") == ["safe"]
 
 
+def test_parametrizations_applied_in_place_make_the_fix_unsafe(tmp_path):
+    """`spectral_norm(net[0])` changes a module that already exists: no class body shows it."""
+    net = nn.Sequential(nn.Conv2d(3, 8, 3))
+    nn.utils.parametrizations.spectral_norm(net[0])
+    torch_convert(net, CL)
+    assert not is_cl(net[0].parametrizations.weight.original)
+    header = "import torch, torch.nn as nn\nfrom torch.nn.utils import weight_norm\n"
+    in_place = header + textwrap.dedent("""
+        n = nn.Sequential(nn.Conv2d(3, 8, 3))
+        nn.utils.parametrizations.spectral_norm(n[0])
+        n.to(memory_format=torch.channels_last)
+    """)
+    in_a_factory = header + textwrap.dedent("""
+        def build():
+            m = nn.Sequential(nn.Conv2d(3, 8, 3))
+            weight_norm(m[0])
+            return m
+        build().to(memory_format=torch.channels_last)
+    """)
+    in_a_helper = header + textwrap.dedent("""
+        def add_norm(model):
+            weight_norm(model[0])
+        n = nn.Sequential(nn.Conv2d(3, 8, 3))
+        add_norm(n)
+        n.to(memory_format=torch.channels_last)
+    """)
+    plain = header + textwrap.dedent("""
+        n = nn.Sequential(nn.Conv2d(3, 8, 3))
+        n.to(memory_format=torch.channels_last)
+    """)
+    for source in (in_place, in_a_factory, in_a_helper):
+        assert applicability(tmp_path, source) == ["unsafe"], source
+        assert applicability(tmp_path, source, "--fix-target", "convlint") == ["safe"], source
+    assert applicability(tmp_path, plain) == ["safe"]
+
+
 def test_lazy_convs_cannot_be_converted_by_torchs_converter_before_a_forward(tmp_path):
     with pytest.raises(ValueError, match="uninitialized parameter"):
         torch_convert(nn.Sequential(nn.LazyConv2d(8, 3)), CL)
@@ -108,6 +144,11 @@ def test_the_off_path_of_a_format_that_may_be_none_copies_with_torchs_converter(
         model = model.to(memory_format=torch.channels_last if flag else None)
     """
     assert applicability(tmp_path, source) == ["unsafe"]
+    # convlint's converter copies nothing for None, but the conditional is not the literal:
+    # unsafe for that target too, and the message says why
+    assert applicability(tmp_path, source, "--fix-target", "convlint") == ["unsafe"]
+    result = run_cli(["check", "--isolated", "--output-format", "json", "--fix-target", "convlint", "prog.py"], tmp_path)
+    assert "is not written `torch.channels_last` but computed" in json.loads(result.stdout)[0]["message"]
 
 
 def test_a_plain_module_gets_a_safe_fix_that_converts_the_same_conv_weights(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convlint.config import Settings
+from convlint.config import Configuration
 from convlint.files import discover_files
 from convlint.gitignore import GitIgnore
 from tests.fixture_cases import run_cli
@@ -134,7 +134,7 @@ def test_the_walk_ignores_what_git_ignores(repo):
         old = os.getcwd()
         os.chdir(root)
         try:
-            found = discover_files(["."], Settings(exclude=(".git",), project_root=str(root))).files
+            found = discover_files(["."], Configuration([], isolated=True, overrides=({"exclude": (".git",)},))).files
         finally:
             os.chdir(old)
         assert set(found) == expected, ignore_files

@@ -168,7 +168,8 @@ def mutate(host: str, rng: random.Random, template: str, name: str) -> Mutant | 
     newline = rng.choice(NEWLINES)
     if newline == "mixed":
         parts = inserted.split("\n")
-        inserted = "".join(p + rng.choice(["\n", "\r\n"]) for p in parts[:-1]) + parts[-1]
+        # a lone CR too: before an LF-only empty line it reads as one CRLF, as Python reads it
+        inserted = "".join(p + rng.choice(["\n", "\r\n", "\r"]) for p in parts[:-1]) + parts[-1]
     else:
         inserted = inserted.replace("\n", newline)
     cookie = rng.choice(COOKIES)

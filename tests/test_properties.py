@@ -119,6 +119,10 @@ def _simple_statements(text: str, lines: list[str]) -> list[tuple[int, int]]:
     return sorted(ranges, key=lambda r: r[1] - r[0])
 
 
+def _newline_before(text: str, at: int) -> str:
+    return "\r\n" if text.endswith("\r\n", 0, at) else text[at - 1]
+
+
 def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -> list[str] | None:
     """The texts that replaced each span, when `fixed` is `original` byte for byte but for
     the spans and converter imports added at line starts outside them; else None.
@@ -131,14 +135,15 @@ def split_fixed(fixed: str, original: str, spans: list[tuple[int, int, bool]]) -
     bounds = [0, *(x for start, end, _ in spans for x in (start, end)), len(original)]
     pieces = [_LINE.findall(original[bounds[i]:bounds[i + 1]]) for i in range(0, len(bounds), 2)]
     # An added import ends with the newline of the line it follows (in a file of mixed ones,
-    # not necessarily the first), and before a def or class, two blank lines more, as
+    # not necessarily the first; checked where it is tried), and before a def or class, two blank lines more, as
     # formatters want them after imports: both are tried.
     added_imports = [re.compile(ADDED_IMPORT + r"(\r\n|\r|\n)"), re.compile(ADDED_IMPORT + r"(\r\n|\r|\n)\1\1")]
 
     def piece_ends(lines: list[str], at: int, line_start: bool):
         """Where a piece starting at `at` can end, given added imports after line breaks."""
         for k in range(len(lines) + 1):
-            for added in (m for pattern in added_imports if line_start and (m := pattern.match(fixed, at))):
+            for added in (m for pattern in added_imports if line_start and (m := pattern.match(fixed, at))
+                          if at == 0 or _newline_before(fixed, at) == m.group(1)):
                 yield from piece_ends(lines[k:], added.end(), True)  # an import was added here
             if k == len(lines):
                 yield at
@@ -276,3 +281,23 @@ def test_fixtures_have_the_properties(case: Case, tmp_path: Path):
     work = tmp_path / "case"
     shutil.copytree(case.path.parent, work)  # neighbours: project imports resolve as in place
     assert_fix_properties(work, case.path.name, unsafe=True)
+
+
+@pytest.mark.parametrize("before, after", [
+    # a lone CR, then LF lines: the import follows the LF line and takes its LF
+    (b"import torch\rfrom torch import nn\n\nm = nn.Conv2d(3, 8, 3)\r\nm = m.to(memory_format=torch.channels_last)\n",
+     b"import torch\rfrom torch import nn\nfrom convlint.runtime import convert_conv2d_weight_memory_format\n\n"
+     b"m = nn.Conv2d(3, 8, 3)\r\nm = convert_conv2d_weight_memory_format(m, torch.channels_last)\n"),
+    # LF imports in a CRLF file: LF; a CR-only import block: CR
+    (b"import torch\nfrom torch import nn\r\n\r\nm = nn.Conv2d(3, 8, 3)\r\nm = m.to(memory_format=torch.channels_last)\r\n",
+     b"import torch\nfrom torch import nn\r\nfrom convlint.runtime import convert_conv2d_weight_memory_format\r\n\r\n"
+     b"m = nn.Conv2d(3, 8, 3)\r\nm = convert_conv2d_weight_memory_format(m, torch.channels_last)\r\n"),
+    (b"import torch\rfrom torch import nn\r\rm = nn.Conv2d(3, 8, 3)\nm = m.to(memory_format=torch.channels_last)\n",
+     b"import torch\rfrom torch import nn\rfrom convlint.runtime import convert_conv2d_weight_memory_format\r\r"
+     b"m = nn.Conv2d(3, 8, 3)\nm = convert_conv2d_weight_memory_format(m, torch.channels_last)\n"),
+], ids=["lone-cr-first", "lf-in-crlf", "cr-block-in-lf"])
+def test_an_added_import_takes_the_newline_of_the_line_it_follows(tmp_path, before, after):
+    (tmp_path / "mixed.py").write_bytes(before)
+    result = run_cli(["fix", "--write", "--isolated", "--fix-target", "convlint", "mixed.py"], tmp_path)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (tmp_path / "mixed.py").read_bytes() == after

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ pytest_lsp = pytest.importorskip("pytest_lsp", reason="pytest-lsp is in the test
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
-from tests.fixture_cases import run_cli  # noqa: E402
+from tests.fixture_cases import ROOT, run_cli  # noqa: E402
 
 # The tests share the module's server session, so they run in its event loop.
 in_session = pytest.mark.asyncio(loop_scope="module")
@@ -35,6 +37,7 @@ RANK_3D = "import torch\nfrom torch import nn\n\nnet = nn.Conv3d(3, 3, 3)\nnet.t
 
 
 SERVER: dict = {}  # what the server said it supports, at initialization
+REGISTERED: list[types.Registration] = []  # what the server registered (client/registerCapability)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +52,23 @@ def workspace(tmp_path_factory) -> Path:
     config=ClientServerConfig(server_command=[sys.executable, "-m", "convlint", "server"]),
 )
 async def client(lsp_client: LanguageClient, workspace: Path):
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        REGISTERED.extend(params.registrations)
+
+    capabilities = client_capabilities("visual-studio-code")
+    # A VS Code of today syncs notebooks (1.65's capabilities predate LSP 3.17).
+    capabilities.notebook_document = types.NotebookDocumentClientCapabilities(
+        synchronization=types.NotebookDocumentSyncClientCapabilities())
     params = types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
+        capabilities=capabilities,
         root_uri=workspace.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="workspace")],
     )
     result = await lsp_client.initialize_session(params)
     sync = result.capabilities.text_document_sync
     SERVER["sync"] = sync.change if isinstance(sync, types.TextDocumentSyncOptions) else sync
+    SERVER["capabilities"] = result.capabilities
     yield
     await lsp_client.shutdown_session()
 
@@ -117,8 +129,9 @@ async def published(client: LanguageClient, path: Path, send: Callable[[], None]
     raise TimeoutError(f"no diagnostics published for {uri}")
 
 
-def identifier(path: Path) -> types.TextDocumentIdentifier:
-    return types.TextDocumentIdentifier(uri=path.as_uri())
+def identifier(path: Path | str) -> types.TextDocumentIdentifier:
+    """A document by its path, or by a URI (a notebook cell's)."""
+    return types.TextDocumentIdentifier(uri=path if isinstance(path, str) else path.as_uri())
 
 
 async def open_document(client: LanguageClient, path: Path, text: str) -> list[types.Diagnostic]:
@@ -137,9 +150,8 @@ async def send_change(client: LanguageClient, path: Path, version: int, change) 
     return await published(client, path, lambda: client.text_document_did_change(params))
 
 
-async def save_document(client: LanguageClient, saved: Path, published_for: Path) -> list[types.Diagnostic]:
-    params = types.DidSaveTextDocumentParams(text_document=identifier(saved))
-    return await published(client, published_for, lambda: client.text_document_did_save(params))
+async def save_document(client: LanguageClient, path: Path, published_for: Path) -> list[types.Diagnostic]:
+    return await published(client, published_for, lambda: saved(client, path))
 
 
 async def edit_document(client: LanguageClient, path: Path, version: int, old: str, new: str) -> list[types.Diagnostic]:
@@ -157,13 +169,17 @@ async def edit_document(client: LanguageClient, path: Path, version: int, old: s
     return await send_change(client, path, version, change)
 
 
-async def code_actions(client, path: Path, at: types.Range, only: list[str] | None) -> list[types.CodeAction]:
+async def code_actions(client, path: Path | str, at: types.Range, only: list[str] | None) -> list[types.CodeAction]:
     params = types.CodeActionParams(
         text_document=identifier(path),
         range=at,
         context=types.CodeActionContext(diagnostics=[], only=only),
     )
     return list(await client.text_document_code_action_async(params) or [])
+
+
+def is_noqa_action(action: types.CodeAction) -> bool:
+    return action.title.startswith("Disable ")
 
 
 def expected_range(text: str, row: int, needle: str, end_needle: str) -> types.Range:
@@ -204,20 +220,46 @@ async def test_settings_come_from_the_nearest_pyproject(client: LanguageClient, 
     assert [(d.code, d.range.start.line) for d in diagnostics] == [("CL102", 4)]
 
 
+def watched_file_changed(client: LanguageClient, changed: Path) -> None:
+    event = types.FileEvent(uri=changed.as_uri(), type=types.FileChangeType.Changed)
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[event]))
+
+
+def saved(client: LanguageClient, changed: Path) -> None:
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=identifier(changed)))
+
+
 @in_session
-async def test_saving_a_pyproject_relints_open_files(client: LanguageClient, tmp_path: Path):
+@pytest.mark.parametrize("notify", [watched_file_changed, saved], ids=["watched", "saved"])
+async def test_a_changed_pyproject_relints_open_files(client: LanguageClient, tmp_path: Path, notify):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.convlint]\nignore = ["CL102"]\n')
     path = tmp_path / "rank3d.py"
     assert await open_document(client, path, RANK_3D) == []
     pyproject.write_text("[tool.convlint]\nignore = []\n")
-    assert [d.code for d in await save_document(client, pyproject, path)] == ["CL102"]
+    assert [d.code for d in await published(client, path, lambda: notify(client, pyproject))] == ["CL102"]
     # A broken one: the defaults, and the error shown once.
     pyproject.write_text("[tool.convlint]\nselect = [\n")
-    assert [d.code for d in await save_document(client, pyproject, path)] == ["CL102"]
+    assert [d.code for d in await published(client, path, lambda: notify(client, pyproject))] == ["CL102"]
     await change_document(client, path, 2, RANK_3D + "\n")
     errors = [m.message for m in client.messages if str(pyproject) in m.message]
     assert len(errors) == 1 and "invalid TOML" in errors[0]
+    # A change of another file is no reason to read the settings again.
+    pyproject.write_text('[tool.convlint]\nignore = ["CL102"]\n')
+    notify(client, tmp_path / "other.py")
+    assert [d.code for d in await change_document(client, path, 3, RANK_3D)] == ["CL102"]
+
+
+@in_session
+async def test_saving_a_file_relints_the_documents_that_import_it(client: LanguageClient, tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text("")
+    train, models = tmp_path / "train.py", tmp_path / "models.py"
+    text = "import torch\n\nfrom models import build\n\nnet = build()\nnet.to(memory_format=torch.channels_last)\n"
+    (before,) = await open_document(client, train, text)
+    assert "likely a module" in before.message  # no models.py: a module by its name only
+    models.write_text("from torch import nn\n\n\ndef build():\n    return nn.Conv2d(3, 3, 3)\n")
+    (after,) = await published(client, train, lambda: saved(client, models))  # the editor saved it
+    assert "on a module" in after.message
 
 
 @in_session
@@ -252,7 +294,7 @@ async def test_quick_fix_matches_the_cli_fix(client: LanguageClient, workspace: 
     path = workspace / "quickfix.py"
     diagnostics = await open_document(client, path, FINDINGS)
     actions = await code_actions(client, path, diagnostics[0].range, None)
-    quick = [a for a in actions if a.kind == types.CodeActionKind.QuickFix]
+    quick = [a for a in actions if a.kind == types.CodeActionKind.QuickFix and not is_noqa_action(a)]
     assert len(quick) == 1  # only the finding in the range
     assert quick[0].is_preferred and quick[0].diagnostics[0].code == "CL101"
     fixed = apply_edit(FINDINGS, path.as_uri(), quick[0].edit)
@@ -266,7 +308,7 @@ async def test_unsafe_fix_is_offered_but_not_preferred(client: LanguageClient, w
     path = workspace / "unsafe.py"
     diagnostics = await open_document(client, path, FINDINGS)
     actions = await code_actions(client, path, diagnostics[1].range, [types.CodeActionKind.QuickFix])
-    (action,) = actions
+    (action,) = [a for a in actions if not is_noqa_action(a)]
     assert not action.is_preferred and "unsafe" in action.title
     fixed = apply_edit(FINDINGS, path.as_uri(), action.edit)
     assert "model.to(" not in fixed and "net.to(" in fixed
@@ -299,7 +341,8 @@ async def test_a_buffer_with_a_bom_is_linted_as_check_lints_a_bom_file(client: L
     assert [(d.code, d.range.start.line) for d in diagnostics] == [("CL101", 0), ("CL101", 5), ("CL101", 7)]
     # Line 0 counts the BOM, as the client does.
     assert diagnostics[0].range == expected_range(text, 0, "net.to(", "channels_last)")
-    (quick,) = [a for a in await code_actions(client, path, diagnostics[0].range, [types.CodeActionKind.QuickFix])]
+    (quick,) = [a for a in await code_actions(client, path, diagnostics[0].range, [types.CodeActionKind.QuickFix])
+                if not is_noqa_action(a)]
     assert apply_edit(text, path.as_uri(), quick.edit).startswith(
         "\ufeffimport torch; net = torch.nn.Conv2d(1, 1, 1); "
         "torch.nn.utils.convert_conv2d_weight_memory_format(\n    net, torch.channels_last\n)\n")
@@ -313,3 +356,191 @@ def test_server_without_pygls_exits_2(monkeypatch, tmp_path: Path):
     result = run_cli(["server"], tmp_path)
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: `convlint server` needs pygls: pip install 'convlint[lsp]'"
+
+
+# --------------------------------------------------------------------------- editor features
+
+
+@in_session
+async def test_capabilities_and_the_configuration_files_watched(client: LanguageClient):
+    capabilities = SERVER["capabilities"]
+    (selector,) = capabilities.notebook_document_sync.notebook_selector
+    assert selector.notebook == "jupyter-notebook" and [c.language for c in selector.cells] == ["python"]
+    assert capabilities.hover_provider
+    assert capabilities.diagnostic_provider.identifier == "convlint"
+    (registration,) = [r for r in REGISTERED if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+    assert [w["globPattern"] for w in registration.register_options["watchers"]] == [
+        "**/pyproject.toml", "**/convlint.toml", "**/.convlint.toml"]
+
+
+@in_session
+async def test_rule_links_and_hover_show_the_rule_docs(client: LanguageClient, workspace: Path):
+    path = workspace / "hover.py"
+    (first, second) = await open_document(client, path, FINDINGS)
+    (workspace / "hover.py").write_text(FINDINGS, encoding="utf-8")
+    report = json.loads(run_cli(["check", "--output-format", "json", "hover.py"], workspace).stdout)
+    assert first.code_description.href == report[0]["url"] and first.code_description.href.startswith("https://")
+    at = types.Position(line=first.range.start.line, character=first.range.start.character + 2)
+    hover = await client.text_document_hover_async(types.HoverParams(text_document=identifier(path), position=at))
+    assert hover.contents.kind == types.MarkupKind.Markdown
+    assert hover.contents.value == run_cli(["rule", "CL101"], workspace).stdout
+    assert hover.range == first.range
+    nowhere = types.HoverParams(text_document=identifier(path), position=types.Position(line=0, character=0))
+    assert await client.text_document_hover_async(nowhere) is None
+
+
+@in_session
+async def test_disable_for_this_line_adds_or_merges_a_noqa(client: LanguageClient, workspace: Path):
+    path = workspace / "noqa.py"
+    text = FINDINGS.replace("model.to(memory_format=torch.channels_last)",
+                            "model.to(memory_format=torch.channels_last)  # noqa: CL102 - kept")
+    diagnostics = await open_document(client, path, text)
+    for diagnostic, expected in zip(diagnostics, [
+        'label = "\U0001d538\u00e9"; net.to(memory_format=torch.channels_last)  # noqa: CL101\n',
+        "model.to(memory_format=torch.channels_last)  # noqa: CL102, CL101 - kept\n",
+    ]):
+        actions = await code_actions(client, path, diagnostic.range, [types.CodeActionKind.QuickFix])
+        (action,) = [a for a in actions if is_noqa_action(a)]
+        assert action.title == "Disable CL101 for this line" and not action.is_preferred
+        fixed = apply_edit(text, path.as_uri(), action.edit)
+        assert fixed.splitlines(keepends=True)[diagnostic.range.start.line] == expected
+        assert len(await change_document(client, path, 2, fixed)) == 1  # that finding is gone
+        await change_document(client, path, 3, text)
+    # A syntax error cannot be silenced.
+    (broken,) = await change_document(client, path, 4, "model.to(memory_format=torch.channels_last\n")
+    assert not [a for a in await code_actions(client, path, broken.range, None) if is_noqa_action(a)]
+
+
+NOTEBOOK = [  # (kind, text) of each cell; a cell without a final newline, as editors keep them
+    ("code", "import torch\nfrom torch import nn\n"),
+    ("markdown", "# The model"),
+    ("code", "%matplotlib inline\nnet = nn.Conv2d(3, 3, 3)\n"),
+    ("code", "net.to(memory_format=torch.channels_last)"),
+]
+
+
+def cell_uris(path: Path, cells: list) -> list[str]:
+    return [f"vscode-notebook-cell:{path}#W{i}sZmlsZQ%3D%3D" for i in range(len(cells))]
+
+
+async def published_cells(client: LanguageClient, uris: list[str], send: Callable[[], None]) -> list[list]:
+    """What the server publishes for each of `uris` after `send()`."""
+    for uri in uris:
+        client.diagnostics.pop(uri, None)
+    send()
+    for _ in range(2000):
+        if all(uri in client.diagnostics for uri in uris):
+            return [list(client.diagnostics[uri]) for uri in uris]
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"no diagnostics published for {uris}")
+
+
+async def open_notebook(client: LanguageClient, path: Path, cells: list) -> list[list]:
+    uris = cell_uris(path, cells)
+    kind = {"code": types.NotebookCellKind.Code, "markdown": types.NotebookCellKind.Markup}
+    notebook = types.NotebookDocument(uri=path.as_uri(), notebook_type="jupyter-notebook", version=1, cells=[
+        types.NotebookCell(kind=kind[k], document=uri) for uri, (k, _) in zip(uris, cells)])
+    items = [types.TextDocumentItem(uri=uri, language_id="python" if k == "code" else "markdown", version=1, text=t)
+             for uri, (k, t) in zip(uris, cells)]
+    params = types.DidOpenNotebookDocumentParams(notebook_document=notebook, cell_text_documents=items)
+    code = [uri for uri, (k, _) in zip(uris, cells) if k == "code"]
+    found = await published_cells(client, code, lambda: client.notebook_document_did_open(params))
+    return [found[code.index(uri)] if uri in code else None for uri in uris]
+
+
+def write_notebook(path: Path, cells: list) -> None:
+    nb = {"cells": [{"cell_type": k, "metadata": {}, "source": t, **({"outputs": [], "execution_count": None}
+                                                                   if k == "code" else {})} for k, t in cells],
+          "metadata": {"kernelspec": {"language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
+
+
+def notebook_cells(path: Path) -> list[str]:
+    return [cell["source"] for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+
+
+def apply_cell_edits(texts: list[str], uris: list[str], edit: types.WorkspaceEdit) -> list[str]:
+    texts = list(texts)
+    for change in edit.document_changes:
+        i = uris.index(change.text_document.uri)
+        single = types.WorkspaceEdit(document_changes=[change])
+        texts[i] = apply_edit(texts[i], change.text_document.uri, single)
+    return texts
+
+
+@in_session
+async def test_a_notebook_is_one_program_with_findings_in_its_cells(client: LanguageClient, workspace: Path):
+    path = workspace / "analysis.ipynb"
+    found = await open_notebook(client, path, NOTEBOOK)
+    assert [[d.code for d in f] if f is not None else None for f in found] == [[], None, [], ["CL101"]]
+    (finding,) = found[3]
+    assert finding.range == expected_range(NOTEBOOK[3][1] + "\n", 0, "net.to(", "channels_last)")
+    # What `convlint check` says of the same notebook file: cell 4 (counting every cell).
+    write_notebook(path, NOTEBOOK)
+    check = run_cli(["check", "analysis.ipynb"], workspace).stdout
+    assert f"analysis.ipynb:cell 4:1:1: CL101 [*] {finding.message}" in check
+    # An edit of one cell is linted with the others: the call in cell 4 is on a tensor now.
+    uris = cell_uris(path, NOTEBOOK)
+    change = types.NotebookDocumentCellContentChanges(
+        document=types.VersionedTextDocumentIdentifier(uri=uris[2], version=2),
+        changes=[types.TextDocumentContentChangeWholeDocument(text="net = torch.ones(1, 3, 8, 8)\n")])
+    params = types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(version=2, uri=path.as_uri()),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[change])))
+    (_, _, after) = await published_cells(client, [uris[0], uris[2], uris[3]],
+                                          lambda: client.notebook_document_did_change(params))
+    assert after == []  # `net` is a tensor now
+    close = types.DidCloseNotebookDocumentParams(
+        notebook_document=types.NotebookDocumentIdentifier(uri=path.as_uri()),
+        cell_text_documents=[types.TextDocumentIdentifier(uri=u) for u in uris])
+    assert await published_cells(client, [uris[3]], lambda: client.notebook_document_did_close(close)) == [[]]
+
+
+@in_session
+async def test_notebook_fixes_edit_the_cells_as_the_cli_fixes_the_file(client: LanguageClient, workspace: Path):
+    project = workspace / "runtime-target"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.convlint]\nfix-target = "convlint"\n')
+    path = project / "fix.ipynb"
+    found = await open_notebook(client, path, NOTEBOOK)
+    uris, texts = cell_uris(path, NOTEBOOK), [t for _, t in NOTEBOOK]
+    write_notebook(path, NOTEBOOK)
+    run_cli(["fix", "--write", "fix.ipynb"], project)
+    expected = notebook_cells(path)
+    assert expected[0] != texts[0] and expected[3] != texts[3]  # an import in the first cell
+    # The quick fix: edits of two cells.
+    actions = await code_actions(client, uris[3], found[3][0].range, [types.CodeActionKind.QuickFix])
+    (fix,) = [a for a in actions if not is_noqa_action(a)]
+    assert {c.text_document.uri for c in fix.edit.document_changes} == {uris[0], uris[3]}
+    assert apply_cell_edits(texts, uris, fix.edit) == expected
+    (noqa,) = [a for a in actions if is_noqa_action(a)]
+    assert apply_cell_edits(texts, uris, noqa.edit)[3] == texts[3] + "  # noqa: CL101"
+    # Fix all, on any cell.
+    whole = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+    (action,) = await code_actions(client, uris[0], whole, [types.CodeActionKind.SourceFixAll])
+    assert apply_cell_edits(texts, uris, action.edit) == expected
+
+
+def test_the_server_lints_without_torch_and_libcst(tmp_path: Path):
+    # A session's analyses (a notebook's too) and their positions; LibCST only for a fix.
+    program = f'''
+import sys
+from lsprotocol import types
+from pygls.workspace import TextDocument
+from pygls.workspace.position_codec import PositionCodec
+from convlint.analysis.reparse import Reparser
+from convlint.analysis.syntax import parse
+from convlint.config import Settings
+from convlint.server import build_server
+from convlint.server_buffers import BufferAnalysis, NotebookAnalysis
+build_server()
+codec = PositionCodec(types.PositionEncodingKind.Utf16)
+document = TextDocument("file:///x.py", {FINDINGS!r}, version=1)
+found = BufferAnalysis(document, "/x.py", Settings(), codec, parse).placed()
+cells = [TextDocument(f"cell:{{i}}", t, version=1) for i, (k, t) in enumerate({NOTEBOOK!r}) if k == "code"]
+NotebookAnalysis(cells, "/nb.ipynb", Settings(), codec, Reparser().parse).placed()
+print(sum(map(len, found.values())), ",".join(m for m in ("torch", "libcst") if m in sys.modules))
+'''
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert done.stdout.split() == ["2"], done.stderr

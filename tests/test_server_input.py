@@ -106,6 +106,21 @@ MALFORMED = {
     "JSON nested too deeply": b"Content-Length: 200000\r\n\r\n" + b"[" * 200000,
     "an unknown method": frame(request(7, "convlint/unknown")),
     "a code action without parameters": frame(request(8, "textDocument/codeAction", {"x": 1})),
+    "a hover without a position": frame(request(101, "textDocument/hover", {"textDocument": {"uri": "file:///x.py"}})),
+    "a pull for a document nobody opened": frame(request(102, "textDocument/diagnostic",
+                                                         {"textDocument": {"uri": "file:///nobody/x.py"}})),
+    "a change of a notebook nobody opened": frame({"jsonrpc": "2.0", "method": "notebookDocument/didChange", "params": {
+        "notebookDocument": {"uri": "file:///nobody.ipynb", "version": 2},
+        "change": {"cells": {"textContent": [{"document": {"uri": "cell:1", "version": 2}, "changes": [{"text": "x"}]}]}},
+    }}),
+    "a notebook without cells": frame({"jsonrpc": "2.0", "method": "notebookDocument/didOpen", "params": {
+        "notebookDocument": {"uri": "file:///n.ipynb", "notebookType": "jupyter-notebook", "version": 1},
+        "cellTextDocuments": [],
+    }}),
+    "a watched-file change that is no URI": frame({"jsonrpc": "2.0", "method": "workspace/didChangeWatchedFiles",
+                                                    "params": {"changes": [{"uri": 5, "type": 2}]}}),
+    "settings that are not an object": frame({"jsonrpc": "2.0", "method": "workspace/didChangeConfiguration",
+                                              "params": {"settings": [1, 2]}}),
 }
 
 

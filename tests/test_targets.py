@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from convlint import targets
-from convlint.config import ConfigError, load_settings
+from convlint.config import Configuration, ConfigError
 from convlint.targets import lowest_admitted, torch_requirement, torch_version
 
 
@@ -114,7 +114,7 @@ def test_the_setting_wins_and_the_project_root_bounds_the_search(tmp_path: Path)
     (tmp_path / "requirements.txt").write_text("torch<2.0\n")  # outside the project
     root = _project(tmp_path, {"pyproject.toml": "[tool.convlint]\ntorch-version = '2.2'\n"})
     assert torch_version(str(root / "train.py")) is None
-    settings = load_settings(str(root / "pyproject.toml"), ["CL101"])
+    settings = Configuration(["CL101"]).settings_for(str(root / "train.py"))
     found = torch_version(str(root / "train.py"), settings.torch_version)
     assert (found.lowest, found.source) == ((2, 2, 0), "[tool.convlint] torch-version")
 
@@ -130,4 +130,4 @@ def test_a_bad_torch_version_setting_is_a_clear_error(tmp_path: Path, value):
     config = tmp_path / "pyproject.toml"
     config.write_text(f"[tool.convlint]\ntorch-version = {value!r}\n".replace("'", '"'))
     with pytest.raises(ConfigError, match=r"torch-version must be a torch release such as \"2.1\""):
-        load_settings(str(config), ["CL101"])
+        Configuration(["CL101"]).settings_for(str(tmp_path / "train.py"))

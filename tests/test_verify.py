@@ -418,7 +418,8 @@ def test_a_hook_based_weight_norm_is_parametrized_and_its_kernel_gets_contiguous
     [
         (f"{PASSING}:weight_norm_net", []),
         (f"{PASSING}:lazy_net", []),
-        (f"{PASSING}:converted_whole", ["--convert", "none"]),
+        (f"{PASSING}:converted_whole", ["--convert", "none"]),  # not a conv (changed)
+        (f"{PASSING}:quantized_net", []),
     ],
 )
 def test_strict_fails_what_convlint_cannot_convert_or_should_not_have_changed(target, args):
@@ -434,6 +435,20 @@ def test_inputs_runs_a_model_with_several_arguments_and_keywords():
     assert "conv_in   Conv2d  (8, 4, 3, 3)  (36, 1, 12, 4)  channels_last  ok      channels_last" in (
         result.stdout)
     assert "): match; output is channels_last" in result.stdout
+
+
+def test_inputs_as_a_plain_tuple_are_the_positional_arguments():
+    code, report = verify_json(f"{PASSING}:SmallNet", "--inputs", f"{PASSING}:small_inputs")
+    assert code == 0
+    assert {row["kernel"] for row in report["targets"][0]["rows"]} == {"channels_last"}
+
+
+def test_the_kernels_of_transposed_and_3d_convs_get_their_ranks_layout():
+    code, report = verify_json(f"{PASSING}:transposed_and_3d", "--input-shape", "1,3,8,8",
+                               "--memory-format", "channels_last", "--memory-format", "channels_last_3d")
+    assert code == 0
+    rows = [(r["type"], r["status"], r["kernel"]) for r in report["targets"][0]["rows"]]
+    assert rows == [("ConvTranspose2d", "ok", "channels_last"), ("Conv3d", "ok", "channels_last_3d")]
 
 
 @pytest.mark.parametrize(

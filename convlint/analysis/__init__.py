@@ -92,7 +92,10 @@ class FileAnalysis:
     def hazards(self, verdict: Verdict) -> frozenset:
         """Why a targeted conversion of the receiver would do less than `.to()`:
         "parametrized", "lazy" (see Evaluator.hazards)."""
-        return self.evaluator.hazards(verdict.value)
+        value = verdict.value
+        if not isinstance(value, Module):
+            return frozenset()
+        return self.evaluator.hazards(value) | self.evaluator.file_hazards(self.index)
 
     def value(self, node: ast.expr, scope: Scope) -> Value:
         return self.evaluator.value(node, scope)

@@ -534,6 +534,42 @@ class Evaluator:
                 found |= {hazard}
         return found
 
+    def file_hazards(self, index) -> frozenset:
+        """Parametrizations a file applies in place to modules it already holds
+        (`spectral_norm(net[0])` at the top of a script, or in a project helper the file
+        calls): they may concern any module the file converts, so its fixes are unsafe."""
+        key = ("file-hazards",)
+        if key in index.memo:
+            return index.memo[key]
+        index.memo[key] = frozenset()  # a helper of this file calling back into it
+        found = set(self._in_place_hazards(index, None))
+        for site in index.calls:
+            if found:
+                break
+            if site.node.args and not self._is_library_root(site.node.func, site.scope):
+                callee = self._expr(site.node.func, site.scope)
+                if isinstance(callee, Function) and isinstance(callee.ref, FunctionInfo):
+                    callee.ref.index.complete_function(callee.ref)
+                    found |= self._in_place_hazards(callee.ref.index, callee.ref.body)
+        index.memo[key] = result = frozenset(found)
+        return result
+
+    def _in_place_hazards(self, index, scope: Scope | None) -> frozenset:
+        """The hazards of calls in `scope` (the whole file when None) that change a module
+        which already exists: `weight_norm(m.conv)`, `register_parametrization(m, ...)`, not
+        `spectral_norm(nn.Conv2d(...))` (its value carries the hazard) nor
+        `spectral_norm(self.conv)` in a class (the class's hazards)."""
+        found = set()
+        for site in index.calls_in(scope) if scope is not None else index.calls:
+            node = site.node
+            if not node.args or isinstance(node.args[0], ast.Call) or _rooted_at_self(node.args[0]):
+                continue
+            qualified = self.qualify(node.func, site.scope)
+            hazard = facts.lookup("hazards", qualified) if qualified is not None else None
+            if hazard == "parametrized":
+                found.add(hazard)
+        return frozenset(found)
+
     def class_hazards(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset:
         """What in a project class (its methods, the project classes they build by name, its
         bases) makes a targeted conversion do less than `.to()`: parametrized or lazy convs."""
@@ -634,9 +670,8 @@ class Evaluator:
         return joined.because(f"what the callers of `{info.name}()` pass for `{b.name}`: {joined.reason}")
 
     def _worth_a_project_search(self, b: ParamBinding, values: list) -> bool:
-        owner = b.function.class_info.scope if b.function.name == "__init__" and b.function.class_info else b.function.scope
-        if owner.kind != "module" or b.function.index.path.startswith("<"):
-            return False  # a method's or a nested function's callers are in its file
+        if _defining_scope(b.function).kind != "module" or b.function.index.path.startswith("<"):
+            return False  # a nested function's (or a nested class's method's) callers are in its file
         joined = join(values)
         if self._purpose == "format":
             return joined is None
@@ -676,7 +711,8 @@ class Evaluator:
                 return
         search = _search_name(info)
         for index in indices:
-            for site in index.calls_named(search):
+            spellings = {search, *index.aliases_of(search)}  # `from m import f as g; g(x)`
+            for site in (s for spelling in spellings for s in index.calls_named(spelling)):
                 callee = self._expr(site.node.func, site.scope)
                 if isinstance(callee, Function) and same_definition(callee.ref, info):
                     yield site.node, site.scope, "call"
@@ -690,10 +726,10 @@ class Evaluator:
 
     def _caller_indices(self, info: FunctionInfo, search: str) -> list[FileIndex]:
         """Where the callers of `info` may be: its own file, and for a module-level function
-        (or class) the project files that name both it and its module."""
+        (or a method of a module-level class) the project files that name both it and its
+        module."""
         home = info.index
-        owner = info.class_info.scope if info.name == "__init__" and info.class_info is not None else info.scope
-        if owner.kind != "module" or home.path.startswith("<"):
+        if _defining_scope(info).kind != "module" or home.path.startswith("<"):
             return [home]
         others = self.project.mentioning(search, _module_word(home.path), MAX_CALLER_FILES)
         if others is None:
@@ -983,6 +1019,10 @@ class Evaluator:
                 return declared.because(f"`{info.name}()` is annotated to return `{short(annotation)}`")
         if inferred is None:
             return Unknown(f"`{info.name}()` returns nothing this analysis follows")
+        if isinstance(inferred, Module):
+            applied = self._in_place_hazards(info.index, body)  # `weight_norm(m[0]); return m`
+            if applied - inferred.hazards:
+                return inferred.__class__(inferred.reason, inferred.cls, inferred.hazards | applied)
         return inferred
 
     def method_call(self, owner: Value, method: str, node: ast.Call, scope: Scope) -> Value | None:
@@ -1234,6 +1274,11 @@ def _search_name(info: FunctionInfo) -> str:
     return info.name
 
 
+def _defining_scope(info: FunctionInfo) -> Scope:
+    """The scope a function is defined in, or for a method the scope of its class."""
+    return info.class_info.scope if info.class_info is not None else info.scope
+
+
 def same_definition(a, b) -> bool:
     """The same function or class, even when its file was indexed twice (once as the file
     being analysed, once as an import of another): a definition's identity is where it is."""
@@ -1391,3 +1436,9 @@ def _union_members(annotation: ast.expr, out: list, evaluator: Evaluator, scope:
                 _union_members(member, out, evaluator, scope)
             return
     out.append(annotation)
+
+
+def _rooted_at_self(node: ast.expr) -> bool:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == "self"

@@ -398,6 +398,12 @@ class FileIndex:
             self._calls_by_name = table
         return self._calls_by_name.get(name, [])
 
+    def aliases_of(self, name: str) -> set[str]:
+        """The other names this file imports `name` under (`from m import name as alias`)."""
+        self.complete()
+        return {alias.asname for statement, _ in self.imports if isinstance(statement, ast.ImportFrom)
+                for alias in statement.names if alias.name == name and alias.asname}
+
     def calls_passing(self, name: str) -> list[CallSite]:
         """The calls with an argument that is the bare name `name` (a callback)."""
         self.complete()

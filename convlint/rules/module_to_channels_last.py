@@ -61,11 +61,20 @@ torch's converter does less than `.to()`, or costs more:
   once converted: hoist it out of the loop (unsafe);
 - a format that may also be `None` or `contiguous_format`: torch's converter still copies
   every conv weight on that path (unsafe);
+- a module whose convolutions are classes of its own holding a 4-D weight used through
+  `F.conv2d` (not `nn.Conv2d` subclasses): no targeted converter sees them (unsafe, both
+  targets); a parametrization applied in place (`spectral_norm(net[0])`) in the file, in
+  the function that built the module or in a project helper the file calls (unsafe);
 - a call inside an f-string `{...=}` field: not fixed (the printed text would change).
 It is unsafe when the receiver is a module only by its name (`model`, `net`, ...), or when
 the format is a variable or a conditional that may be `channels_last` (the converter must
 match the rank). With `fix-target = "convlint"` the call goes to
 `convlint.runtime.convert_conv2d_weight_memory_format` instead.
+
+## Why it decided
+Each finding carries the reason its receiver is a module (the bindings, calls, classes and
+library facts followed): `convlint check --show-reasons` prints it under the finding, and the
+JSON output has it as `reason`.
 """
 
 CL102_DOC = """\
@@ -208,6 +217,9 @@ class ModuleToChannelsLast(Rule):
             safe = False
             notes.append("the format may also be one that converts nothing (None, contiguous_format), "
                          "for which torch's converter still copies every conv weight: the fix is unsafe")
+        if f.receiver.kind is Receiver.MODULE and not f.literal and not (f.neutral and target == "torch"):
+            notes.append(f"the format is not written `torch.{rank}` but computed, and a rewrite is proven "
+                         "equivalent only for the literal: the fix is unsafe")
         reference = converter_reference(ctx, site, CONVERTERS[rank])
         if reference is None:
             return None, notes
