@@ -1,5 +1,6 @@
 """The stable Python API: check a source string or paths, fix a source string, with the
-`Settings` the command line uses. Results are plain frozen dataclasses; nothing prints.
+settings the command line uses (each file's own, or one `Settings` for all). Results are
+plain frozen dataclasses; nothing prints.
 
 Nothing here imports torch. LibCST is imported only where a fix needs it (`fix_source`,
 `check_source(..., edits=True)`) or to read a file this Python cannot parse.
@@ -9,10 +10,11 @@ meaning (see the README's "Python API").
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from convlint import engine
-from convlint.config import ConfigError, Settings, find_config, load_settings
+from convlint.config import ConfigError, Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import rule_url
 from convlint.notebook import NotebookError
@@ -20,8 +22,8 @@ from convlint.rules import KNOWN_CODES, RULE_NAMES
 from convlint.source import SourceText
 
 __all__ = [
-    "ConfigError", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings", "Suggestion",
-    "check_paths", "check_source", "fix_source", "settings_for",
+    "ConfigError", "Configuration", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings",
+    "Suggestion", "check_paths", "check_source", "configuration", "fix_source", "settings_for",
 ]
 
 
@@ -81,23 +83,53 @@ class FixResult:
         return self.fixed > 0 and self.error is None
 
 
+def configuration(*, config: str | None = None, isolated: bool = False) -> Configuration:
+    """How `convlint check` gives each file its settings: the closest configuration file
+    above it (pyproject.toml `[tool.convlint]`, convlint.toml, .convlint.toml, with what it
+    extends); with `config`, that file for every file (as `--config FILE`); `isolated`,
+    the defaults (as `--isolated`). Raises ConfigError for a file the command line refuses."""
+    return Configuration(KNOWN_CODES, config_file=config, isolated=isolated)
+
+
 def settings_for(path: str = ".", *, config: str | None = None, isolated: bool = False) -> Settings:
-    """The settings `convlint check PATH` uses: `[tool.convlint]` of the nearest
-    pyproject.toml above PATH, or `config` (a pyproject.toml), or none when `isolated`.
-    Change them as flags do with `dataclasses.replace(settings, select=("CL101",))`.
-    Raises ConfigError for a configuration the command line would refuse."""
-    if isolated:
-        return Settings()
-    return load_settings(config if config is not None else find_config(path), KNOWN_CODES)
+    """The settings `convlint check` uses for the file (or the files of the directory) at
+    `path`, which need not exist. Change them as flags do, with
+    `dataclasses.replace(settings, ignore=("CL103",))`. Raises ConfigError."""
+    resolved = configuration(config=config, isolated=isolated)
+    return resolved.settings_for_directory(path) if os.path.isdir(path) else resolved.settings_for(path)
 
 
-def check_source(source: str, path: str = "<string>", settings: Settings | None = None, *,
+Chosen = Settings | Configuration | None  # one Settings for every file, each file's own, or the CLI's
+
+
+class _Uniform(Configuration):
+    """One `Settings` for every file."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(KNOWN_CODES, isolated=True)
+        self._uniform = settings
+
+    def resolve(self, path: str, is_directory: bool = False) -> tuple[Settings, tuple[str, ...]]:
+        return self._uniform, ()
+
+
+def _configuration_of(settings: Chosen) -> Configuration:
+    if settings is None:
+        return configuration()
+    return settings if isinstance(settings, Configuration) else _Uniform(settings)
+
+
+def _settings_of(settings: Chosen, path: str) -> Settings:
+    return settings if isinstance(settings, Settings) else _configuration_of(settings).settings_for(path)
+
+
+def check_source(source: str, path: str = "<string>", settings: Chosen = None, *,
                  edits: bool = False) -> list[Finding]:
     """The findings in `source`, as `convlint check` reports them for a file at `path`
-    (which picks the settings when `settings` is None, the per-file ignores, and whether it
-    is a notebook: a `.ipynb` path takes the notebook's JSON). Sorted; `# noqa` applied.
-    With `edits`, each fix carries its edits (this imports LibCST)."""
-    settings = settings if settings is not None else settings_for(path)
+    (which picks its settings unless one `Settings` is given, the per-file ignores, and
+    whether it is a notebook: a `.ipynb` path takes the notebook's JSON). Sorted; `# noqa`
+    applied. With `edits`, each fix carries its edits."""
+    settings = _settings_of(settings, path)
     document = _document(source, path)
     if isinstance(document, Diagnostic):
         return [_finding(document)]
@@ -108,15 +140,13 @@ def check_source(source: str, path: str = "<string>", settings: Settings | None 
     return [_finding(document.locate(d)) for d in diagnostics]
 
 
-def check_paths(paths: list[str], settings: Settings | None = None, *, jobs: int = 1) -> list[FileReport]:
-    """Check the files under `paths` as `convlint check PATHS` does (the same walk,
-    excludes and .gitignore; settings from the first path when `settings` is None). One
-    report per file with findings, errors or notes, sorted by path; files without any are
-    left out. `jobs` > 1 checks in that many worker processes."""
-    paths = [str(p) for p in paths]
-    settings = settings if settings is not None else settings_for(paths[0] if paths else ".")
+def check_paths(paths: list[str], settings: Chosen = None, *, jobs: int = 1) -> list[FileReport]:
+    """Check the files under `paths` as `convlint check PATHS` does: the same walk,
+    excludes and .gitignore, each file with its own settings (or the one `Settings`
+    given). One report per file with findings, errors or notes, sorted by path; files
+    without any are left out. `jobs` > 1 checks in that many worker processes."""
     reports = []
-    for result in engine.run(paths, settings, engine.Options(), jobs=jobs):
+    for result in engine.run([str(p) for p in paths], _configuration_of(settings), engine.Options(), jobs=jobs):
         if not (result.diagnostics or result.errors or result.notes):
             continue
         reports.append(FileReport(
@@ -128,11 +158,11 @@ def check_paths(paths: list[str], settings: Settings | None = None, *, jobs: int
     return reports
 
 
-def fix_source(source: str, path: str = "<string>", settings: Settings | None = None, *,
+def fix_source(source: str, path: str = "<string>", settings: Chosen = None, *,
                unsafe: bool = False) -> FixResult:
     """`source` with its fixes applied, as `convlint fix --write` would write the file at
     `path`: the safe fixes, and with `unsafe` the unsafe ones too. Writes nothing."""
-    settings = settings if settings is not None else settings_for(path)
+    settings = _settings_of(settings, path)
     document = _document(source, path)
     if isinstance(document, Diagnostic):
         return FixResult(source, 0, (_finding(document),))

@@ -169,3 +169,18 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert out[0].startswith("CL101 module-to-channels-last 3 9 `.to(memory_format=channels_last)` on a module")
     assert out[0].endswith(" safe")
     assert out[1:] == ["1 [] ()", "src/train.py ['CL101'] ()"]
+
+
+def test_check_paths_gives_each_file_its_own_settings_or_the_one_given(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "pyproject.toml").write_text("[tool.convlint]\nignore = ['CL101']\n")
+    (tmp_path / "a" / "m.py").write_text(BAD)
+    (tmp_path / "b" / "m.py").write_text(BAD)
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    found = [[r.path for r in api.check_paths(order)] for order in ([a, b], [b, a])]
+    assert found == [[str(tmp_path / "b" / "m.py")]] * 2  # a's file is ignored by a's config, in any order
+    both = api.check_paths([a, b], api.settings_for(isolated=True))  # one Settings for every file
+    assert [r.path for r in both] == [str(tmp_path / "a" / "m.py"), str(tmp_path / "b" / "m.py")]
+    named = api.configuration(config=str(tmp_path / "a" / "pyproject.toml"))  # as --config FILE
+    assert api.check_paths([a, b], named) == [] and api.check_source(BAD, str(tmp_path / "b" / "m.py"), named) == []
