@@ -10,16 +10,16 @@ meaning (see the README's "Python API").
 
 from __future__ import annotations
 
+import io
 import os
+import tokenize
 from dataclasses import dataclass
 
 from convlint import engine
 from convlint.config import ConfigError, Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import rule_url
-from convlint.notebook import NotebookError
 from convlint.rules import KNOWN_CODES, RULE_NAMES
-from convlint.source import SourceText
 
 __all__ = [
     "ConfigError", "Configuration", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings",
@@ -127,17 +127,14 @@ def check_source(source: str, path: str = "<string>", settings: Chosen = None, *
                  edits: bool = False) -> list[Finding]:
     """The findings in `source`, as `convlint check` reports them for a file at `path`
     (which picks its settings unless one `Settings` is given, the per-file ignores, and
-    whether it is a notebook: a `.ipynb` path takes the notebook's JSON). Sorted; `# noqa`
-    applied. With `edits`, each fix carries its edits."""
-    settings = _settings_of(settings, path)
-    document = _document(source, path)
-    if isinstance(document, Diagnostic):
-        return [_finding(document)]
-    text = SourceText(document.source)
-    diagnostics = engine.lint_buffer(document.source, path, settings)
-    if edits:
-        diagnostics, _ = engine.materialize_fixes(diagnostics, text)
-    return [_finding(document.locate(d)) for d in diagnostics]
+    what the text is: a `.ipynb` path takes the notebook's JSON, a documentation page its
+    code blocks). Sorted; `# noqa` applied. With `edits`, each fix carries its edits.
+    Raises ValueError with the one-line message `check` would print for a source it
+    cannot analyse (a syntax error is a CL000 finding, not an error)."""
+    result = _run(source, path, settings, engine.Options(edits=edits))
+    if result.errors:
+        raise ValueError(f"{result.errors[0].path}: {result.errors[0].message}")
+    return [_finding(d) for d in result.diagnostics]
 
 
 def check_paths(paths: list[str], settings: Chosen = None, *, jobs: int = 1) -> list[FileReport]:
@@ -162,32 +159,25 @@ def fix_source(source: str, path: str = "<string>", settings: Chosen = None, *,
                unsafe: bool = False) -> FixResult:
     """`source` with its fixes applied, as `convlint fix --write` would write the file at
     `path`: the safe fixes, and with `unsafe` the unsafe ones too. Writes nothing."""
-    settings = _settings_of(settings, path)
-    document = _document(source, path)
-    if isinstance(document, Diagnostic):
-        return FixResult(source, 0, (_finding(document),))
-    outcome = engine.fix_source(document.source, path, settings, unsafe)
-    remaining = tuple(_finding(document.locate(d)) for d in outcome.remaining)
-    notes = tuple(engine.failure_notes(outcome.failures, document))
-    if outcome.error:
-        return FixResult(source, 0, remaining, notes, outcome.error)
-    if outcome.text == document.source:
-        return FixResult(source, 0, remaining, notes)
-    try:
-        fixed = document.render(outcome.text)
-    except NotebookError as e:
-        return FixResult(source, 0, remaining, notes, str(e))
-    return FixResult(fixed, outcome.fixed, remaining, notes)
+    result = _run(source, path, settings, engine.Options(fix=True, unsafe_fixes=unsafe))
+    remaining = tuple(_finding(d) for d in result.diagnostics)
+    if result.errors:  # e.g. a notebook whose JSON layout cannot be kept
+        return FixResult(source, 0, remaining, tuple(result.notes), result.errors[0].message)
+    fixed = result.fixed_source if result.fixed_source is not None else source
+    return FixResult(fixed, result.fixed, remaining, tuple(result.notes))
 
 
-def _document(source: str, path: str):
-    """The analysable form of `source`, or the CL000 finding of a notebook that is not one."""
+def _run(source: str, path: str, settings: Chosen, options: engine.Options) -> engine.FileResult:
+    """The engine's pipeline for one file, on a text: encoded as its own coding cookie
+    says (so that decoding gives the text back), else as UTF-8."""
     if not isinstance(source, str):
         raise TypeError(f"source must be a str, not {type(source).__name__}")
     try:
-        return engine.open_document(path, source)
-    except NotebookError as e:
-        return engine.syntax_error(path, None, SyntaxError(str(e)))
+        encoding = tokenize.detect_encoding(io.BytesIO(source.encode("utf-8", "surrogatepass")).readline)[0]
+        data = source.encode(encoding)
+    except (SyntaxError, LookupError, UnicodeError):
+        data = source.encode("utf-8", "surrogatepass")
+    return engine.run_source(path, data, _settings_of(settings, path), options)
 
 
 def _finding(d: Diagnostic) -> Finding:

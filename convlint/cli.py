@@ -70,7 +70,7 @@ def lint_options(f):
         click.option("--isolated", is_flag=True, help="Ignore every configuration file."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes (default: one per CPU)."),
-        click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors."),
+        click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors, and the code blocks of pages that were skipped."),
         click.option("--stdin-filename", metavar="PATH",
                      help="Read the source from standard input (PATH `-`), named PATH in "
                           "reports and for configuration."),
@@ -141,8 +141,9 @@ def _results(paths: list[str], config: Configuration, options: Options, kw: dict
     return [run_source(name, data, settings, options)], data
 
 
-def _report_errors(results: list[FileResult], warnings: bool = True) -> bool:
-    """Print each file's errors (and, unless quiet, its warnings) on stderr; True if any."""
+def _report_errors(results: list[FileResult], warnings: bool = True, verbose: bool = False) -> bool:
+    """Print each file's errors (and, unless quiet, its warnings; with --verbose, the code
+    blocks of pages that were skipped) on stderr; True if any."""
     any_error = False
     for result in results:
         for error in result.errors:
@@ -151,6 +152,9 @@ def _report_errors(results: list[FileResult], warnings: bool = True) -> bool:
         if warnings:
             for note in result.notes:
                 click.echo(f"warning: {printable(note)}", err=True)
+        if verbose:
+            for note in result.skipped:
+                click.echo(f"info: {printable(note)}", err=True)
     return any_error
 
 
@@ -293,7 +297,7 @@ def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
     options = Options(fix=c.fix or c.diff, write=c.fix and not c.diff, unsafe_fixes=unsafe,
                       edits=shows_edits and not c.fix)
     results, stdin_data = _results(paths, config, options, kw)
-    any_error = _report_errors(results, warnings=not c.quiet)
+    any_error = _report_errors(results, warnings=not c.quiet, verbose=kw["verbose"])
     if not any_error and not c.quiet:
         _warn_if_nothing_checked(results, paths, config)
     if c.diff:
@@ -408,7 +412,7 @@ def _emit(report: str, output_file: str | None) -> bool:
 
 def _add_noqa(paths: list[str], config: Configuration, kw: dict) -> int:
     results = run(paths, config, Options(add_noqa=True), kw["jobs"])
-    any_error = _report_errors(results)
+    any_error = _report_errors(results, verbose=kw["verbose"])
     added = sum(r.noqa_added for r in results)
     click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.")
     return EXIT_ERROR if any_error else EXIT_CLEAN
@@ -433,7 +437,7 @@ def fix(paths, write, diff, show_fixes, **kw) -> int:
     unsafe = kw["unsafe_fixes"]
     options = Options(fix=True, write=write, unsafe_fixes=unsafe)
     results, stdin_data = _results(paths, config, options, kw)
-    any_error = _report_errors(results)
+    any_error = _report_errors(results, verbose=kw["verbose"])
     if stdin_data is not None and not diff:
         _write_fixed_stdin(results[0], stdin_data)
         click.echo(formats_text.format_concise(Report(results[0].diagnostics, unsafe)), nl=False, err=True)

@@ -47,6 +47,9 @@ class Settings:
     torch_version: str | None = None  # the torch release the project targets, e.g. "2.1"
     respect_gitignore: bool = True
     force_exclude: bool = False
+    include_docs: bool = False  # walks check .md/.rst/.txt pages' code blocks too
+    extend_include: tuple[str, ...] = ()  # patterns of more files walks check (docs among them)
+    docstring_code: bool = False  # check and fix the `>>>` examples in .py docstrings
     # The directory of the configuration file the file found above it: the analysis's
     # project root, and where a name pattern stops matching parent directories. None
     # without one (or with --config/--isolated): the analysis finds each file's project
@@ -95,6 +98,11 @@ class Settings:
         `parents`, one of its parent directories below the project root)."""
         candidate = _Candidate(path, self.pattern_root)
         return any(candidate.matches(p, parents) for p in self.exclude + self.extend_exclude)
+
+    def is_included(self, path: str) -> bool:
+        """True when a pattern of `extend-include` matches the path (as excludes match)."""
+        candidate = _Candidate(path, self.pattern_root)
+        return any(candidate.matches(p, parents=False) for p in self.extend_include)
 
     @cached_property
     def _entry_excludes(self) -> tuple[frozenset[str], re.Pattern | None, tuple[str, ...]]:
@@ -204,6 +212,9 @@ _KEYS = {
     "torch-version": "version",
     "respect-gitignore": "bool",
     "force-exclude": "bool",
+    "include-docs": "bool",
+    "extend-include": "strings",
+    "docstring-code": "bool",
 }
 CONFIG_NAMES = (".convlint.toml", "convlint.toml", "pyproject.toml")  # in this order of precedence
 

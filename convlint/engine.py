@@ -22,7 +22,8 @@ from convlint.analysis.syntax import parse, parses
 from convlint.config import Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Fix, Location
 from convlint.files import (
-    DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, path_sort_key, read_bytes,
+    DecodedSource, FileError, decode_source, discover_files, encode_like, error_message, is_doc_path, path_sort_key,
+    read_bytes,
 )
 from convlint.notebook import Notebook, NotebookError, load_notebook
 from convlint.rules import ALL_RULES, SYNTAX_ERROR, Context, Rule
@@ -59,6 +60,7 @@ class FileResult:
     fixed_source: str | None = None
     fixed_data: bytes | None = None  # `fixed_source` as the file's bytes
     notes: list[str] = field(default_factory=list)  # fixes that could not be applied
+    skipped: list[str] = field(default_factory=list)  # code blocks of a page not analysed (--verbose)
     noqa_added: int = 0  # rows given a `# noqa` (`check --add-noqa`)
 
     @property
@@ -113,10 +115,33 @@ def lint_buffer(text: str, path: str, settings: Settings, noqa: bool = True, par
     rules = rules_for(path, settings)
     if not rules or not prefilter(text.encode("utf-8", "surrogatepass"), rules):
         return []
+    if is_doc_path(path):  # a page: its fixes computed here, where the page's rows are known
+        page = open_document(path, text)
+        source = SourceText(page.source)
+        found = _page_findings(page, _lint(source, path, settings, noqa, block_noqa=page.block_noqa), FileResult(path))
+        return [page.locate(d) for d in materialize_fixes(found, source)[0]]
     return lint_source(text, path, settings, noqa, parser)
 
 
-def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True, parser=parse) -> list[Diagnostic]:
+def fix_buffer(text: str, path: str, settings: Settings, unsafe: bool) -> FixOutcome:
+    """`fix_source` for a host that holds the text (the server's fix-all): a page's blocks
+    are fixed and put back into the page, and what remains is at page rows."""
+    if not is_doc_path(path):
+        return fix_source(text, path, settings, unsafe)
+    page = open_document(path, text)
+    outcome = fix_source(page.source, path, settings, unsafe, page.block_noqa)
+    try:
+        rendered = page.render(outcome.text)
+    except _write_errors() as e:
+        return FixOutcome(text, Counter(), [], [], str(e))
+    remaining = [page.locate(d) for d in _page_findings(page, outcome.remaining, FileResult(path))]
+    return replace(outcome, text=rendered, remaining=remaining)
+
+
+def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True, parser=parse,
+          block_noqa=None) -> list[Diagnostic]:
+    """`block_noqa(text)`: the rows of `text` whose findings a page's `convlint: noqa`
+    comment suppresses (a page's source, markup.Page.block_noqa)."""
     exemption = file_exemption(source)
     if exemption is None:
         return []
@@ -138,12 +163,14 @@ def _lint(source: SourceText, path: str, settings: Settings, noqa: bool = True, 
         for rule in judges:
             diagnostics.extend(rule.check(ctx))
     directives = ctx.directives if diagnostics and noqa else {}
+    noqa_blocks = block_noqa(source.text) if block_noqa and diagnostics else frozenset()
     kept = [
         d
         for d in diagnostics
         if enabled(d.code)
         and not is_suppressed(d, directives)
         and not (exemption and d.code in exemption)
+        and d.start.row not in noqa_blocks
     ]
     return sorted(kept, key=lambda d: d.sort_key)
 
@@ -197,7 +224,8 @@ class FixOutcome:
         return sum(self.fixed_codes.values())
 
 
-def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOutcome:
+def fix_source(text: str, path: str, settings: Settings, unsafe: bool,
+               block_noqa=None) -> FixOutcome:
     """Apply every applicable fix until none is left (or MAX_FIX_PASSES).
 
     Overlapping fixes (nested calls) are applied in later passes; a pass whose result does
@@ -211,7 +239,7 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool) -> FixOut
     # analysis a pass, not a second one of the same text at the end.
     for passes in range(MAX_FIX_PASSES + 1):
         source = SourceText(text)
-        remaining = _lint(source, path, settings)
+        remaining = _lint(source, path, settings, block_noqa=block_noqa)
         resolved, failures = materialize_fixes([d for d in remaining if d.fixable(unsafe)], source)
         edits, applied = _non_overlapping(resolved)
         if not applied or passes == MAX_FIX_PASSES:
@@ -297,12 +325,40 @@ class PythonDocument:
     def render(self, fixed_source: str) -> str:
         return fixed_source
 
+    # What a documentation page (markup.Page) also has: a .py file has no such blocks.
+    block_noqa = None
+    skipped: tuple[str, ...] = ()
 
-def open_document(path: str, text: str) -> PythonDocument | Notebook:
-    """The analysable form of a file's text. Raises NotebookError for a broken notebook."""
+
+def open_document(path: str, text: str):
+    """The analysable form of a file's text: a PythonDocument, a Notebook or a Page (of
+    markup.py: a documentation page's code blocks). Raises NotebookError for a broken
+    notebook."""
     if path.endswith(".ipynb"):
         return load_notebook(text)
+    if is_doc_path(path):
+        from convlint.markup import read_page  # only runs that meet a page pay for markdown-it
+
+        return read_page(path, text)
     return PythonDocument(text)
+
+
+def _docstring_examples(path: str, text: str, settings: Settings):
+    """The `>>>` examples of a .py file's docstrings as a Page (`docstring-code = true`), or
+    None."""
+    if not (settings.docstring_code and path.endswith((".py", ".pyi"))):
+        return None
+    from convlint.markup import read_docstrings
+
+    try:
+        tree = parse(text, filename=path).tree
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # the file's own CL000 says why
+    page = read_docstrings(path, text, tree)
+    return page if page.blocks or page.skipped else None
+
+
+_WRITE_ERRORS = (NotebookError, UnicodeError)
 
 
 def process_file(path: str, data: bytes, stat_result: os.stat_result | None, settings: Settings, options: Options) -> FileResult:
@@ -322,6 +378,9 @@ def _process(path, data, stat_result, settings, options, result: FileResult) -> 
         decoded = decode_source(data)
         document = open_document(path, decoded.text)
     except SyntaxError as e:
+        if is_doc_path(path):  # a page cannot be decoded: no code of it was read
+            result.errors.append(FileError(path, e.msg or str(e)))
+            return
         result.diagnostics.append(syntax_error(path, None, e))
         return
     except NotebookError as e:
@@ -333,12 +392,49 @@ def _process(path, data, stat_result, settings, options, result: FileResult) -> 
     elif options.add_noqa:
         _add_noqa_file(file, settings, result)
     else:
-        source = SourceText(document.source)
-        diagnostics = _lint(source, path, settings)
-        if options.edits:
+        result.diagnostics = _check(file, document, decoded.text, settings, result, options.edits)
+
+
+def _documents(file: _File, document, text: str, settings: Settings) -> list:
+    """What is analysed in a file's text: its document, and (`docstring-code = true`) the
+    examples in its docstrings."""
+    examples = _docstring_examples(file.path, text, settings)
+    return [document] + ([examples] if examples is not None else [])
+
+
+def _check(file: _File, document, text: str, settings: Settings, result: FileResult, edits: bool = False) -> list[Diagnostic]:
+    """The findings of `text` (the file's, with `document` its analysable form), at file rows."""
+    found = []
+    for doc in _documents(file, document, text, settings):
+        source = SourceText(doc.source)
+        diagnostics = _lint_document(doc, source, file.path, settings, result)
+        if edits:
             diagnostics, failures = materialize_fixes(diagnostics, source)
-            result.notes = failure_notes(failures, document)
-        result.diagnostics = [document.locate(d) for d in diagnostics]
+            result.notes += failure_notes(failures, doc)
+        found += [doc.locate(d) for d in diagnostics]
+    return sorted(found, key=lambda d: d.sort_key)
+
+
+def _lint_document(document, source: SourceText, path: str, settings: Settings, result: FileResult) -> list[Diagnostic]:
+    """`_lint` of a document's source, its skipped blocks noted in `result`."""
+    _note_skipped(document, result)
+    return _page_findings(document, _lint(source, path, settings, block_noqa=document.block_noqa), result)
+
+
+def _note_skipped(document, result: FileResult) -> None:
+    result.skipped += [note for note in document.skipped if note not in result.skipped]
+
+
+def _page_findings(document, diagnostics: list[Diagnostic], result: FileResult) -> list[Diagnostic]:
+    """A page's blocks each parse (those that do not are skipped, with a note), so a syntax
+    error of their joined source is only noted: docs are full of pseudo-code, and a page
+    never gets a CL000."""
+    if isinstance(document, (PythonDocument, Notebook)):
+        return diagnostics
+    for d in diagnostics:
+        if d.code == SYNTAX_ERROR:
+            result.skipped.append(f"{document.locate(d).where}: code blocks skipped: {d.message}")
+    return [d for d in diagnostics if d.code != SYNTAX_ERROR]
 
 
 @dataclass
@@ -348,7 +444,7 @@ class _File:
     path: str
     data: bytes
     decoded: DecodedSource
-    document: PythonDocument | Notebook
+    document: object  # PythonDocument | Notebook | Page
     stat_result: os.stat_result | None
 
 
@@ -357,20 +453,44 @@ def failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]
 
 
 def _fix_file(file: _File, settings, options, result: FileResult) -> None:
-    path, document = file.path, file.document
-    outcome = fix_source(document.source, path, settings, options.unsafe_fixes)
-    result.diagnostics = [document.locate(d) for d in outcome.remaining]
-    result.notes = failure_notes(outcome.failures, document)
-    if outcome.error:
-        result.notes.append(f"{path}: {outcome.error}")
-    if outcome.text == document.source:
+    path = file.path
+    text = file.decoded.text
+    fixed: Counter[str] = Counter()
+    remaining: list[Diagnostic] = []
+    changes = 0
+    # The file's own code first; then (docstring-code) the examples of its fixed docstrings.
+    stages = (lambda _: file.document, lambda current: _docstring_examples(path, current, settings))
+    for stage in stages:
+        document = stage(text)  # the examples of the docstrings as the code's fix left them
+        if document is None:
+            continue
+        _note_skipped(document, result)
+        outcome = fix_source(document.source, path, settings, options.unsafe_fixes, document.block_noqa)
+        result.notes += failure_notes(outcome.failures, document)
+        if outcome.error:
+            result.notes.append(f"{path}: {outcome.error}")
+        left = _page_findings(document, outcome.remaining, result)
+        if outcome.text != document.source:
+            try:
+                new_text = document.render(outcome.text)
+            except _write_errors() as e:
+                result.errors.append(FileError(path, str(e)))
+                left = _lint_document(document, SourceText(document.source), path, settings, result)
+            else:
+                fixed.update(outcome.fixed_codes)
+                changes += new_text != text
+                text = new_text
+        remaining += [document.locate(d) for d in left]
+    if changes > 1:  # a later stage moved the rows an earlier one reported at
+        remaining = _check(file, open_document(path, text), text, settings, FileResult(path))
+    result.diagnostics = sorted(remaining, key=lambda d: d.sort_key)
+    if text == file.decoded.text:
         return
     try:
-        new_text = document.render(outcome.text)
-        new_data = encode_like(file.decoded, file.data, new_text)
-    except (NotebookError, UnicodeError) as e:
-        result.errors.append(FileError(path, str(e) if isinstance(e, NotebookError) else f"not written: {e}"))
-        result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
+        new_data = encode_like(file.decoded, file.data, text)
+    except UnicodeError as e:
+        result.errors.append(FileError(path, f"not written: {e}"))
+        result.diagnostics = _check(file, file.document, file.decoded.text, settings, FileResult(path))
         return
     if options.write:
         if _parent_gone():
@@ -379,10 +499,19 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
             write_atomic(path, new_data, file.stat_result)
         except OSError as e:
             result.errors.append(FileError(path, f"not written: {error_message(e)}"))
-            result.diagnostics = [document.locate(d) for d in _lint(SourceText(document.source), path, settings)]
+            result.diagnostics = _check(file, file.document, file.decoded.text, settings, FileResult(path))
             return
-    result.fixed_codes = outcome.fixed_codes
-    result.original, result.fixed_source, result.fixed_data = file.decoded.text, new_text, new_data
+    result.fixed_codes = fixed
+    result.original, result.fixed_source, result.fixed_data = file.decoded.text, text, new_data
+
+
+def _write_errors() -> tuple[type[Exception], ...]:
+    """What rendering a fixed source back into its file may raise."""
+    if "convlint.markup" not in sys.modules:
+        return _WRITE_ERRORS
+    from convlint.markup import PageError
+
+    return _WRITE_ERRORS + (PageError,)
 
 
 # A `# noqa` for a finding about suppressions (CL900) would only suppress that.
@@ -392,7 +521,8 @@ NOT_SUPPRESSIBLE = {SYNTAX_ERROR}.union(*(rule.codes for rule in ALL_RULES if ru
 def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
     path, document = file.path, file.document
     source = SourceText(document.source)
-    findings = [d for d in _lint(source, path, settings) if d.code not in NOT_SUPPRESSIBLE]
+    findings = [d for d in _lint(source, path, settings, block_noqa=document.block_noqa)
+                if d.code not in NOT_SUPPRESSIBLE]
     edits = add_noqa_edits(source, findings)
     if not edits:
         return
@@ -404,7 +534,7 @@ def _add_noqa_file(file: _File, settings, result: FileResult) -> None:
         return
     try:
         write_atomic(path, encode_like(file.decoded, file.data, document.render(new_text)), file.stat_result)
-    except (OSError, NotebookError, UnicodeError) as e:
+    except (OSError, *_write_errors()) as e:
         reason = error_message(e) if isinstance(e, OSError) else str(e)
         result.errors.append(FileError(path, f"not written: {reason}"))
         return

@@ -16,6 +16,13 @@ from convlint.config import Configuration
 from convlint.gitignore import GitIgnore
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
+# Documentation pages whose code blocks are checked (markup.py): named on the command line,
+# or in walks with `include-docs = true`.
+DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt")
+
+
+def is_doc_path(path: str) -> bool:
+    return path.lower().endswith(DOC_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ def _walk(top: str, real_top: str, config: Configuration, errors: list[FileError
         settings = config.settings_for_directory(absolute)
         ignore = ignore.enter(absolute)
         gitignore = ignore if settings.respect_gitignore else None
+        suffixes = SOURCE_SUFFIXES + (DOC_SUFFIXES if settings.include_docs else ())
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
         except OSError as e:
@@ -115,7 +123,8 @@ def _walk(top: str, real_top: str, config: Configuration, errors: list[FileError
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
-            if not is_dir and not entry.name.endswith(SOURCE_SUFFIXES):
+            if not is_dir and not entry.name.endswith(suffixes) and not (
+                    settings.extend_include and settings.is_included(path)):
                 continue
             if settings.excludes_entry(entry.name, path):
                 continue

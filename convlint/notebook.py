@@ -17,6 +17,7 @@ import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable
+from typing import ClassVar
 from dataclasses import dataclass, field, replace
 
 from convlint.diagnostics import Diagnostic, Edit, Location
@@ -55,6 +56,9 @@ class Notebook:
     token: str  # in the boundary and placeholder lines; in no cell
     source: str  # the analysable Python source: every code cell, joined
     starts: list[int]  # the row in `source` where each cell's first line is
+    # What a documentation page (markup.Page) also has: notebooks have no such blocks.
+    block_noqa: ClassVar[None] = None
+    skipped: ClassVar[tuple[str, ...]] = ()
 
     def locate(self, diagnostic: Diagnostic) -> Diagnostic:
         """Move a diagnostic (and its fix edits) from `source` rows to cell rows."""
@@ -281,28 +285,42 @@ class CellLayout:
     cells: tuple[tuple[int, int], ...]  # each code cell's first and last row
     placeholders: frozenset[int]  # rows standing for an IPython magic or shell line
     installs: frozenset[int]  # those of them that install packages (`!pip`, `%pip`, `%conda`)
+    page: bool = False  # the code blocks of a documentation page (markup.py), not cells
 
 
 def cell_layout(path: str, text: str) -> CellLayout | None:
-    """The layout of the joined source `text` of the notebook `path`; None for a .py file."""
-    if not path.endswith(".ipynb"):
-        return None
+    """The layout of the joined source `text` of the notebook `path` or of a documentation
+    page's code blocks (markup.py); None for a .py file."""
+    from convlint.markup import BOUNDARY as PAGE_BOUNDARY
+
+    page = not path.endswith(".ipynb")
+    if page and not text.startswith(f"import torch  {PAGE_BOUNDARY}"):
+        return None  # a .py file: asked once per fix, it must cost nothing
     lines = _PY_LINE.findall(text)
-    match = re.fullmatch(rf"{_BOUNDARY}(\w+)\n", lines[0]) if lines else None
+    if not lines:
+        return None
+    if page:  # its first row imports torch, for fragments that use it without an import
+        match = re.fullmatch(rf"import torch  {PAGE_BOUNDARY}([0-9a-f]+)(?:-noqa)?\n", lines[0])
+    else:
+        match = re.fullmatch(rf"{_BOUNDARY}(\w+)\n", lines[0])
     if match is None:
         return None
-    boundary, token = lines[0], match.group(1)
+    token = match.group(1)
+    boundary = f"{PAGE_BOUNDARY if page else _BOUNDARY}{token}\n"
+    noqa_boundary = f"{PAGE_BOUNDARY}{token}-noqa\n" if page else boundary
     placeholder = re.compile(rf"\s*pass  # {_MAGIC}{token}-\d+(?:{_INSTALLS})?\r?\n?")
     cells, placeholders = [], set()
     for row, line in enumerate(lines, start=1):
-        if line == boundary:
+        if line in (boundary, noqa_boundary) or row == 1:
             cells.append([row + 1, row])
         else:
             cells[-1][1] = row
             if placeholder.fullmatch(line):
                 placeholders.add(row)
     installs = {row for row in placeholders if lines[row - 1].rstrip("\r\n").endswith(_INSTALLS)}
-    return CellLayout(tuple(map(tuple, cells)), frozenset(placeholders), frozenset(installs))
+    if page:
+        placeholders.add(1)
+    return CellLayout(tuple(map(tuple, cells)), frozenset(placeholders), frozenset(installs), page)
 
 
 def _is_import(stmt: ast.stmt) -> bool:

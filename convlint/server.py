@@ -30,6 +30,7 @@ from convlint.analysis.reparse import Reparser
 from convlint.config import FIX_TARGETS, Configuration, ConfigError, Settings, check_selectors, merge_cli
 from convlint.diagnostics import Applicability
 from convlint.engine import NOT_SUPPRESSIBLE, materialize_fixes
+from convlint.files import DOC_SUFFIXES
 from convlint.rules import KNOWN_CODES, RULE_DOCS
 from convlint.server_buffers import SOURCE, Analysis, BufferAnalysis, Edits, NotebookAnalysis
 from convlint.server_input import FrameReader
@@ -187,7 +188,8 @@ class ConvlintServer(LanguageServer):
             document = self.workspace.text_documents.get(unquote(uri))
             if document is None:
                 return None
-            if document.language_id != "python" and not document.path.endswith((".py", ".pyi")):
+            # Python buffers, and pages with code blocks (by suffix: their rows are a page's).
+            if document.language_id != "python" and not document.path.endswith((".py", ".pyi") + DOC_SUFFIXES):
                 return None
             target, key = unquote(document.uri), (document.version, document.source)
         key = (self._generation, *key)

@@ -17,7 +17,7 @@ from pygls.workspace.position_codec import PositionCodec
 
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
-from convlint.engine import fix_source, lint_buffer
+from convlint.engine import fix_buffer, fix_source, lint_buffer
 from convlint.formats.report import rule_url
 from convlint.notebook import Notebook, NotebookError, join_cells, keep_ending
 from convlint.rules import SYNTAX_ERROR
@@ -126,7 +126,7 @@ class BufferAnalysis(Analysis):
     def fix_all_edits(self) -> tuple[Edits, int]:
         if not self.diagnostics:
             return {}, 0
-        outcome = fix_source(self.source.text, self.path, self.settings, unsafe=False)
+        outcome = fix_buffer(self.source.text, self.path, self.settings, unsafe=False)  # a page's too
         if outcome.text == self.source.text:
             return {}, 0
         return self.text_edits([smallest_edit(self.source, outcome.text)]) or {}, outcome.fixed

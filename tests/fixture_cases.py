@@ -4,6 +4,9 @@
 - `X.fixed`: X.py after `convlint fix --write` (absent: the fix changes nothing);
 - `X.unsafe-fixed`: after `fix --write --unsafe-fixes`, where that differs from `X.fixed`.
 
+Documentation pages (`fixtures/docs/**/X.md`, `X.rst`) keep their suffix: `X.md.txt`,
+`X.md.fixed`, `X.md.unsafe-fixed`.
+
 `python tests/fixture_cases.py` rewrites the expected files from the current output: review
 the diff before committing it.
 """
@@ -34,6 +37,8 @@ class Case:
         return self.path.relative_to(FIXTURES).as_posix()
 
     def expected(self, suffix: str) -> Path:
+        if self.path.suffix != ".py":  # a page: `X.md.fixed`
+            return self.path.with_name(self.path.name + suffix)
         return self.path.with_suffix(suffix)
 
     def expected_fixed(self, unsafe: bool) -> bytes:
@@ -51,6 +56,12 @@ def all_cases() -> list[Case]:
             continue
         cases.append(Case(path))
     return cases
+
+
+def doc_cases() -> list[Case]:
+    """The documentation pages under fixtures/docs (its .py files are among all_cases)."""
+    pages = [p for suffix in ("*.md", "*.rst") for p in (FIXTURES / "docs").rglob(suffix)]
+    return [Case(path) for path in sorted(pages)]
 
 
 def run_cli(args: list[str], cwd: Path, input: str | None = None):
@@ -94,7 +105,7 @@ def fixed_bytes(case: Case, unsafe: bool) -> bytes:
 
 
 def update() -> None:
-    for case in all_cases():
+    for case in all_cases() + doc_cases():
         case.expected(".txt").write_text(check_output(case)[0])
         original = case.path.read_bytes()
         safe = fixed_bytes(case, unsafe=False)

@@ -113,7 +113,9 @@ def test_notebooks_are_read_from_their_json(tmp_path):
     result = api.fix_source(text, "train.ipynb")
     run_cli(["fix", "--write", "train.ipynb"], tmp_path)
     assert result.changed and result.source == (tmp_path / "train.ipynb").read_text(encoding="utf-8")
-    broken = api.check_source('{"cells": 3}', "x.ipynb")
+    # As check: a broken notebook is CL000 once the prefilter lets it through.
+    assert api.check_source('{"cells": 3}', "x.ipynb") == []
+    broken = api.check_source('{"cells": 3, "note": "model.to(memory_format=torch.channels_last)"}', "x.ipynb")
     assert [(f.code, f.message) for f in broken] == [("CL000", "syntax error: invalid notebook: no list of cells")]
 
 
@@ -124,6 +126,11 @@ def test_bad_sources():
     assert (result.changed, [f.code for f in result.remaining]) == (False, ["CL000"])
     with pytest.raises(TypeError, match="source must be a str, not bytes"):
         api.check_source(BAD.encode(), "m.py")
+    # A coding cookie is the text's own: it is read back as given.
+    latin = "# -*- coding: latin-1 -*-\n# café\n" + BAD
+    (finding,) = api.check_source(latin, "m.py")
+    assert finding.start.row == 5
+    assert api.fix_source(latin, "m.py").source.startswith("# -*- coding: latin-1 -*-\n# café\n")
 
 
 def test_results_are_plain_frozen_dataclasses():

@@ -226,8 +226,8 @@ def test_file_changed_between_read_and_write_is_not_overwritten(tmp_path, monkey
     tree(tmp_path, {})
     real_fix_source = engine.fix_source
 
-    def fix_then_someone_edits(text, path, settings, unsafe):
-        out = real_fix_source(text, path, settings, unsafe)
+    def fix_then_someone_edits(text, path, settings, unsafe, *rest):
+        out = real_fix_source(text, path, settings, unsafe, *rest)
         (tmp_path / "good.py").write_text(BAD + "# edited meanwhile, and longer\n")
         return out
 

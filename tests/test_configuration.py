@@ -320,6 +320,7 @@ def test_settings_are_immutable_and_their_fingerprint_covers_every_field(tmp_pat
         "select": ("CL1",), "extend_select": ("CL900",), "ignore": ("CL101",), "exclude": ("x",),
         "extend_exclude": ("y",), "per_file_ignores": (("t/*", ("CL101",)),), "fix_target": "convlint",
         "torch_version": "2.1", "respect_gitignore": False, "force_exclude": True, "project_root": str(tmp_path),
+        "include_docs": True, "extend_include": ("docs/*.md",), "docstring_code": True,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(Settings)}  # a new field must be added here
     prints = {name: dataclasses.replace(base, **{name: value}).fingerprint() for name, value in changed.items()}

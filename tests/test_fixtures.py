@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixture_cases import Case, all_cases, check_output, fixed_bytes, run_cli
+from tests.fixture_cases import Case, all_cases, check_output, doc_cases, fixed_bytes, run_cli
 
-CASES = all_cases()
+CASES = all_cases() + doc_cases()
 
 
 def test_there_are_enough_cases():

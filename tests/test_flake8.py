@@ -53,7 +53,8 @@ def test_same_findings_and_columns_as_check_over_the_fixtures(tmp_path: Path):
     # The plugin reads each file's configuration as `check` does (fixtures/fix_target_convlint
     # sets `fix-target`), and leaves the selecting to flake8: check's default selection, and
     # no per-file-ignores of convlint's (fixtures/CL900 has some).
-    view = ["--select", "CL0,CL1", "--config", "per-file-ignores = {}"]
+    # Docstring examples (`docstring-code`, fixtures/docs/docstrings) are check's alone.
+    view = ["--select", "CL0,CL1", "--config", "per-file-ignores = {}", "--config", "docstring-code = false"]
     ours = [f for f in findings(run_cli(["check", *view, "."], tree).stdout) if f[0].endswith(".py")]
     result = flake8(["--select", "CL", "."], tree)
     theirs = findings(result.stdout)

@@ -130,8 +130,9 @@ def test_hooks_fail_fix_and_then_pass(hooks, repo: Path):
 
     first = try_repo(hooks, repo, "--all-files")
     assert first.returncode == 1, first.stdout + first.stderr
-    assert hook_results(first.stdout) == {"convlint": "Failed", "convlint (fix)": "Failed"}
-    assert finding_lines(first.stdout) == expected  # what `convlint check` says, no more
+    # In id order: check, docs (which checks the same files here), then fix.
+    assert hook_results(first.stdout) == {"convlint": "Failed", "convlint (docs)": "Failed", "convlint (fix)": "Failed"}
+    assert finding_lines(first.stdout) == expected * 2  # what `convlint check` says, no more
     assert "files were modified by this hook" in first.stdout
     assert (repo / "bad.py").read_bytes() == BAD.with_suffix(".fixed").read_bytes()
     assert (repo / "clean.py").read_bytes() == clean_before
@@ -140,4 +141,18 @@ def test_hooks_fail_fix_and_then_pass(hooks, repo: Path):
 
     second = try_repo(hooks, repo, "--all-files")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert hook_results(second.stdout) == {"convlint": "Passed", "convlint (fix)": "Passed"}
+    assert hook_results(second.stdout) == {"convlint": "Passed", "convlint (fix)": "Passed", "convlint (docs)": "Passed"}
+
+
+def test_docs_hook_checks_markdown_and_rst_pages(hooks, repo: Path):
+    page = "# Guide\n\n```python\nimport torch\nnet = torch.nn.Conv2d(3, 8, 3)\nnet.to(memory_format=torch.channels_last)\n```\n"
+    (repo / "guide.md").write_text(page)
+    (repo / "api.rst").write_text(".. code-block:: python\n\n   net.to(memory_format=torch.channels_last)\n")
+    git(["add", "-A"], repo, hooks["env"])
+    expected = finding_lines(run_cli(["check", "--isolated", "api.rst", "bad.py", "guide.md", "nb.ipynb"], repo).stdout)
+    assert any(line.startswith("guide.md:6:1: CL101") for line in expected)
+    assert any(line.startswith("api.rst:3:4: CL101") for line in expected)
+    result = try_repo(hooks, repo, "convlint-docs", "--all-files")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert hook_results(result.stdout) == {"convlint (docs)": "Failed"}
+    assert sorted(finding_lines(result.stdout)) == sorted(expected)

@@ -46,6 +46,10 @@ def converter_reference(ctx, site: CallSite, converter: str, home: str | None = 
         spelling = converter_spelling(ctx, site, converter, home, through_packages)
         if spelling is None:
             ctx.converter_memo[key] = None
+        elif spelling[1] and _page_without_torch_import(ctx):
+            # A page whose blocks never import torch shows fragments: the fix spells the
+            # converter in full, as the fragment spells `torch.channels_last`.
+            ctx.converter_memo[key] = (f"{home}.{converter}", None)
         else:
             text, needs_import = spelling
             ctx.converter_memo[key] = (text, import_insertion(ctx, converter, home) if needs_import else None)
@@ -105,7 +109,8 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
     body = ctx.tree.body
     layout = cell_layout(ctx.path, source.text)
     if layout is not None:  # a notebook: in the first cell that imports, after `!pip install`
-        row = converter_import_row(layout, ctx.tree, _first_use(ctx), _is_import_block)
+        # (a page: in the first block that imports torch)
+        row = converter_import_row(layout, ctx.tree, _first_use(ctx), _imports_torch if layout.page else _is_import_block)
         newline = _newline_of(source.line_text(row - 1)) or source.newline
         return Edit(Location(row, 1), Location(row, 1), statement + newline)
     last_import = None
@@ -141,6 +146,19 @@ def import_insertion(ctx, converter: str, home: str) -> Edit:
     # Before a def or class, two blank lines, as formatters want them after imports.
     gap = newline * 2 if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
     return Edit(at, at, statement + newline + gap)
+
+
+def _imports_torch(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Import):
+        return any(a.name == "torch" or a.name.startswith("torch.") for a in stmt.names)
+    return isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and (
+        stmt.module == "torch" or (stmt.module or "").startswith("torch."))
+
+
+def _page_without_torch_import(ctx) -> bool:
+    layout = cell_layout(ctx.path, ctx.source.text)
+    # Row 1 is the page's `import torch` for fragments, not the page's own.
+    return layout is not None and layout.page and not any(_imports_torch(s) for s in ctx.tree.body if s.lineno > 1)
 
 
 def _first_use(ctx) -> int | None:
