@@ -11,8 +11,10 @@ repository) is unpacked into a fresh work tree, then:
    them: after an assignment of a module (`x = nn.Conv2d(...)`, `self.x =
    nn.Sequential(...)`, any `nn.<Class>(...)`) in a file that imports torch, by turns
    `x = x.to(memory_format=torch.channels_last)` on the next line,
-   `x = x.to("cpu", memory_format=...)  # NHWC` on the next line, and `.to(memory_format=...)`
-   chained onto the constructor itself (channels_last_3d for 3-D convs); at most
+   `x = x.to("cpu", memory_format=...)  # NHWC` on the next line, `.to(memory_format=...)`
+   chained onto the constructor itself (channels_last_3d for 3-D convs),
+   `x = x.to(memory_format=... if x.training else None)` (fixed under `if x.training:`) and
+   `x = torch.nn.utils.<the other rank's converter>(x, ...)` (CL103 on a conv); at most
    INSERTIONS_PER_FILE per file; the changed files are formatted by the project's formatter
    (so that they pass before the fix, as a formatted project's would) and kept only if they
    then pass;
@@ -153,7 +155,7 @@ def insert_conversions(path: Path, turn: list[int]) -> int:
     if not sites:
         return 0
     lines = text.splitlines(keepends=True)
-    kinds = [(turn[0] + i) % 3 for i in range(len(sites))]  # by turns, top to bottom
+    kinds = [(turn[0] + i) % 5 for i in range(len(sites))]  # by turns, top to bottom
     turn[0] += len(sites)
     for node, kind in reversed(list(zip(sites, kinds))):  # from the bottom, so that line numbers hold
         fmt = f"torch.{channels_last_of(node.value.func.attr)}"
@@ -163,6 +165,12 @@ def insert_conversions(path: Path, turn: list[int]) -> int:
             lines.insert(node.end_lineno, f"{indent}{target} = {target}.to(memory_format={fmt})\n")
         elif kind == 1:
             lines.insert(node.end_lineno, f'{indent}{target} = {target}.to("cpu", memory_format={fmt})  # NHWC\n')
+        elif kind == 3:  # fixed under `if <target>.training:`
+            lines.insert(node.end_lineno, f"{indent}{target} = {target}.to(memory_format={fmt} if {target}.training"
+                                          " else None)\n")
+        elif kind == 4:  # CL103: the other rank's converter, on a module of known rank
+            other = "convert_conv3d" if fmt.endswith("channels_last") else "convert_conv2d"
+            lines.insert(node.end_lineno, f"{indent}{target} = torch.nn.utils.{other}_weight_memory_format({target}, {fmt})\n")
         else:
             last = lines[node.end_lineno - 1]
             column = len(last.encode("utf-8")[:node.value.end_col_offset].decode("utf-8"))

@@ -24,7 +24,8 @@ from convlint import reflow
 from convlint.diagnostics import Edit
 from convlint.reflow import Leaf, NotFormatted, Unsupported
 from convlint.rules.converters import CallRewrite
-from convlint.source import SourceText
+from convlint.rules.base import Relayout
+from convlint.source import SourceText, apply_edits
 from convlint.style import Style, style_for
 
 
@@ -32,11 +33,19 @@ class FixError(Exception):
     """A planned fix could not be carried out safely; the finding stays unfixed."""
 
 
-def materialize(plan: CallRewrite, source: SourceText) -> tuple[Edit, ...]:
+def materialize(plan: CallRewrite | Relayout, source: SourceText) -> tuple[Edit, ...]:
     """The edits of a planned rewrite. Raises FixError when it cannot be done safely."""
     style = style_for(plan.path) if plan.path else Style()
+    if isinstance(plan, Relayout):
+        try:
+            return (relayout(source, plan.edits[0], style, plan.comment), *plan.edits[1:])
+        except RecursionError:
+            return plan.edits
     try:
-        edit = rewrite(source, source.offset(plan.start), source.offset(plan.end), plan.converter, style)
+        if plan.guard is not None:
+            edit = _rewrite_guarded(source, plan, style)
+        else:
+            edit = rewrite(source, source.offset(plan.start), source.offset(plan.end), plan.converter, style)
     except RecursionError:
         raise FixError("the call is too deeply nested to rewrite") from None
     edits = [edit]
@@ -66,6 +75,77 @@ def rewrite(source: SourceText, start: int, end: int, converter: str, style: Sty
             raise FixError(f"the statement's layout is beyond convlint's model of {style.formatter}"
                            f" ({e}): fix it by hand") from None
     return _rewrite_in_place(source, start, end, converter, style)
+
+
+def _rewrite_guarded(source: SourceText, plan: CallRewrite, style: Style) -> Edit:
+    """The edit that puts the statement of the call under `if <condition>:`, its format the
+    channels-last branch alone, and rewrites the call there as any other. Falls back to
+    the plain rewrite where the statement cannot move into a block as it is (a string over
+    lines), or the `if` header would not fit the line."""
+    guard = plan.guard
+    text = source.text
+    begin, stop = source.offset(guard.start), source.offset(guard.end)
+    line_start = source.line_starts[guard.start.row - 1]
+    margin = text[line_start:begin]
+    statement = [t for t in _tokenize(text[begin:stop]) or () if t.type not in _SKIPPED]
+    header = f"{margin}if {guard.condition}:"
+    if not statement or any(t.type == tokenize.STRING and t.row != t.end_row for t in statement) \
+            or reflow.str_width(header.expandtabs(style.tab_width)) > style.line_length:
+        return rewrite(source, source.offset(plan.start), source.offset(plan.end), plan.converter, style)
+    format_start, format_end = source.offset(guard.format_start), source.offset(guard.format_end)
+    inner = text[begin:format_start] + guard.format + text[format_end:stop]
+    newline = source.newline
+    indent = margin + style.indent
+    staged = SourceText(text[:line_start] + f"{header}{newline}{indent}" + _indented(inner, style.indent) + text[stop:])
+    call, end = source.offset(plan.start), source.offset(plan.end)
+    call_start = line_start + len(header) + len(newline) + len(indent) + len(_indented(text[begin:call], style.indent))
+    call_end = call_start + len(_indented(text[call:format_start], style.indent)) + len(guard.format) \
+        + len(_indented(text[format_end:end], style.indent))
+    staged, call_start, call_end = _laid_out_anew(staged, call_start, call_end, len(header) + len(newline)
+                                                  + line_start, style)
+    edit = rewrite(staged, call_start, call_end, plan.converter, style)
+    fixed = apply_edits(staged.text, staged, [edit])
+    shift = len(fixed) - len(text)
+    if fixed[:line_start] != text[:line_start] or fixed[stop + shift:] != text[stop:]:
+        raise FixError("the guarded rewrite reached outside its statement")
+    return Edit(source.location(line_start), guard.end, fixed[line_start : stop + shift])
+
+
+def _laid_out_anew(staged: SourceText, call_start: int, call_end: int, line_start: int,
+                   style: Style) -> tuple[SourceText, int, int]:
+    """The staged statement (`[x = ]x.to(memory_format=F)`, moved into the `if` block and
+    shorter than it was) laid out as the formatter would lay it out there, so that its
+    rewrite is laid out as a whole statement is; and where its call now is. Where that
+    cannot be worked out, the statement as staged."""
+    try:
+        tokens = _statement_around(staged, call_start, call_end)
+        margin = staged.text[line_start:tokens[0].start] if tokens else ""
+        if not tokens or margin != style.indent * (len(margin) // len(style.indent)):
+            return staged, call_start, call_end
+        laid = reflow.lay_out_statement(_leaves(tokens, staged.text)[0], style, len(margin) // len(style.indent),
+                                        staged.newline)
+    except (Unsupported, FixError):
+        return staged, call_start, call_end
+    significant = [t for t in tokens if t.type not in _SKIPPED]
+    stop = significant[-1].end
+    laid_tokens = [t for t in _tokenize(laid.lstrip(" \t")) or () if t.type not in _SKIPPED]
+    code = [t for t in laid_tokens if t.type != tokenize.COMMENT]
+    depth, first = 0, 0
+    for i, t in enumerate(code):  # past the assignment's `=`, outside brackets
+        depth += (t.string in reflow.OPENING) - (t.string in reflow.CLOSING)
+        if depth == 0 and t.string == "=":
+            first = i + 1
+            break
+    if not code or first >= len(code) or code[first].string == "(":
+        return staged, call_start, call_end
+    base = line_start + len(laid) - len(laid.lstrip(" \t"))
+    text = staged.text[:line_start] + laid + staged.text[stop:]
+    return SourceText(text), base + code[first].start, base + code[-1].end
+
+
+def _indented(text: str, indent: str) -> str:
+    """`text` with each of its lines after the first one indented one step more."""
+    return re.sub(r"\r\n|\r|\n", lambda m: m.group() + indent, text)
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -371,6 +451,80 @@ def _call_range(origins: list[_Token], start: int, end: int) -> tuple[int, int]:
 
 def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end: int, converter: str,
                        style: Style) -> Edit:
+    line_start, stop, depth, original, style = _formatted_statement(source, tokens, style)
+    newline = source.newline
+    leaves, origins = _leaves(tokens, source.text)
+    first, last = _call_range(origins, start, end)
+    new = leaves[:first] + _new_call(leaves[first:last], converter) + leaves[last:]
+    new_text = reflow.lay_out_statement(new, style, depth, newline)
+    if style.formatter == "ruff" and newline in new_text:
+        _ruff_agrees(tokens, new_text.split(newline), style)
+    _check(original, new_text, statement=True)
+    return _changed(source, line_start, stop, original, new_text, start - line_start, stop - end)
+
+
+def _changed(source: SourceText, line_start: int, stop: int, original: str, new_text: str, before: int,
+             after: int) -> Edit:
+    """The edit of source.text[line_start:stop] (`original`) to `new_text`: it covers what
+    changed (at least the `before`..`after` margins in), not the text both share."""
+    keep_before = _common_prefix(original, new_text, before)
+    keep_after = _common_prefix(original[::-1], new_text[::-1], after)
+    return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
+                new_text[keep_before:len(new_text) - keep_after])
+
+
+def relayout(source: SourceText, edit: Edit, style: Style, comment: bool = False) -> Edit:
+    """`edit` (a name renamed, a comment shortened or taken out) with the statement it is in
+    laid out again, where that statement is laid out as the formatter lays it out: a
+    shorter statement may fit on fewer lines (black counts a comment in the width). ruff
+    format does not count a pragma comment (`comment`): there, and wherever the statement's
+    layout is not the formatter's, the edit alone. The edit covers the whole statement, so
+    that another fix of it (laid out before this edit) waits for the next pass."""
+    if comment and style.formatter == "ruff":
+        return edit
+    text = source.text
+    at = source.offset(edit.start)
+    try:
+        tokens = _statement_at(source, at)
+        line_start, stop, depth, original, style = _formatted_statement(source, tokens, style)
+        if not (line_start <= at <= source.offset(edit.end) <= stop):
+            return edit
+        edited = SourceText(text[:at] + edit.content + text[source.offset(edit.end):])
+        first = next(t for t in tokens if t.type not in _SKIPPED)
+        new_tokens = _statement_around(edited, first.start, first.end)
+        shift = len(edited.text) - len(text)
+        new_text = reflow.lay_out_statement(_leaves(new_tokens, edited.text)[0], style, depth, source.newline)
+        if style.formatter == "ruff" and source.newline in new_text:
+            _ruff_agrees(new_tokens, new_text.split(source.newline), style)
+        _check(edited.text[line_start:stop + shift], new_text, statement=True)
+    except (NotFormatted, Unsupported, FixError, StopIteration):
+        return edit
+    return Edit(source.location(line_start), source.location(stop), new_text)
+
+
+def _statement_at(source: SourceText, offset: int) -> list[_Token]:
+    """The tokens of the simple statement whose lines hold `offset` (see _statement_around)."""
+    tokens = _file_tokens(source)
+    if tokens is None:
+        raise NotFormatted("the file does not tokenize")
+    first = None
+    begin = 0
+    for i, t in enumerate(tokens):
+        if t.type == tokenize.NEWLINE:
+            if t.end >= offset and first is not None:
+                return _statement_around(source, first.start, first.end)
+            begin, first = i + 1, None
+        elif i == begin and t.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.NL, tokenize.COMMENT):
+            begin = i + 1
+        elif first is None and i >= begin and t.type not in _SKIPPED:
+            first = t
+    raise NotFormatted("no statement there")
+
+
+def _formatted_statement(source: SourceText, tokens: list[_Token], style: Style):
+    """Where the statement of `tokens` is (the start of its first line, the end of its last
+    token), how deep, its text and the style it is laid out in, where it is laid out as
+    black lays it out; else raises NotFormatted (Unsupported where ruff formats it)."""
     text = source.text
     significant = [t for t in tokens if t.type not in _SKIPPED]
     begin = significant[0].start
@@ -403,18 +557,7 @@ def _rewrite_statement(source: SourceText, tokens: list[_Token], start: int, end
         if style.formatter == "ruff":
             raise Unsupported("a layout where ruff and black differ")
         raise NotFormatted("the statement is not laid out as black lays it out")
-    leaves, origins = _leaves(tokens, text)
-    first, last = _call_range(origins, start, end)
-    new = leaves[:first] + _new_call(leaves[first:last], converter) + leaves[last:]
-    new_text = reflow.lay_out_statement(new, style, depth, newline)
-    if style.formatter == "ruff" and newline in new_text:
-        _ruff_agrees(tokens, new_text.split(newline), style)
-    _check(original, new_text, statement=True)
-    # The edit covers the call and whatever else changed, not the text both share.
-    keep_before = _common_prefix(original, new_text, start - line_start)
-    keep_after = _common_prefix(original[::-1], new_text[::-1], stop - end)
-    return Edit(source.location(line_start + keep_before), source.location(stop - keep_after),
-                new_text[keep_before:len(new_text) - keep_after])
+    return line_start, stop, depth, original, style
 
 
 def _ruff_agrees(tokens: list[_Token], lines: list[str], style: Style) -> None:

@@ -31,6 +31,8 @@ NEUTRAL_FORMATS = ("contiguous_format", "preserve_format")
 # Where the converters are defined. torch.nn.utils re-exports the private module's functions;
 # convert_conv3d_weight_memory_format is public in torch.nn.utils from torch 2.3 on.
 PUBLIC_HOME = "torch.nn.utils"
+# The first torch release whose torch.nn.utils has each converter (the 2-D one: every release).
+PUBLIC_SINCE: dict[str, tuple[int, int, int]] = {CHANNELS_LAST_3D.converter: (2, 3, 0)}
 PRIVATE_HOME = "torch.nn.utils.memory_format"
 RUNTIME_HOME = "convlint.runtime"
 CONVERTER_HOMES = (PUBLIC_HOME, PRIVATE_HOME, RUNTIME_HOME)

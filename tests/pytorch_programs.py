@@ -148,7 +148,8 @@ def statement(draw, sp: Spellings, level: int, style: Style, in_class: bool = Fa
     pad = style.indent * level
     cont = style.indent * (level + 1)
     kind = draw(st.sampled_from(["call", "call", "assign", "assign", "tensor", "comment", "blank", "print",
-                                 "if", "for", "with", "def", "annotated", "string", "formfeed", "nested_to"]))
+                                 "if", "for", "with", "def", "annotated", "string", "formfeed", "nested_to",
+                                 "flagged"]))
     trailing = draw(st.sampled_from(["", "", "  " + draw(comment())]))
     if in_class and draw(st.booleans()):
         receiver = draw(st.sampled_from(["self", "self.conv", "self.encoder"]))
@@ -166,6 +167,16 @@ def statement(draw, sp: Spellings, level: int, style: Style, in_class: bool = Fa
         name = draw(st.sampled_from(TENSOR_NAMES))
         sp.bound.append(name)
         return [pad + f"{name} = " + draw(to_call(sp, cont, draw(tensor_expr(sp)))) + trailing]
+    if kind == "flagged":  # `x = x.to(memory_format=F if C else None)`: fixed under `if C:`
+        name = draw(st.sampled_from(NAMES + ["self.model"]))
+        torch = draw(st.sampled_from(sp.torch or ["torch"]))
+        fmt = draw(st.sampled_from([f"{torch}.channels_last", f"{torch}.channels_last_3d"]))
+        off = draw(st.sampled_from(["None", f"{torch}.preserve_format", f"{torch}.contiguous_format"]))
+        test = draw(st.sampled_from(["flag", "not flag", "args.cl and flag", "a or b", "x == 1", "cfg['cl']"]))
+        value = draw(st.sampled_from([f"{fmt} if {test} else {off}", f"{off} if {test} else {fmt}",
+                                      f"({fmt} if {test} else {off})"]))
+        call = f"{name}.to({draw(st.sampled_from(['', chr(10) + cont]))}memory_format={value})"
+        return [pad + draw(st.sampled_from([f"{name} = ", ""])) + call + trailing]
     if kind == "nested_to":
         inner = draw(to_call(sp, cont))
         return [pad + draw(to_call(sp, cont, f"({inner})")) + trailing]

@@ -141,9 +141,11 @@ def test_the_off_path_of_a_format_that_may_be_none_copies_with_torchs_converter(
     source = """
         import torch, timm
         model = timm.create_model("resnet50")
-        model = model.to(memory_format=torch.channels_last if flag else None)
+        net = model.to(memory_format=torch.channels_last if flag else None)
     """
     assert applicability(tmp_path, source) == ["unsafe"]
+    # Under `if flag:` the converter does not run on the off path: a safe fix.
+    assert applicability(tmp_path, source.replace("net =", "model =")) == ["safe"]
     # convlint's converter copies nothing for None, but the conditional is not the literal:
     # unsafe for that target too, and the message says why
     assert applicability(tmp_path, source, "--fix-target", "convlint") == ["unsafe"]
@@ -216,3 +218,116 @@ def test_convolutions_of_a_projects_own_are_converted_by_to_only(tmp_path):
     """
     assert applicability(tmp_path, source) == ["unsafe", "safe"]
     assert applicability(tmp_path, source, "--fix-target", "convlint") == ["unsafe", "safe"]
+
+
+GUARDED = """\
+import torch
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 4, 1))
+
+
+def assign(model, flag):
+    model = model.to(memory_format=torch.channels_last if flag else None)
+    return model
+
+
+def bare(model, flag):
+    model.to(memory_format=None if not flag else torch.channels_last)  # NHWC
+    return model
+
+
+def preserve(model, flag):
+    model = model.to(memory_format=torch.channels_last if flag and model.training else torch.preserve_format)
+    return model
+
+
+def fresh(flag):
+    model = build()
+    model = model.to(memory_format=torch.channels_last if flag else None)
+    return model
+"""
+
+
+def _layout(model) -> list:
+    return [(name, tuple(p.shape), p.stride(), p.data_ptr()) for name, p in model.named_parameters()]
+
+
+@pytest.mark.parametrize("already_channels_last", [False, True])
+def test_a_conditional_format_fixed_under_an_if_converts_and_keeps_what_to_did(tmp_path, already_channels_last):
+    """`x = x.to(memory_format=F if C else None)` (or preserve_format, or a bare call) becomes
+    `if C:` over the converter: run on a model, the fixed code returns the same module with
+    every parameter laid out as the original left it, on both paths, from a contiguous and a
+    channels-last start; it is a safe fix where the receiver is known to be a module."""
+    (tmp_path / "prog.py").write_text(GUARDED)
+    run_cli(["fix", "--isolated", "--write", "--unsafe-fixes", "prog.py"], tmp_path)
+    fixed = (tmp_path / "prog.py").read_text()
+    assert ".to(memory_format" not in fixed and fixed.count("if ") == 4 and "# NHWC" in fixed
+    programs = {}
+    for name, text in (("original", GUARDED), ("fixed", fixed)):
+        programs[name] = {}
+        exec(compile(text, name, "exec"), programs[name])
+    for function in ("assign", "bare", "preserve", "fresh"):
+        for flag in (False, True):
+            results = []
+            for name in ("original", "fixed"):
+                program = programs[name]
+                torch.manual_seed(0)
+                model = program["build"]()
+                if already_channels_last:
+                    model = torch_convert(model, CL)
+                before = _layout(model)
+                out = program[function](flag) if function == "fresh" else program[function](model, flag)
+                if function != "fresh":
+                    assert out is model
+                results.append([entry[:3] for entry in _layout(out)])
+                if not flag and function != "fresh":
+                    assert _layout(out) == before  # the off path copies nothing
+            assert results[0] == results[1], (function, flag)
+            weights = [torch.empty_strided(shape, stride) for _, shape, stride in results[1]
+                       if len(shape) == 4 and shape[2] > 1]  # (a 1x1 kernel is in every layout)
+            converted = flag or (already_channels_last and function != "fresh")
+            assert all(is_cl(w) == converted for w in weights), (function, flag)
+    assert applicability(tmp_path, "import torch, torch.nn as nn\nflag = True\n"
+                         "model = nn.Sequential(nn.Conv2d(3, 8, 3))\n"
+                         "model = model.to(memory_format=torch.channels_last if flag else None)\n") == ["safe"]
+
+
+RANK_MISMATCH = """\
+import torch
+from torch import nn
+
+
+class Net2d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 8, 3))
+
+
+def convert():
+    m2d = Net2d()
+    m2d = torch.nn.utils.convert_conv2d_weight_memory_format(m2d, torch.channels_last_3d)
+    return m2d
+"""
+
+
+def test_a_rank_mismatch_on_a_module_of_known_rank_is_fixed_in_the_format(tmp_path):
+    """CL103 on a module whose convs are all Conv2d: as written the call raises; the 3-D
+    converter (renaming the function) would do nothing; the safe fix takes the 2-D format,
+    and the fixed code converts every conv weight."""
+    namespace: dict = {}
+    exec(compile(RANK_MISMATCH, "original", "exec"), namespace)
+    with pytest.raises(RuntimeError, match="rank 5"):
+        namespace["convert"]()
+    renamed = nn.utils.convert_conv3d_weight_memory_format(namespace["Net2d"](), torch.channels_last_3d)
+    assert not any(is_cl(m.weight) for m in renamed.modules() if isinstance(m, nn.Conv2d))
+    (tmp_path / "prog.py").write_text(RANK_MISMATCH)
+    run_cli(["fix", "--isolated", "--write", "prog.py"], tmp_path)
+    fixed = (tmp_path / "prog.py").read_text()
+    assert fixed == RANK_MISMATCH.replace("torch.channels_last_3d", "torch.channels_last")
+    exec(compile(fixed, "fixed", "exec"), namespace)
+    converted = namespace["convert"]()
+    convs = [m for m in converted.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2 and all(is_cl(m.weight) for m in convs)

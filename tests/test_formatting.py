@@ -27,13 +27,8 @@ RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
 FORMATTERS = {"format_ruff120": ("ruff",), "format_ruff_tabs": ("ruff",)}  # configured formatters; else both
 # Known gaps, the README's "Known limits" (the test fails when one closes, so that it is removed):
 KNOWN = {
-    "black": {
-        # CL900's fix removes the `# noqa` comment the CL101 layout counted, in the same pass;
-        # nothing lays the statement out again after it.
-        "CL900/wrong_code.py",
-    },
+    "black": set(),
     "ruff": {
-        "CL900/wrong_code.py",
         # No formatter is configured there, so the layout is black's, which counts a `# noqa`
         # comment in the width; ruff does not (format_ruff120/pragma_comment.py: where ruff
         # is the configured formatter, its rule is followed).

@@ -214,9 +214,23 @@ def converted(tree: ast.AST, source: SourceText, calls: set[tuple[int, int, int,
                 inner = node.func.value
                 if node.args or keywords:
                     inner = ast.Call(func=ast.Attribute(inner, "to", ast.Load()), args=node.args, keywords=keywords)
-                return ast.Call(func=ast.Name("CONVERTED", ast.Load()), args=[inner, fmt], keywords=[])
+                return ast.Call(func=ast.Name("CONVERTED", ast.Load()), args=[inner, _canonical(fmt)], keywords=[])
             if is_converter(node.func):
                 node.func = ast.Name("CONVERTED", ast.Load())
+                if len(node.args) == 2:
+                    node.args[1] = _canonical(node.args[1])
+            return node
+
+        def visit_If(self, node: ast.If):
+            # The statement-level fix: `if C:` over `[x = ]CONVERTED(x, F)` is
+            # `[x = ]CONVERTED(x, F if C else None)`.
+            self.generic_visit(node)
+            body = node.body[0] if len(node.body) == 1 and not node.orelse else None
+            call = getattr(body, "value", None) if isinstance(body, (ast.Assign, ast.Expr)) else None
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "CONVERTED" \
+                    and len(call.args) == 2 and not isinstance(call.args[1], ast.IfExp):
+                call.args[1] = _canonical(ast.IfExp(node.test, call.args[1], ast.Constant(None)))
+                return body
             return node
 
         def visit_ImportFrom(self, node: ast.ImportFrom):
@@ -231,6 +245,30 @@ def converted(tree: ast.AST, source: SourceText, calls: set[tuple[int, int, int,
             return node if node.names else None
 
     return ast.dump(Rewrite().visit(tree))
+
+
+def _canonical(fmt: ast.expr) -> ast.expr:
+    """A conditional format with its channels-last branch first, `None` for a format that
+    converts nothing on the other (`preserve_format`), and no double `not`; either rank's
+    channels-last as one (the converters are one marker too: CL103 fixes either)."""
+    if isinstance(fmt, ast.Attribute) and fmt.attr == "channels_last_3d":
+        return ast.Attribute(fmt.value, "channels_last", fmt.ctx)
+    if not isinstance(fmt, ast.IfExp):
+        return fmt
+    test, body, orelse = fmt.test, fmt.body, fmt.orelse
+    if _converts_nothing(body):
+        test, body, orelse = ast.UnaryOp(ast.Not(), test), orelse, body
+    if _converts_nothing(orelse):
+        orelse = ast.Constant(None)
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.UnaryOp) \
+            and isinstance(test.operand.op, ast.Not):
+        test = test.operand.operand
+    return ast.IfExp(test, _canonical(body), _canonical(orelse))
+
+
+def _converts_nothing(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is None) or (
+        isinstance(node, ast.Attribute) and node.attr == "preserve_format")
 
 
 def python_lines(data: bytes) -> list[bytes]:

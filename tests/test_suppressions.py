@@ -194,3 +194,62 @@ def test_line_ends_change_no_finding_and_no_added_noqa(program, mixed):
         edits = add_noqa_edits(source, [d for d in found if d.code != "CL900"])
         reports.append(([(d.code, d.start, d.end) for d in found], [(e.start, e.end, e.content) for e in edits]))
     assert all(report == reports[0] for report in reports[1:])
+
+
+@pytest.mark.parametrize("text", [
+    # split only because black counts the comment: joined once it is gone
+    "import torch\nimport torch.nn as nn\n\nmodel = nn.Conv2d(3, 8, 3)\n"
+    "model = torch.nn.utils.convert_conv2d_weight_memory_format(\n    model, torch.channels_last\n)  # noqa: CL102\n",
+    # a CL101 rewrite of the same statement in the same run: laid out without the comment
+    "import torch\nimport torch.nn as nn\n\nmodel = nn.Conv2d(3, 8, 3)\n"
+    "model = model.to(memory_format=torch.channels_last)  # noqa: CL102\n",
+    # a directive inside a split call with a magic trailing comma: it stays split
+    "import torch\n\nimages = torch.randn(1, 3, 8, 8)\nimages = images.to(\n"
+    "    memory_format=torch.channels_last,  # noqa: CL101\n)\n",
+    # a comment that says more than the directive: kept, and the statement with it
+    "import torch\n\nimages = torch.randn(1, 3, 8, 8)\nimages = images.to(\n"
+    "    device='cpu', memory_format=torch.channels_last\n)  # noqa: CL101 -- keep this, it's a long explanation\n",
+])
+def test_cl900_leaves_a_black_formatted_statement_as_black_formats_it(tmp_path, text):
+    black = pytest.importorskip("black")
+    mode = black.Mode()
+    text = black.format_str(text, mode=mode)
+    (tmp_path / "prog.py").write_text(text)
+    run_cli(["fix", "--isolated", "--write", "--extend-select", "CL900", "prog.py"], tmp_path)
+    fixed = (tmp_path / "prog.py").read_text()
+    assert "noqa" not in fixed and fixed != text
+    assert black.format_str(fixed, mode=mode) == fixed
+    assert ("keep this" in fixed) == ("keep this" in text)
+
+
+CHAIN = """\
+import torch
+from torch import nn
+
+model = (
+    nn.Sequential(nn.Conv2d(3, 8, 3))
+    .to("cpu")
+    .to(memory_format=torch.channels_last)  # NHWC
+    .eval()
+)
+"""
+
+
+def test_a_chains_finding_is_suppressed_shown_and_judged_on_the_line_of_its_to(tmp_path):
+    """The finding starts where the call does (Ruff's convention, line 5); `--add-noqa`
+    writes its directive on the line of the `.to(` (7), which `full` shows, which
+    suppresses the finding, and which CL900 counts as used (and, once it names another
+    code, removes)."""
+    write(tmp_path, {"a.py": CHAIN})
+    assert run_cli(["check", "a.py"], tmp_path).stdout.startswith("a.py:5:5: CL101")
+    full = run_cli(["check", "--output-format", "full", "a.py"], tmp_path).stdout
+    assert "7 | |     .to(memory_format=torch.channels_last)  # NHWC" in full
+    assert run_cli(["check", "--add-noqa", "a.py"], tmp_path).stdout == "Added 1 noqa directive.\n"
+    noqa = CHAIN.replace("# NHWC", "# NHWC  # noqa: CL101")
+    assert (tmp_path / "a.py").read_text() == noqa
+    assert run_cli(["check", "--extend-select", "CL900", "a.py"], tmp_path).stdout == "All checks passed!\n"
+    write(tmp_path, {"a.py": noqa.replace("CL101", "CL102")})
+    judged = run_cli(["check", "--extend-select", "CL900", "a.py"], tmp_path).stdout
+    assert "a.py:7:" in judged and "CL900" in judged and "a.py:5:5: CL101" in judged
+    run_cli(["fix", "--write", "--extend-select", "CL900", "a.py"], tmp_path)
+    assert "noqa" not in (tmp_path / "a.py").read_text() and "# NHWC" in (tmp_path / "a.py").read_text()

@@ -131,3 +131,45 @@ def test_a_bad_torch_version_setting_is_a_clear_error(tmp_path: Path, value):
     config.write_text(f"[tool.convlint]\ntorch-version = {value!r}\n".replace("'", '"'))
     with pytest.raises(ConfigError, match=r"torch-version must be a torch release such as \"2.1\""):
         Configuration(["CL101"]).settings_for(str(tmp_path / "train.py"))
+
+
+VIDEO = """\
+import torch
+from torch import nn
+video = nn.Conv3d(3, 8, 3).to(memory_format=torch.channels_last_3d)
+video = torch.nn.utils.memory_format.convert_conv3d_weight_memory_format(video, torch.channels_last_3d)
+image = nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+"""
+
+
+@pytest.mark.parametrize("files, old", [
+    ({"pyproject.toml": '[tool.convlint]\ntorch-version = "2.2"\n'}, "`torch 2.2` ([tool.convlint] torch-version)"),
+    ({"requirements.txt": "torch>=1.13,<2.3\n"}, "`torch>=1.13,<2.3` (requirements.txt)"),
+    ({"pyproject.toml": '[project]\nname = "p"\ndependencies = ["torch<2.3"]\n'}, "`torch<2.3` (pyproject.toml)"),
+    ({"pyproject.toml": '[tool.convlint]\ntorch-version = "2.3"\n'}, None),
+    ({"requirements.txt": "torch>=2.3\n"}, None),
+    ({}, None),
+])
+def test_the_targeted_torch_decides_the_3d_converters_home(tmp_path: Path, files, old):
+    """Below torch 2.3 torch.nn.utils has no convert_conv3d_weight_memory_format: CL102's fix
+    takes convlint.runtime's (unsafe: a new runtime dependency), CL104 keeps the private path,
+    and the messages say why; the 2-D converter is fixed as ever."""
+    import json
+
+    from tests.fixture_cases import run_cli
+
+    root = _project(tmp_path, {**files, "train.py": VIDEO})
+    found = json.loads(run_cli(["check", "--output-format", "json", "train.py"], root).stdout)
+    by_code = {d["code"]: d for d in found}
+    assert set(by_code) == {"CL101", "CL102", "CL104"}
+    assert by_code["CL101"]["fix"]["applicability"] == "safe"
+    cl102, cl104 = by_code["CL102"], by_code["CL104"]
+    if old is None:
+        assert cl102["fix"]["applicability"] == "safe" and "torch.nn.utils" in cl102["fix"]["message"]
+        assert cl104["fix"] is not None and "targets" not in cl102["message"] + cl104["message"]
+        return
+    assert f"the project targets {old}, whose `torch.nn.utils` has no `convert_conv3d_weight_memory_format`" \
+        in cl102["message"]
+    assert cl102["fix"]["applicability"] == "unsafe"
+    assert "from convlint.runtime import convert_conv3d_weight_memory_format" in json.dumps(cl102["fix"]["edits"])
+    assert cl104["fix"] is None and f"not fixed: the project targets {old}" in cl104["message"]

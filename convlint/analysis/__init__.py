@@ -97,6 +97,11 @@ class FileAnalysis:
             return frozenset()
         return self.evaluator.hazards(value) | self.evaluator.file_hazards(self.index)
 
+    def conv_ranks(self, node: ast.expr, scope: Scope) -> frozenset | None:
+        """The conv weight ranks (4, 5) of the module `node` holds, where every module in it
+        is known (see Evaluator.conv_ranks); else None."""
+        return self.evaluator.conv_ranks(self.evaluator.value(node, scope))
+
     def value(self, node: ast.expr, scope: Scope) -> Value:
         return self.evaluator.value(node, scope)
 

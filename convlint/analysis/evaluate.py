@@ -88,6 +88,31 @@ _NOTHING = object()  # a memoized "no value"
 _TORCH_CONV = re.compile(r"torch\.nn\.(?:modules\.conv\.)?(?:Conv|ConvTranspose)[23]d\Z")
 
 
+_CONV_CLASS = re.compile(r"torch\.nn\.(?:modules\.conv\.)?(?:Lazy)?(?:Conv|ConvTranspose)([123])d\Z")
+# Where a module of any kind can come from inside torch and the builtins.
+_TORCH_SOURCES = ("torch.load", "torch.hub", "torch.jit", "torch.package", "torch.fx", "torch.export",
+                  "torch.compile", "torch.nn.modules.conv._ConvNd")
+_BUILTIN_SOURCES = {"builtins.getattr", "builtins.setattr", "builtins.eval", "builtins.exec", "builtins.type",
+                    "builtins.vars", "builtins.globals", "builtins.locals", "builtins.__import__"}
+# What a module is stored in: torch's containers and the methods that add to them.
+_CONTAINERS = ("torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict")
+_MODULE_STORES = {"add_module", "register_module", "append", "extend", "insert", "update", "__setitem__"}
+
+
+def _conv_rank_of_class(qualified: str) -> frozenset | None:
+    """{4} for torch's 2-D convs, {5} for the 3-D ones, {} for the 1-D ones (no converter
+    touches them), None for any other class."""
+    match = _CONV_CLASS.match(qualified)
+    if match is None:
+        return None
+    rank = int(match.group(1)) + 2
+    return frozenset({rank}) if rank in (4, 5) else frozenset()
+
+
+def _qualified_in(qualified: str | None, prefixes: tuple[str, ...]) -> bool:
+    return qualified is not None and any(qualified == p or qualified.startswith(p + ".") for p in prefixes)
+
+
 def at(index: FileIndex, node: ast.AST) -> str:
     """Where a node is, for a reason: `models.py:6` (`line 6` in a source without a file)."""
     line = getattr(node, "lineno", "?")
@@ -602,6 +627,79 @@ class Evaluator:
         result = frozenset(found)
         info.index.memo[key] = result
         return result
+
+    def conv_ranks(self, value: Value) -> frozenset | None:
+        """The ranks of the conv weights (4: Conv2d, 5: Conv3d) a module value holds, when
+        every module it can hold is known: a torch conv itself, or a project class whose
+        code builds only torch modules and project classes known so. None when anything
+        else may put a module in it (a library or project function, a class or module
+        taken as a parameter, a base class that is not torch's)."""
+        if not isinstance(value, Module) or isinstance(value, ScriptModule):
+            return None
+        if isinstance(value.cls, ClassInfo):
+            return self.class_conv_ranks(value.cls)
+        return _conv_rank_of_class(value.cls) if isinstance(value.cls, str) else None
+
+    def class_conv_ranks(self, info: ClassInfo, seen: frozenset = frozenset()) -> frozenset | None:
+        if id(info) in seen or len(seen) > 8:
+            return None
+        key = ("conv_ranks", id(info))
+        if key not in info.index.memo:
+            info.index.memo[key] = self._class_conv_ranks(info, seen | {id(info)})
+        return info.index.memo[key]
+
+    def _class_conv_ranks(self, info: ClassInfo, seen: frozenset) -> frozenset | None:
+        found: set[int] = set()
+        for base in info.node.bases:
+            ranks = self._built_ranks(base, info.scope, seen, base=True)
+            if ranks is None:
+                return None
+            found |= ranks
+        parameters = {a.arg for node in ast.walk(info.node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+                                *filter(None, (node.args.vararg, node.args.kwarg)))}
+        for node in ast.walk(info.node):
+            # A module handed in (`self.backbone = backbone`, `nn.Sequential(*blocks)`): unknown.
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in parameters \
+                    and any(isinstance(t, ast.Attribute) for t in node.targets):
+                return None
+        for site in info.index.calls_in(info.body):
+            call = site.node
+            func = call.func
+            if isinstance(func, ast.Attribute) and func.attr in _MODULE_STORES or _qualified_in(
+                    self.qualify(func, site.scope), _CONTAINERS):
+                handed = [a.value if isinstance(a, ast.Starred) else a for a in (*call.args, *(k.value for k in call.keywords))]
+                if any(isinstance(a, ast.Name) and a.id in parameters for a in handed):
+                    return None
+            if isinstance(func, ast.Attribute) and self.qualify(func, site.scope) is None:
+                continue  # a method: `super().__init__()`, `self.conv(x)`, `x.view(...)`
+            if not isinstance(func, (ast.Name, ast.Attribute)):
+                continue  # `self.blocks[0](x)`, `getattr(...)(...)` (that getattr is a call too)
+            ranks = self._built_ranks(func, site.scope, seen)
+            if ranks is None:
+                return None
+            found |= ranks
+        return frozenset(found)
+
+    def _built_ranks(self, func: ast.expr, scope: Scope, seen: frozenset, base: bool = False) -> frozenset | None:
+        """The conv ranks of what calling (or deriving from) `func` builds; None: not known."""
+        qualified = self.qualify(func, scope)
+        if qualified is not None and (isinstance(func, ast.Name) and qualified.startswith("builtins.")
+                                      or self._is_library_root(func, scope)):
+            rank = _conv_rank_of_class(qualified)
+            if rank is not None:
+                return rank
+            if qualified.startswith("builtins."):
+                return None if qualified in _BUILTIN_SOURCES else frozenset()
+            if qualified.startswith("torch.") and not _qualified_in(qualified, _TORCH_SOURCES):
+                return frozenset()  # torch's other modules and functions hold no conv
+            return None
+        callee = self._expr(func, scope)
+        if isinstance(callee, ModuleClass) and isinstance(callee.cls, ClassInfo):
+            return self.class_conv_ranks(callee.cls, seen)
+        if base and isinstance(callee, (Class, ModuleClass)) and isinstance(callee.cls, ClassInfo):
+            return self.class_conv_ranks(callee.cls, seen)
+        return None
 
     def _is_library_conv(self, info: ClassInfo) -> bool:
         """Whether a project class derives from a torch convolution (whose weight the

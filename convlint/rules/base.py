@@ -15,10 +15,21 @@ from typing import Iterable
 
 from convlint.analysis import FileAnalysis
 from convlint.config import Settings
-from convlint.diagnostics import Diagnostic, Location
+from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.layouts import BY_CONVERTER
 from convlint.source import SourceText
 from convlint.suppress import Noqa, line_directives
+
+
+@dataclass(frozen=True)
+class Relayout:
+    """The plan of a fix of plain edits whose first one is inside a statement: the edits,
+    with that statement laid out again around it where its formatter would (see
+    `codemod.materialize`): a name renamed, a `# noqa` comment taken out."""
+
+    edits: tuple[Edit, ...]
+    path: str | None = None  # the file, whose formatter settings the layout follows
+    comment: bool = False  # the first edit changes only a comment
 
 
 @dataclass

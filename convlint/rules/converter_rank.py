@@ -6,9 +6,11 @@ import ast
 
 from convlint.analysis.index import CallSite
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from convlint.layouts import BY_CONVERTER, CHANNELS_LAST, CHANNELS_LAST_3D, CONVERTER_HOMES, PRIVATE_HOME, PUBLIC_HOME, Layout
-from convlint.rules.base import Context, Rule
-from convlint.rules.converters import converter_reference
+from convlint.layouts import (
+    BY_CONVERTER, CHANNELS_LAST, CHANNELS_LAST_3D, CONVERTER_HOMES, PRIVATE_HOME, PUBLIC_HOME, RUNTIME_HOME, Layout,
+)
+from convlint.rules.base import Context, Relayout, Rule
+from convlint.rules.converters import converter_reference, not_in_targeted_torch
 
 CL103_DOC = """\
 # converter-rank-mismatch (CL103)
@@ -38,13 +40,24 @@ model = torch.nn.utils.convert_conv3d_weight_memory_format(model, torch.channels
 ```
 
 ## Fix safety
-The fix renames the function to the converter that matches the format, keeping its module
-path (`torch.nn.utils.`, `th.nn.utils.`, an alias); a converter imported by its bare name
-gets the other one imported from the same module (`torch.nn.utils` for the private one)
-when the file does not have it yet. It takes the format as what was meant: the call as
-written can only raise or do nothing, and the converted model computes the same outputs.
-The fix is safe when the format is the literal `torch.channels_last` /
-`torch.channels_last_3d`, unsafe when it is a variable that holds only that format.
+The call as written can only raise or do nothing; which of the converter and the format is
+the mistake depends on the module's convs. Where they are known to be of one rank (the
+module is a torch conv, or a project class whose code builds only torch modules and project
+classes known so, with no module handed in or built by a function), the fix follows them:
+on a Conv2d-only module `convert_conv2d_weight_memory_format(m2d, torch.channels_last_3d)`
+becomes `(m2d, torch.channels_last)`, on a Conv3d-only one the converter is renamed. That
+fix is safe when the format is the literal `torch.channels_last` / `torch.channels_last_3d`,
+unsafe when it is a variable that holds only that format (a variable's format is not
+rewritten).
+
+Where the convs are not known, the fix renames the function to the converter that matches
+the format, and is unsafe: on a Conv2d model the 3-D converter does nothing at all. The
+rename keeps the module path (`torch.nn.utils.`, `th.nn.utils.`, an alias); a converter
+imported by its bare name gets the other one imported from the same module
+(`torch.nn.utils` for the private one) when the file does not have it yet. Where the
+project targets torch older than 2.3 (`torch-version`, or its pins of torch), whose
+`torch.nn.utils` has no `convert_conv3d_weight_memory_format`, the 3-D one comes from
+`convlint.runtime` (unsafe: a new runtime dependency).
 """
 
 _OTHER = {CHANNELS_LAST.format: CHANNELS_LAST_3D, CHANNELS_LAST_3D.format: CHANNELS_LAST}
@@ -82,28 +95,51 @@ class ConverterRankMismatch(Rule):
         if fmt is None or ctx.analysis.formats(fmt, site.scope).names != {wanted.format}:
             return None
         literal = ctx.analysis.qualify(fmt, site.scope) == f"torch.{wanted.format}"
-        return site, home, wanted, literal
+        module = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "module"), None)
+        ranks = ctx.analysis.conv_ranks(module, site.scope) if module is not None else None
+        return site, home, wanted, literal, fmt, ranks
 
-    def _diagnostic(self, ctx: Context, site: CallSite, home: str, wanted: Layout, literal: bool) -> Diagnostic:
+    def _diagnostic(self, ctx: Context, site: CallSite, home: str, wanted: Layout, literal: bool, fmt: ast.expr,
+                    ranks: frozenset | None) -> Diagnostic:
         given = _OTHER[wanted.format]
         maybe = "" if literal else " (through a variable)"
-        message = (
-            f"`{given.converter}` converts {given.rank}-D conv weights and raises on "
-            f"`{wanted.format}`{maybe}; use `{wanted.converter}`"
-        )
-        edits = self._rename(ctx, site, home, wanted.converter)
+        message = f"`{given.converter}` converts {given.rank}-D conv weights and raises on `{wanted.format}`{maybe}"
+        applicability = Applicability.SAFE if literal else Applicability.UNSAFE
+        if ranks == {given.rank}:  # the module's convs are the converter's: the format is wrong
+            message += f"; the module's convs are {given.conv}: use `torch.{given.format}`"
+            edits = self._reformat(ctx, fmt, given.format) if literal else None
+            fix = Fix(applicability, f"Replace with `{given.format}`", plan=Relayout(edits, ctx.path)) if edits else None
+            return ctx.diagnostic("CL103", message, site.node, fix)
+        message += f"; use `{wanted.converter}`"
+        missing = not_in_targeted_torch(ctx, wanted.converter) if home != RUNTIME_HOME else None
+        if ranks != {wanted.rank}:
+            applicability = Applicability.UNSAFE
+            message += (f" (the module's convs are not known to be {wanted.conv}: the fix is unsafe, and "
+                        f"`torch.{given.format}` may be what was meant)")
+        if missing:
+            applicability = Applicability.UNSAFE
+            message += f"; {missing}: the fix uses `{RUNTIME_HOME}`'s, which needs convlint where the code runs"
+        edits = self._rename(ctx, site, RUNTIME_HOME if missing else home, wanted.converter, bool(missing))
         fix = None
         if edits is not None:
-            applicability = Applicability.SAFE if literal else Applicability.UNSAFE
-            fix = Fix(applicability, f"Replace with `{wanted.converter}`", edits)
+            fix = Fix(applicability, f"Replace with `{wanted.converter}`", plan=Relayout(edits, ctx.path))
         return ctx.diagnostic("CL103", message, site.node, fix)
 
-    def _rename(self, ctx: Context, site: CallSite, home: str, converter: str) -> tuple[Edit, ...] | None:
+    def _reformat(self, ctx: Context, fmt: ast.expr, format: str) -> tuple[Edit, ...] | None:
+        """`torch.channels_last_3d` -> `torch.channels_last`, keeping the path to torch."""
+        if not isinstance(fmt, ast.Attribute):
+            return None  # a bare name imported from torch: the other one may not be bound
+        end = ctx.source.node_end(fmt)
+        return (Edit(Location(end.row, end.column - len(fmt.attr)), end, format),)
+
+    def _rename(self, ctx: Context, site: CallSite, home: str, converter: str,
+                elsewhere: bool = False) -> tuple[Edit, ...] | None:
         func = site.node.func
         end = ctx.source.node_end(func)
-        if isinstance(func, ast.Attribute):  # `<module path>.<converter>`: rename the last name
+        if isinstance(func, ast.Attribute) and not elsewhere:  # `<module path>.<converter>`: rename the last name
             return (Edit(Location(end.row, end.column - len(func.attr)), end, converter),)
-        # A bare (maybe aliased) import: the other converter from the same, public, module.
+        # A bare (maybe aliased) import, or one from elsewhere: the other converter from the
+        # same, public, module.
         public = PUBLIC_HOME if home == PRIVATE_HOME else home
         reference = converter_reference(ctx, site, converter, public, through_packages=False)
         if reference is None:

@@ -9,14 +9,29 @@ the converter itself, or `torch`, `th`, `nn`...; otherwise it adds
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 
 from convlint.analysis.flow import is_snapshot_call
 from convlint.analysis.index import CallSite
 from convlint.diagnostics import Edit, Location
-from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME, RUNTIME_HOME
+from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME, PUBLIC_SINCE, RUNTIME_HOME
 from convlint.notebook import cell_layout, converter_import_row
 from convlint.source import SourceText
+from convlint.targets import torch_version
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A CL101/CL102 fix at the level of the statement: `[x = ]x.to(memory_format=F if C else
+    None)` becomes `if C:` over `[x = ]convert(x, F)`, so that the off path copies nothing."""
+
+    start: Location  # the statement
+    end: Location
+    condition: str  # the `if` header's test, as written (`C`, `not C`)
+    format_start: Location  # the `memory_format=` keyword in the call, replaced by `format`
+    format_end: Location
+    format: str  # `memory_format=` and the channels-last branch, as written
 
 
 @dataclass(frozen=True)
@@ -28,9 +43,27 @@ class CallRewrite:
     converter: str  # the converter as it is spelled in this file
     import_edit: Edit | None  # the import that makes `converter` defined, if needed
     path: str | None = None  # the file, whose formatter settings the rewrite follows
+    guard: Guard | None = None  # the statement-level form, where it is equivalent
 
 
 _FIX_TARGET_HOMES = {"torch": PUBLIC_HOME, "convlint": RUNTIME_HOME}
+
+
+def not_in_targeted_torch(ctx, converter: str) -> str | None:
+    """Why `torch.nn.utils.<converter>` may not exist in the torch the project targets
+    (`torch<2.3` pinned, or `torch-version` set, for the 3-D converter), or None."""
+    since = PUBLIC_SINCE.get(converter)
+    if since is None:
+        return None
+    target = torch_version(ctx.path, ctx.settings.torch_version)
+    if target is None or target.lowest >= since:
+        return None
+    configured = target.source.startswith("[")
+    where = target.source if configured else os.path.basename(target.source)
+    requirement = f"torch {target.requirement}" if configured else target.requirement
+    version = ".".join(map(str, since[:2]))
+    return (f"the project targets `{requirement}` ({where}), whose `{PUBLIC_HOME}` has no "
+            f"`{converter}` (it is there from torch {version})")
 
 
 def converter_reference(ctx, site: CallSite, converter: str, home: str | None = None,

@@ -9,9 +9,9 @@ from convlint.analysis import Receiver, Verdict
 from convlint.analysis.index import CallSite
 from convlint.analysis.values import NEUTRAL_FORMATS
 from convlint.diagnostics import Applicability, Diagnostic, Fix
-from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS
+from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS, RUNTIME_HOME
 from convlint.rules.base import Context, Rule
-from convlint.rules.converters import CallRewrite, converter_reference
+from convlint.rules.converters import CallRewrite, Guard, converter_reference, not_in_targeted_torch
 from convlint.triggers import may_convert_a_module
 
 CL101_DOC = """\
@@ -60,7 +60,13 @@ torch's converter does less than `.to()`, or costs more:
   `model.apply`): torch's converter copies every conv weight on every call, `.to()` nothing
   once converted: hoist it out of the loop (unsafe);
 - a format that may also be `None` or `contiguous_format`: torch's converter still copies
-  every conv weight on that path (unsafe);
+  every conv weight on that path (unsafe). Where the statement is
+  `model = model.to(memory_format=torch.channels_last if flag else None)` (or
+  `preserve_format` for `None`, or a bare `model.to(...)` whose value is unused), the fix
+  is `if flag:` over `model = convert_conv2d_weight_memory_format(model, torch.channels_last)`:
+  the off path does nothing, as `.to()` did there, and that fix is as safe as for a
+  literal format. `contiguous_format` is not rewritten so: `.to()` restrides an already
+  channels-last model back to it;
 - a module whose convolutions are classes of its own holding a 4-D weight used through
   `F.conv2d` (not `nn.Conv2d` subclasses): no targeted converter sees them (unsafe, both
   targets); a parametrization applied in place (`spectral_norm(net[0])`) in the file, in
@@ -100,7 +106,10 @@ model = torch.nn.utils.convert_conv3d_weight_memory_format(VideoNet(), torch.cha
 
 ## Fix safety
 As for CL101. `convert_conv3d_weight_memory_format` is public in `torch.nn.utils` from
-torch 2.3; on older torch set `fix-target = "convlint"` to use `convlint.runtime`'s.
+torch 2.3: where the project targets an older torch (`torch-version` in `[tool.convlint]`,
+else its pins of torch: `torch<2.3` in a requirements file, `pyproject.toml`, `setup.cfg`
+or `setup.py`), the fix calls `convlint.runtime`'s, and is unsafe (the code then needs
+convlint where it runs; `fix-target = "convlint"` makes that the choice).
 """
 
 
@@ -191,7 +200,16 @@ class ModuleToChannelsLast(Rule):
         if site.in_fstring:  # (a rewrite laid out over lines would not be valid there before 3.12)
             return None, ["not fixed: it is inside an f-string"]
         notes: list[str] = []
-        safe = f.receiver.kind is Receiver.MODULE and f.literal
+        missing = not_in_targeted_torch(ctx, CONVERTERS[rank]) if target == "torch" else None
+        if missing:  # torch<2.3 has no public 3-D converter: convlint.runtime's
+            target = "convlint"
+            notes.append(f"{missing}: the fix uses `{RUNTIME_HOME}`'s, which needs convlint where the code runs "
+                         "(unsafe; `fix-target = \"convlint\"` makes that the choice)")
+        # `x = x.to(memory_format=F if C else None)`: `if C:` over the converter, whose off
+        # path copies nothing, as `.to()`'s did, and whose format is the literal F.
+        guard = _guard(ctx, site) if f.neutral else None
+        literal = f.literal or guard is not None
+        safe = f.receiver.kind is Receiver.MODULE and literal and not missing
         if f.receiver.is_script and target == "torch":
             return None, ["it is a TorchScript module: torch's converter does not convert its convs "
                           f"(`.to()` does), so there is no fix to it; {_TORCH_DIFFERS}"]
@@ -213,24 +231,84 @@ class ModuleToChannelsLast(Rule):
             safe = False
             notes.append(f"{repeats}, where the converter copies every conv weight on each call "
                          "(`.to()` copies nothing once converted): hoist it out of the loop")
-        if f.neutral and target == "torch":
+        if f.neutral and target == "torch" and guard is None:
             safe = False
             notes.append("the format may also be one that converts nothing (None, contiguous_format), "
                          "for which torch's converter still copies every conv weight: the fix is unsafe")
-        if f.receiver.kind is Receiver.MODULE and not f.literal and not (f.neutral and target == "torch"):
+        if f.receiver.kind is Receiver.MODULE and not literal and not (f.neutral and target == "torch"):
             notes.append(f"the format is not written `torch.{rank}` but computed, and a rewrite is proven "
                          "equivalent only for the literal: the fix is unsafe")
-        reference = converter_reference(ctx, site, CONVERTERS[rank])
+        reference = converter_reference(ctx, site, CONVERTERS[rank], RUNTIME_HOME if missing else None)
         if reference is None:
             return None, notes
         text, import_edit = reference
         start, end = ctx.location(site.node)
+        action = f"Replace with `{text}(...)`" if guard is None else f"Replace with `if {guard.condition}: {text}(...)`"
         fix = Fix(
             Applicability.SAFE if safe else Applicability.UNSAFE,
-            f"Replace with `{text}(...)`",
-            plan=CallRewrite(start, end, text, import_edit, ctx.path),
+            action,
+            plan=CallRewrite(start, end, text, import_edit, ctx.path, guard),
         )
         return fix, notes
+
+
+# What a condition may hold to be moved from the format into an `if` ahead of the receiver:
+# no calls, no assignments, nothing evaluated lazily or twice.
+_IMPURE = (ast.Call, ast.NamedExpr, ast.Lambda, ast.Await, ast.Yield, ast.YieldFrom, ast.IfExp, ast.ListComp,
+           ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Starred, ast.JoinedStr)
+
+
+def _guard(ctx: Context, site: CallSite) -> Guard | None:
+    """The statement-level form of the fix, where it is equivalent: the statement is
+    `x = x.to(memory_format=F if C else None)` (or `None if C else F`, `preserve_format`
+    for None, or a bare `x.to(...)` whose value is unused), alone on its lines, `x` a name
+    or attribute path, `C` without calls. On the off path `.to()` with a format that
+    converts nothing returns `x` itself and changes nothing; `contiguous_format` would
+    restride a channels-last model, so it is not taken."""
+    call = site.node
+    if call.args or len(call.keywords) != 1 or not isinstance(call.keywords[0].value, ast.IfExp):
+        return None
+    fmt = call.keywords[0].value
+    qualify = ctx.analysis.qualify
+    on_body, on_else = (qualify(branch, site.scope) in _LITERALS for branch in (fmt.body, fmt.orelse))
+    if on_body == on_else:
+        return None
+    on, off = (fmt.body, fmt.orelse) if on_body else (fmt.orelse, fmt.body)
+    if not ((isinstance(off, ast.Constant) and off.value is None) or qualify(off, site.scope) == "torch.preserve_format"):
+        return None
+    receiver = _path(call.func.value)
+    if receiver is None or any(isinstance(node, _IMPURE) for node in ast.walk(fmt.test)):
+        return None
+    statement = next((s for s in ast.walk(ctx.tree) if isinstance(s, (ast.Assign, ast.Expr)) and s.value is call), None)
+    if statement is None or (isinstance(statement, ast.Assign) and (
+            len(statement.targets) != 1 or _path(statement.targets[0]) != receiver)):
+        return None
+    source = ctx.source
+    start, end = ctx.location(statement)
+    after = source.line_text(end.row)[end.column - 1 :].strip()
+    if source.line_text(start.row)[: start.column - 1].strip() or (after and not after.startswith("#")):
+        return None  # `if x: model = ...`, `...; y = 1`
+    test = fmt.test
+    negated = not on_body
+    if negated and isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, negated = test.operand, False  # `None if not C else F`: `if C:`
+    condition = source.node_text(test)
+    if "\n" in condition or "\r" in condition:
+        return None
+    if negated:
+        condition = f"not ({condition})" if isinstance(test, ast.BoolOp) else f"not {condition}"
+    # The keyword as a whole, with any parentheses around the conditional.
+    return Guard(start, end, condition, *ctx.location(call.keywords[0]), f"memory_format={source.node_text(on)}")
+
+
+def _path(node: ast.expr) -> str | None:
+    """`model`, `self.model`: a name or an attribute path of one, as text; else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _path(node.value)
+        return f"{base}.{node.attr}" if base is not None else None
+    return None
 
 
 def _is_getattr_literal(ctx: Context, node: ast.expr, site: CallSite) -> bool:

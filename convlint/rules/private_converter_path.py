@@ -10,8 +10,8 @@ import tokenize
 from convlint.analysis.index import CallSite
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from convlint.layouts import BY_CONVERTER, PRIVATE_HOME, PUBLIC_HOME
-from convlint.rules.base import Context, Rule
-from convlint.rules.converters import converter_reference
+from convlint.rules.base import Context, Relayout, Rule
+from convlint.rules.converters import converter_reference, not_in_targeted_torch
 
 CL104_DOC = """\
 # private-converter-path (CL104)
@@ -44,7 +44,8 @@ when it imports only converters (another name from the private module stays wher
 so the import is reported without a fix); a call has `.memory_format` taken out of its
 path, or, through an alias of the private module (`import torch.nn.utils.memory_format as
 mf`), is spelled like CL101's fixes spell the converter. `convert_conv3d_weight_memory_format`
-is public in `torch.nn.utils` from torch 2.3 on.
+is public in `torch.nn.utils` from torch 2.3 on: where the project targets an older torch
+(`torch-version`, or its pins of torch), a 3-D converter is reported without a fix.
 """
 
 _MODULE_NAME = re.compile(rb"(?<!weight_)memory_format")
@@ -74,10 +75,14 @@ class PrivateConverterPath(Rule):
             return None
         names = ", ".join(f"`{name}`" for name in converters)
         message = f"{names} imported from the private `{PRIVATE_HOME}`; import from `{PUBLIC_HOME}`"
+        missing = next((why for name in converters if (why := not_in_targeted_torch(ctx, name))), None)
+        if missing:
+            message += f"; not fixed: {missing}"
         fix = None
-        if len(converters) == len(stmt.names):
+        if len(converters) == len(stmt.names) and not missing:
             start, end = _module_span(ctx, stmt)
-            fix = Fix(Applicability.SAFE, f"Import from `{PUBLIC_HOME}`", (Edit(start, end, PUBLIC_HOME),))
+            fix = Fix(Applicability.SAFE, f"Import from `{PUBLIC_HOME}`",
+                      plan=Relayout((Edit(start, end, PUBLIC_HOME),), ctx.path))
         return ctx.diagnostic("CL104", message, stmt, fix)
 
     def _is_private_call(self, ctx: Context, site: CallSite) -> bool:
@@ -90,8 +95,12 @@ class PrivateConverterPath(Rule):
     def _call(self, ctx: Context, site: CallSite) -> Diagnostic:
         func = site.node.func
         message = f"`{func.attr}` called through the private `{PRIVATE_HOME}`; use `{PUBLIC_HOME}.{func.attr}`"
+        missing = not_in_targeted_torch(ctx, func.attr)
         path = func.value
-        if isinstance(path, ast.Attribute):  # `<...>.utils.memory_format.<converter>`: drop `.memory_format`
+        if missing:
+            message += f"; not fixed: {missing}"
+            edits = None
+        elif isinstance(path, ast.Attribute):  # `<...>.utils.memory_format.<converter>`: drop `.memory_format`
             edits = (Edit(ctx.source.node_end(path.value), ctx.source.node_end(path), ""),)
         else:  # an alias of the private module
             reference = converter_reference(ctx, site, func.attr, PUBLIC_HOME)
@@ -100,7 +109,7 @@ class PrivateConverterPath(Rule):
                 text, import_edit = reference
                 start, end = ctx.location(func)
                 edits = (Edit(start, end, text),) + ((import_edit,) if import_edit else ())
-        fix = Fix(Applicability.SAFE, f"Use `{PUBLIC_HOME}.{func.attr}`", edits) if edits else None
+        fix = Fix(Applicability.SAFE, f"Use `{PUBLIC_HOME}.{func.attr}`", plan=Relayout(edits, ctx.path)) if edits else None
         return ctx.diagnostic("CL104", message, func, fix)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from convlint.diagnostics import Applicability, Diagnostic, Fix
-from convlint.rules.base import Context, Rule
+from convlint.rules.base import Context, Relayout, Rule
 from convlint.suppress import noqa_edit
 
 CL900_DOC = """\
@@ -79,7 +79,7 @@ class UnusedNoqa(Rule):
             kept = [c for c in written if c not in unused]
             names = ", ".join(f"`{c}`" for c in unused)
             action = f"Remove {names}" if kept else "Remove the `noqa` directive"
-            fix = Fix(Applicability.SAFE, action, (noqa_edit(ctx.source, directive, kept),))
+            fix = Fix(Applicability.SAFE, action, plan=Relayout((noqa_edit(ctx.source, directive, kept),), ctx.path, comment=True))
             start, end = directive.location
             out.append(Diagnostic(ctx.path, "CL900", f"Unused `noqa` directive (unused: {names})", start, end, fix))
         return out
