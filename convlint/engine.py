@@ -413,7 +413,7 @@ def _check(file: _File, document, text: str, settings: Settings, result: FileRes
         diagnostics = _lint_document(doc, source, file.path, settings, result)
         if edits:
             diagnostics, failures = materialize_fixes(diagnostics, source)
-            result.notes += _failure_notes(failures, doc)
+            result.notes += failure_notes(failures, doc)
         found += [doc.locate(d) for d in diagnostics]
     return sorted(found, key=lambda d: d.sort_key)
 
@@ -451,7 +451,7 @@ class _File:
     stat_result: os.stat_result | None
 
 
-def _failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
+def failure_notes(failures: list[tuple[Diagnostic, str]], document) -> list[str]:
     return [f"{document.locate(d).where}: {d.code} not fixed: {reason}" for d, reason in failures]
 
 
@@ -469,7 +469,7 @@ def _fix_file(file: _File, settings, options, result: FileResult) -> None:
             continue
         _note_skipped(document, result)
         outcome = fix_source(document.source, path, settings, options.unsafe_fixes, document.block_noqa)
-        result.notes += _failure_notes(outcome.failures, document)
+        result.notes += failure_notes(outcome.failures, document)
         if outcome.error:
             result.notes.append(f"{path}: {outcome.error}")
         left = _page_findings(document, outcome.remaining, result)

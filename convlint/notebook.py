@@ -369,11 +369,13 @@ def _after_leading(statements: list[ast.stmt], layout: CellLayout, first_row: in
 
 
 def _layout(text: str, data: dict) -> tuple | None:
-    """How the JSON was written (indent, ASCII only, trailing newline), or None when `data`
-    would not be written back to exactly `text`: rewriting is then refused."""
-    indent_match = re.match(r"\{\r?\n( +)\"", text)
-    indent = len(indent_match.group(1)) if indent_match else None
-    layout = (indent, text.isascii(), text.endswith("\n"))
+    """How the JSON was written (indent, ASCII only, trailing newline, line break: CRLF in
+    a checkout with git's autocrlf), or None when `data` would not be written back to
+    exactly `text`: rewriting is then refused."""
+    indent_match = re.match(r"\{(\r?\n)( +)\"", text)
+    indent = len(indent_match.group(2)) if indent_match else None
+    newline = indent_match.group(1) if indent_match else ("\r\n" if text.endswith("\r\n") else "\n")
+    layout = (indent, text.isascii(), text.endswith("\n"), newline)
     if _dump(data, layout) != text:
         return None  # type: ignore[return-value]
     return layout
@@ -382,8 +384,10 @@ def _layout(text: str, data: dict) -> tuple | None:
 def _dump(data: dict, layout: tuple | None) -> str:
     if layout is None:
         raise NotebookError("the notebook's JSON layout cannot be kept; not rewritten")
-    indent, ensure_ascii, trailing = layout
-    return json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + ("\n" if trailing else "")
+    indent, ensure_ascii, trailing, newline = layout
+    text = json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + ("\n" if trailing else "")
+    # json.dumps escapes every line break inside a string: each "\n" left is between lines.
+    return text if newline == "\n" else text.replace("\n", newline)
 
 
 # --------------------------------------------------------------------------- positions in the JSON

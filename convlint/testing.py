@@ -17,6 +17,16 @@ def _checked_ranks(fmt: torch.memory_format) -> tuple[int, ...]:
     return tuple(rank for rank, layout in CHANNELS_LAST_BY_RANK.items() if layout == fmt)
 
 
+def _not_a_module(value: object) -> str:
+    what = type(value)
+    name = f"{what.__module__}.{what.__qualname__}" if what.__module__ != "builtins" else what.__qualname__
+    if isinstance(value, torch.Tensor):
+        return (f"assert_conv_weights_in() checks the conv weights of an nn.Module, not a tensor "
+                f"(got a {name} of shape {tuple(value.shape)}); check a tensor's layout with "
+                "tensor.is_contiguous(memory_format=...)")
+    return f"assert_conv_weights_in() checks the conv weights of an nn.Module, not a {name}"
+
+
 def assert_conv_weights_in(
     model: nn.Module, memory_format: torch.memory_format | str = torch.channels_last
 ) -> None:
@@ -28,7 +38,13 @@ def assert_conv_weights_in(
     compute it. Weights that cannot be converted (quantized; weight_norm, whose output is
     always contiguous) and lazy weights not materialized yet do not fail the assertion:
     `convlint verify` lists them.
+
+    Raises TypeError for anything that is not an `nn.Module` (a tensor's layout is
+    `tensor.is_contiguous(memory_format=...)`), ValueError for a format it cannot check.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's source
+    if not isinstance(model, nn.Module):
+        raise TypeError(_not_a_module(model))
     fmt = MEMORY_FORMATS.get(memory_format, memory_format) if isinstance(memory_format, str) else memory_format
     ranks = _checked_ranks(fmt) if fmt in FORMAT_NAMES else ()
     if not ranks:

@@ -383,3 +383,65 @@ def test_fix_puts_the_import_after_pip_in_the_first_importing_cell(tmp_path):
     assert cells[1][:4] == ["!pip install torch\n", "from torch.nn import Conv2d\n", "from torch import channels_last\n",
                             "%load_ext autoreload\n"]
     assert cells[1][4] == "from torch.nn.utils import convert_conv2d_weight_memory_format\n"
+
+
+# --------------------------------------------------------------------------- CRLF (git autocrlf)
+
+CRLF_NB = notebook(
+    ("markdown", "# Train\n"),
+    "import torch\nnet = torch.nn.Conv2d(1, 1, 1)\nnet.to(memory_format=torch.channels_last)\n",
+    "print('héllo')\n",
+)
+
+
+def crlf(text: str) -> bytes:
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("indent, trailing", [(1, "\n"), (2, ""), (4, "\n")])
+def test_a_crlf_notebook_is_fixed_and_keeps_its_crlf_bytes(tmp_path, indent, trailing):
+    path = tmp_path / "nb.ipynb"
+    before = crlf(json.dumps(CRLF_NB, indent=indent, ensure_ascii=False) + trailing)
+    path.write_bytes(before)
+    result = run_cli(["fix", "--write", "nb.ipynb"], tmp_path)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.endswith("Fixed 1 error in 1 file (0 remaining).\n")
+    expected = json.loads(before)
+    expected["cells"][1]["source"][2] = "torch.nn.utils.convert_conv2d_weight_memory_format(net, torch.channels_last)\n"
+    after = path.read_bytes()
+    assert after == crlf(json.dumps(expected, indent=indent, ensure_ascii=False) + trailing)
+    # Byte for byte, everything up to and after the changed line is what was there.
+    old_line = b'"net.to(memory_format=torch.channels_last)\\n"'
+    head, tail = before.split(old_line)
+    assert after.startswith(head) and after.endswith(tail) and b"\n" not in after.replace(b"\r\n", b"")
+    assert run_cli(["check", "nb.ipynb"], tmp_path).stdout == "All checks passed!\n"
+
+
+def test_check_fix_on_a_crlf_notebook_counts_it_fixed(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(crlf(json.dumps(CRLF_NB, indent=1) + "\n"))
+    result = run_cli(["check", "--fix", "nb.ipynb"], tmp_path)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "Found 1 error (1 fixed, 0 remaining).\n"
+    assert b"convert_conv2d_weight_memory_format" in path.read_bytes()
+
+
+def test_a_crlf_notebook_finding_points_at_its_json_line(tmp_path):
+    text = json.dumps(CRLF_NB, indent=1) + "\n"
+    (tmp_path / "nb.ipynb").write_bytes(crlf(text))
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "net.to(" in s)
+    out = run_cli(["check", "--output-format", "github", "nb.ipynb"], tmp_path).stdout
+    assert out.startswith(f"::error file=nb.ipynb,line={line},col=6,")
+
+
+def test_a_notebook_with_mixed_line_endings_is_not_rewritten(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    mixed = crlf(json.dumps(CRLF_NB, indent=1) + "\n").replace(b"\r\n", b"\n", 1)
+    path.write_bytes(mixed)
+    result = run_cli(["fix", "--write", "nb.ipynb"], tmp_path)
+    assert result.exit_code == 2
+    assert "error: nb.ipynb: the notebook's JSON layout cannot be kept; not rewritten" in result.stderr
+    assert path.read_bytes() == mixed
+    # The finding it could not fix still counts.
+    assert result.stdout.startswith("nb.ipynb:cell 2:3:1: CL101 [*] ")
+    assert result.stdout.endswith("Fixed 0 errors in 0 files (1 remaining).\n")

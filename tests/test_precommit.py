@@ -51,6 +51,20 @@ def index_unreachable() -> str | None:
     return None
 
 
+def project_files(env: dict) -> list[str]:
+    """The project's files, relative to ROOT: what git lists in a checkout; in a tree that is
+    no checkout of its own (the unpacked sdist), every file but caches and build output."""
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if top.returncode == 0 and Path(top.stdout.strip()).resolve() == ROOT.resolve():
+        listed = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT, env).stdout
+        return list(filter(None, listed.split("\0")))
+    skip = {"__pycache__", ".hypothesis", ".pytest_cache", "build", "dist"}
+    return sorted(
+        path.relative_to(ROOT).as_posix() for path in ROOT.rglob("*")
+        if path.is_file() and not any(part in skip or part.endswith(".egg-info") for part in path.relative_to(ROOT).parts)
+    )
+
+
 @pytest.fixture(scope="module")
 def hooks(tmp_path_factory) -> dict:
     """The working tree committed into a temporary repo: try-repo needs a repo, and takes
@@ -64,8 +78,7 @@ def hooks(tmp_path_factory) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}  # e.g. when run from a git hook
     env["PRE_COMMIT_HOME"] = str(base / "cache")  # nothing of pre-commit's lands in ~/.cache
     project = base / "project"
-    listed = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT, env).stdout
-    for name in filter(None, listed.split("\0")):
+    for name in project_files(env):
         source = ROOT / name
         if source.is_file():  # a tracked file deleted in the working tree is listed too
             (project / name).parent.mkdir(parents=True, exist_ok=True)

@@ -63,3 +63,19 @@ def test_readme_documents_every_output_format_and_check_option():
         for flag in getattr(param, "opts", []):
             if flag.startswith("-") and flag not in ("-h", "--help"):
                 assert re.search(rf"`[^`]*(?<![\w-]){re.escape(flag)}(?![\w-])[^`]*`", readme), flag
+
+
+def test_ci_runs_torch_free_tests_on_the_other_pythons():
+    """.ci/other-pythons installs no torch: the tests it runs must exist and import none."""
+    import ast
+
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "bash .ci/other-pythons" in ci
+    script = (ROOT / ".ci" / "other-pythons").read_text()
+    smoke = re.search(r'SMOKE_TESTS=\$\{SMOKE_TESTS:-"(.*?)"\}', script, re.DOTALL).group(1).split()
+    assert len(smoke) >= 5
+    for name in smoke:
+        tree = ast.parse((ROOT / name).read_text())
+        imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in tree.body if isinstance(node, ast.ImportFrom)}
+        assert not {m for m in imported if m.split(".")[0] == "torch"}, name

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import re
+import symtable
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -28,7 +30,7 @@ def parse(text: str, filename: str = "<unknown>") -> Parsed:
     """The tree of `text`. Raises SyntaxError (the interpreter's own) when no Python version
     accepts it; ValueError, RecursionError and MemoryError as `ast.parse` does."""
     try:
-        return Parsed(ast.parse(text, filename=filename), False)
+        return Parsed(_native_parse(text, filename), False)
     except SyntaxError as error:
         if _NESTING.search(error.msg or "") or _depth(text) > MAX_LOWERING_DEPTH:
             raise  # LibCST's parser would overflow its stack on what the interpreter refused
@@ -39,6 +41,20 @@ def parse(text: str, filename: str = "<unknown>") -> Parsed:
             return Parsed(ast.parse(lowered, filename=filename), True)
         except SyntaxError:
             raise error from None
+
+
+def _native_parse(text: str, filename: str) -> ast.Module:
+    """`ast.parse`, refusing with RecursionError what the interpreter cannot compile for
+    its nesting: from 3.11 on `ast.parse` refuses it itself; 3.10's parser builds the tree
+    and only its compiler (the symbol table) gives up, so there the symbol table is built
+    too (in C, about half a parse; only files past the byte prefilter are parsed)."""
+    tree = ast.parse(text, filename=filename)
+    if sys.version_info < (3, 11):
+        try:
+            symtable.symtable(text, filename, "exec")
+        except SyntaxError:
+            pass  # what the compiler, not the parser, refuses: 3.11 builds the tree too
+    return tree
 
 
 # What the interpreter says of nesting it cannot parse: no other parser should try.
@@ -89,7 +105,7 @@ def parses(text: str, filename: str = "<unknown>", lowering: bool = True) -> boo
     (a fix of a file the interpreter reads must stay one it reads)."""
     try:
         if not lowering:
-            ast.parse(text, filename=filename)
+            _native_parse(text, filename)
         else:
             parse(text, filename)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
