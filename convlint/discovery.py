@@ -11,6 +11,7 @@ meets with `pathspec`'s gitignore matching.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -123,20 +124,69 @@ def _in_work_tree(directory: str) -> bool:
 def git_listing(top: str) -> list[str] | None:
     """The paths, relative to `top`, that git lists under it: tracked and untracked files
     that no ignore rule excludes, and directories git does not list into (an untracked
-    nested repository, `sub/`; a submodule). None where git cannot answer."""
+    nested repository, `sub/`; a submodule). None where git cannot answer, or where an
+    ignore file holds a pattern git would match in exponential time (then the walk, which
+    leaves such patterns out, decides)."""
     git = _git()
     if git is None or not _in_work_tree(top):
         return None
+    # Listing the ignore files themselves (tracked or not) needs no ignore rule.
+    found = _git_lines(git, top, "--cached", "--others", "--", ":(glob)**/.gitignore")
+    if found is None:
+        return None
+    if any(_is_hostile(path) for path in [*_ignore_files_above(top), *(os.path.join(top, p) for p in found)]):
+        return None
+    listed = _git_lines(git, top, "--cached", "--others", "--exclude-standard")
+    return None if listed is None else list(dict.fromkeys(listed))
+
+
+def _git_lines(git: str, top: str, *options: str) -> list[str] | None:
     try:
         result = subprocess.run(
-            [git, "-C", top, "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            [git, "-C", top, "ls-files", "-z", *options],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )
     except OSError:
         return None
     if result.returncode != 0:  # not a work tree after all (inside .git, a bare repository)
         return None
-    return [os.fsdecode(p) for p in dict.fromkeys(result.stdout.split(b"\0")) if p]
+    return [os.fsdecode(p) for p in result.stdout.split(b"\0") if p]
+
+
+def _ignore_files_above(top: str) -> list[str]:
+    """The ignore files git applies to `top` from its parents: their .gitignores up to the
+    work tree's root, and the root's .git/info/exclude."""
+    found = []
+    current = os.path.abspath(top)
+    while True:
+        parent = os.path.dirname(current)
+        if os.path.lexists(os.path.join(current, ".git")):
+            return [*found, os.path.join(current, ".git", "info", "exclude")]
+        if parent == current:
+            return found
+        current = parent
+        found.append(os.path.join(current, ".gitignore"))
+
+
+def _is_hostile(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return any(exponential(line) for line in data.decode("utf-8", "surrogateescape").splitlines())
+
+
+# A name pattern with more `*` than this (`a*a*a*a*b`) makes a backtracking matcher (git's
+# wildmatch, Python's re under pathspec) take time exponential in the count on a long name.
+MAX_STARS_IN_A_NAME = 3
+_STARS = re.compile(r"\*+")
+
+
+def exponential(pattern: str) -> bool:
+    """Whether a .gitignore line has a path segment with more than MAX_STARS_IN_A_NAME runs
+    of `*` (a `**` segment is one run)."""
+    return any(len(_STARS.findall(segment)) > MAX_STARS_IN_A_NAME for segment in pattern.strip().split("/"))
 
 
 def _listed_files(top: str, listed: list[str], config: Configuration, errors: list[FileError]) -> list | None:
@@ -267,6 +317,8 @@ def _spec(data: bytes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # re's FutureWarnings about `[[` in brackets
         for line in text.splitlines():
+            if exponential(line):
+                continue  # see MAX_STARS_IN_A_NAME: left out rather than hang the run
             try:
                 GitIgnoreSpec.from_lines([line])
             except Exception:  # pathspec raises ValueError or re.error subclasses

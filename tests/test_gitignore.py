@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -232,7 +233,38 @@ def test_discovery_runs_git_once_per_repository(tmp_path, monkeypatch):
     real_run = subprocess.run
     monkeypatch.setattr(discovery.subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
     assert len(discover_files([str(tmp_path)], isolated()).files) == 3
-    assert len(calls) == 1 and "ls-files" in calls[0]
+    # one listing of the ignore files (no ignore rule needed), one of the files
+    assert len(calls) == 2 and all("ls-files" in c for c in calls)
+
+
+@pytest.mark.parametrize("where", ["git, tracked", "git, untracked", "git, in a parent", "walk"])
+def test_a_pattern_that_would_match_in_exponential_time_is_left_out(tmp_path, monkeypatch, where):
+    """`a*a*...*b` makes git's wildmatch and Python's re backtrack exponentially on a long
+    name: such a repository is walked, without the pattern, rather than hang the run."""
+    hostile = "a*" * 30 + "b\n" + "*_out.py\n"
+    root = tmp_path / "repo"
+    root.mkdir()
+    top = root / "sub" if where == "git, in a parent" else root
+    top.mkdir(exist_ok=True)
+    if where != "walk":
+        git(root, "init", "-q")
+    else:
+        monkeypatch.setattr(discovery, "_git", lambda: None)
+    (root / ".gitignore").write_text(hostile)
+    for name in ("a" * 60 + ".py", "x_out.py", "good.py"):
+        (top / name).write_text("")
+    if where == "git, tracked":
+        git(root, "add", ".gitignore")
+        git(root, "commit", "-q", "-m", "ignore")
+    assert discovery.exponential("a*" * 30 + "b") and not discovery.exponential("**/*_out*.py")
+    code = ("import sys; from convlint.config import Configuration;"
+            "from convlint import discovery;" + ("discovery._git = lambda: None;" if where == "walk" else "") +
+            "print(*sorted(p.rsplit('/', 1)[-1] for p in discovery.discover_files([sys.argv[1]], "
+            "Configuration([], isolated=True)).files))")
+    # a generous bound that only a hang exceeds (it takes well under a second)
+    result = subprocess.run([sys.executable, "-c", code, str(top)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == sorted(["a" * 60 + ".py", "good.py"])
 
 
 REALISTIC = ["a", "b", "*", "**", "?", ".py", "_out", "[ab]", "x"]
