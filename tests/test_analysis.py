@@ -5,7 +5,6 @@ attributes, library facts and the project across files."""
 from __future__ import annotations
 
 import ast
-import os
 import textwrap
 from pathlib import Path
 

@@ -9,12 +9,11 @@ import dataclasses
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from convlint.config import Configuration, ConfigError, Settings
+from convlint.config import Configuration, Settings
 from convlint.rules import KNOWN_CODES
 from tests.fixture_cases import run_cli
 from tests.test_cli import BAD, write
