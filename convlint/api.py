@@ -15,10 +15,11 @@ import os
 import tokenize
 from dataclasses import dataclass
 
-from convlint import engine
+from convlint import runner
 from convlint.config import ConfigError, Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import rule_url
+from convlint.lint_file import FileResult, Mode, Options
 from convlint.rules import KNOWN_CODES, RULE_NAMES
 
 __all__ = [
@@ -131,7 +132,7 @@ def check_source(source: str, path: str = "<string>", settings: Chosen = None, *
     code blocks). Sorted; `# noqa` applied. With `edits`, each fix carries its edits.
     Raises ValueError with the one-line message `check` would print for a source it
     cannot analyse (a syntax error is a CL000 finding, not an error)."""
-    result = _run(source, path, settings, engine.Options(edits=edits))
+    result = _run(source, path, settings, Options(edits=edits))
     if result.errors:
         raise ValueError(f"{result.errors[0].path}: {result.errors[0].message}")
     return [_finding(d) for d in result.diagnostics]
@@ -143,7 +144,7 @@ def check_paths(paths: list[str], settings: Chosen = None, *, jobs: int = 1) -> 
     given). One report per file with findings, errors or notes, sorted by path; files
     without any are left out. `jobs` > 1 checks in that many worker processes."""
     reports = []
-    for result in engine.run([str(p) for p in paths], _configuration_of(settings), engine.Options(), jobs=jobs):
+    for result in runner.run([str(p) for p in paths], _configuration_of(settings), Options(), jobs=jobs):
         if not (result.diagnostics or result.errors or result.notes):
             continue
         reports.append(FileReport(
@@ -159,7 +160,7 @@ def fix_source(source: str, path: str = "<string>", settings: Chosen = None, *,
                unsafe: bool = False) -> FixResult:
     """`source` with its fixes applied, as `convlint fix --write` would write the file at
     `path`: the safe fixes, and with `unsafe` the unsafe ones too. Writes nothing."""
-    result = _run(source, path, settings, engine.Options(fix=True, unsafe_fixes=unsafe))
+    result = _run(source, path, settings, Options(Mode.FIX, unsafe_fixes=unsafe))
     remaining = tuple(_finding(d) for d in result.diagnostics)
     if result.errors:  # e.g. a notebook whose JSON layout cannot be kept
         return FixResult(source, 0, remaining, tuple(result.notes), result.errors[0].message)
@@ -167,8 +168,8 @@ def fix_source(source: str, path: str = "<string>", settings: Chosen = None, *,
     return FixResult(fixed, result.fixed, remaining, tuple(result.notes))
 
 
-def _run(source: str, path: str, settings: Chosen, options: engine.Options) -> engine.FileResult:
-    """The engine's pipeline for one file, on a text: encoded as its own coding cookie
+def _run(source: str, path: str, settings: Chosen, options: Options) -> FileResult:
+    """The pipeline of `check` and `fix` for one file, on a text: encoded as its own coding cookie
     says (so that decoding gives the text back), else as UTF-8."""
     if not isinstance(source, str):
         raise TypeError(f"source must be a str, not {type(source).__name__}")
@@ -177,7 +178,7 @@ def _run(source: str, path: str, settings: Chosen, options: engine.Options) -> e
         data = source.encode(encoding)
     except (SyntaxError, LookupError, UnicodeError):
         data = source.encode("utf-8", "surrogatepass")
-    return engine.run_source(path, data, _settings_of(settings, path), options)
+    return runner.run_source(path, data, _settings_of(settings, path), options)
 
 
 def _finding(d: Diagnostic) -> Finding:

@@ -1,4 +1,4 @@
-"""The `convlint` command line: parses flags, calls the engine, prints. Nothing else.
+"""The `convlint` command line: parses flags, calls the runner, prints. Nothing else.
 
 Exit codes follow Ruff: 0 clean, 1 findings, 2 usage, configuration or internal error.
 """
@@ -14,7 +14,8 @@ import click
 from convlint import __version__
 from convlint import formats
 from convlint.config import Configuration, ConfigError, check_selectors, parse_override
-from convlint.engine import FileResult, Options, run, run_source
+from convlint.lint_file import FileResult, Mode, Options
+from convlint.runner import run, run_source
 from convlint.formats import text as formats_text
 from convlint.formats.report import Report, printable
 from convlint.formats.sources import Sources
@@ -130,7 +131,7 @@ def _guarded(body):
 
 
 def _results(paths: list[str], config: Configuration, options: Options, kw: dict) -> tuple[list[FileResult], bytes | None]:
-    """Run the engine on the paths, or on standard input (then also return its bytes)."""
+    """Lint (or fix) the paths, or standard input (then also return its bytes)."""
     if paths != ["-"]:
         return run(paths, config, options, kw["jobs"]), None
     name = kw["stdin_filename"] or "-"
@@ -161,7 +162,7 @@ def _report_errors(results: list[FileResult], warnings: bool = True, verbose: bo
 def _warn_if_nothing_checked(results: list[FileResult], paths: list[str], config: Configuration) -> None:
     """Ruff's warning for paths that hold no file to check. Only a run with no results can
     have checked nothing, and a file named on the command line is checked: only then is
-    the discovery asked again (the engine does not say how many files it found)."""
+    the discovery asked again (the runner does not say how many files it found)."""
     if results or paths == ["-"]:
         return
     if any(os.path.isfile(path) and not config.settings_for(path).force_exclude for path in paths):
@@ -297,8 +298,10 @@ def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
     config = _configuration(kw)
     unsafe = kw["unsafe_fixes"]
     shows_edits = c.output_format in formats.SHOWS_EDITS and not c.statistics
-    options = Options(fix=c.fix or c.diff, write=c.fix and not c.diff, unsafe_fixes=unsafe,
-                      edits=shows_edits and not c.fix, cache=c.cache)
+    mode = Mode.FIX if c.diff else Mode.FIX_WRITE if c.fix else Mode.CHECK
+    checking = mode is Mode.CHECK
+    options = Options(mode, unsafe_fixes=unsafe and not checking, edits=shows_edits and checking,
+                      cache=c.cache and checking)
     results, stdin_data = _results(paths, config, options, kw)
     any_error = _report_errors(results, warnings=not c.quiet, verbose=kw["verbose"])
     if not any_error and not c.quiet:
@@ -359,7 +362,7 @@ def _with_fix_edits(results: list[FileResult], config: Configuration, unsafe: bo
     stale = [r.path for r in results if any(d.fix is not None and not d.fix.edits for d in r.diagnostics)]
     if not stale:
         return results
-    again = {r.path: r for r in run(stale, config, Options(unsafe_fixes=unsafe, edits=True), jobs)}
+    again = {r.path: r for r in run(stale, config, Options(edits=True), jobs)}
     return [replace(r, diagnostics=again[r.path].diagnostics) if r.path in again else r for r in results]
 
 
@@ -414,7 +417,7 @@ def _emit(report: str, output_file: str | None) -> bool:
 
 
 def _add_noqa(paths: list[str], config: Configuration, kw: dict) -> int:
-    results = run(paths, config, Options(add_noqa=True), kw["jobs"])
+    results = run(paths, config, Options(Mode.ADD_NOQA), kw["jobs"])
     any_error = _report_errors(results, verbose=kw["verbose"])
     added = sum(r.noqa_added for r in results)
     click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.")
@@ -438,7 +441,7 @@ def fix(paths, write, diff, show_fixes, **kw) -> int:
     paths = _paths(paths, kw)
     config = _configuration(kw)
     unsafe = kw["unsafe_fixes"]
-    options = Options(fix=True, write=write, unsafe_fixes=unsafe)
+    options = Options(Mode.FIX_WRITE if write else Mode.FIX, unsafe_fixes=unsafe)
     results, stdin_data = _results(paths, config, options, kw)
     any_error = _report_errors(results, verbose=kw["verbose"])
     if stdin_data is not None and not diff:

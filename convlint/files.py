@@ -1,6 +1,6 @@
-"""Reading source files: which suffixes are sources, reads that never hang on special files,
-the decoding Python itself would apply, and encoding a fixed text back into the file's own
-bytes. Which files to lint is discovery.py's job.
+"""Reading and writing source files: which suffixes are sources, reads that never hang on
+special files, the decoding Python itself would apply, encoding a fixed text back into the
+file's own bytes, and writing those bytes atomically. Which files to lint is discovery.py's job.
 """
 
 from __future__ import annotations
@@ -57,6 +57,104 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
         return b"".join(chunks), status
     finally:
         os.close(fd)
+
+
+def write_atomic(path: str, data: bytes, expected: os.stat_result | None) -> None:
+    """Write through a temporary file and a rename, keeping the mode, the owner and the group.
+
+    Refuses a file that is read-only, that changed on disk since it was read, that has other
+    hard links (a rename would split them: the other names would keep the old text), or whose
+    owner or group this process cannot give the new file (it would become ours).
+    """
+    target = os.path.realpath(path)  # write through a symlink, keep the link
+    current = os.stat(target)
+    if not (current.st_mode & 0o222) or not os.access(target, os.W_OK):
+        raise PermissionError(13, "the file is read-only")
+    if expected is not None and (current.st_mtime_ns, current.st_size, current.st_ino) != (
+        expected.st_mtime_ns, expected.st_size, expected.st_ino
+    ):
+        raise OSError(0, "the file changed on disk since it was read")
+    if current.st_nlink > 1:
+        raise OSError(0, f"the file has {current.st_nlink} hard links, which writing it through a rename would break")
+    directory, name = os.path.split(target)
+    directory = directory or "."
+    _remove_stale_temporaries(directory)
+    # The pid in the name lets a later run tell a temporary whose writer was killed before
+    # its rename (SIGKILL cannot be caught) from one that a live run is writing.
+    import tempfile  # only runs that write pay for the import
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            _keep_owner(f.fileno(), current)
+        os.chmod(tmp, stat.S_IMODE(current.st_mode))  # after chown, which may clear set-id bits
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _keep_owner(fd: int, original: os.stat_result) -> None:
+    """Give the new file the original's owner and group, or raise PermissionError."""
+    created = os.fstat(fd)
+    if (created.st_uid, created.st_gid) == (original.st_uid, original.st_gid) or not hasattr(os, "fchown"):
+        return
+    try:
+        os.fchown(fd, original.st_uid, original.st_gid)
+    except PermissionError:
+        if created.st_uid == original.st_uid:  # only the group differs: one we are in may do
+            try:
+                os.fchown(fd, -1, original.st_gid)
+            except PermissionError:
+                pass
+    after = os.fstat(fd)
+    if (after.st_uid, after.st_gid) != (original.st_uid, original.st_gid):
+        raise PermissionError(13, "its owner or group cannot be kept (writing it would make the file ours)")
+
+
+TEMPORARY_SUFFIX = ".convlint-tmp"
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.[^.]+" + re.escape(TEMPORARY_SUFFIX), re.DOTALL)
+_SWEPT: set[str] = set()  # directories this process has cleaned
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Delete the temporaries of writers that died between creating and renaming them (at
+    most one a killed process), the first time this process writes into `directory`."""
+    if directory in _SWEPT or os.name != "posix":  # os.kill(pid, 0) is a liveness test on POSIX only
+        return
+    _SWEPT.add(directory)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for entry in names:
+        match = _TEMPORARY.fullmatch(entry)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's process (EPERM), or not a pid at all
+        return True
+    try:  # a killed worker stays a zombie until it is reaped, and answers kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:  # no /proc: believe kill(pid, 0)
+        return True
 
 
 @dataclass(frozen=True)

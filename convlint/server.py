@@ -29,8 +29,8 @@ from convlint.analysis.project import forget_projects
 from convlint.analysis.reparse import Reparser
 from convlint.config import FIX_TARGETS, Configuration, ConfigError, Settings, check_selectors, merge_cli
 from convlint.diagnostics import Applicability
-from convlint.engine import NOT_SUPPRESSIBLE, materialize_fixes
 from convlint.files import DOC_SUFFIXES
+from convlint.lint import NOT_SUPPRESSIBLE, materialize_fixes
 from convlint.rules import KNOWN_CODES, RULE_DOCS
 from convlint.server_buffers import SOURCE, Analysis, BufferAnalysis, Edits, NotebookAnalysis
 from convlint.server_input import FrameReader

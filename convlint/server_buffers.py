@@ -17,7 +17,8 @@ from pygls.workspace.position_codec import PositionCodec
 
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
-from convlint.engine import fix_buffer, fix_source, lint_buffer
+from convlint.fixing import fix_buffer, fix_source
+from convlint.lint import lint_buffer
 from convlint.formats.report import rule_url
 from convlint.notebook import Notebook, NotebookError, join_cells, keep_ending
 from convlint.rules import SYNTAX_ERROR

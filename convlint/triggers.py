@@ -1,6 +1,6 @@
 """The byte patterns that decide whether a file may hold a module conversion, shared by the
 CL101/CL102 rule's prefilter and the console launcher's fast path (which must not import
-the engine). Pure `re`: cheap to import.
+the linter, lint.py). Pure `re`: cheap to import.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from convlint import engine
+from convlint import lint_file, runner
 from tests.fixture_cases import run_cli
 
 BAD = textwrap.dedent(
@@ -177,14 +177,14 @@ def test_unreadable_file(tmp_path, monkeypatch):
 
 def test_file_deleted_during_the_run(tmp_path, monkeypatch):
     tree(tmp_path, {"gone.py": BAD.encode()})
-    real_discover = engine.discover_files
+    real_discover = runner.discover_files
 
     def discover_then_delete(paths, settings):
         found = real_discover(paths, settings)
         (tmp_path / "gone.py").unlink()
         return found
 
-    monkeypatch.setattr(engine, "discover_files", discover_then_delete)
+    monkeypatch.setattr(runner, "discover_files", discover_then_delete)
     result = run_cli(["check", "-j", "1", "."], tmp_path)
     assert result.exit_code == 2
     assert "error: gone.py: No such file or directory" in result.stderr
@@ -224,14 +224,14 @@ def test_read_only_file_is_reported_and_not_written(tmp_path):
 
 def test_file_changed_between_read_and_write_is_not_overwritten(tmp_path, monkeypatch):
     tree(tmp_path, {})
-    real_fix_source = engine.fix_source
+    real_fix_source = lint_file.fix_source
 
     def fix_then_someone_edits(text, path, settings, unsafe, *rest):
         out = real_fix_source(text, path, settings, unsafe, *rest)
         (tmp_path / "good.py").write_text(BAD + "# edited meanwhile, and longer\n")
         return out
 
-    monkeypatch.setattr(engine, "fix_source", fix_then_someone_edits)
+    monkeypatch.setattr(lint_file, "fix_source", fix_then_someone_edits)
     result = run_cli(["fix", "--write", "-j", "1", "good.py"], tmp_path)
     assert result.exit_code == 2
     assert "the file changed on disk since it was read" in result.stderr

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from convlint import cache as cache_module
-from convlint import engine
+from convlint import lint
 from convlint.analysis import project as project_module
 from convlint.config import Configuration, Settings
-from convlint.engine import Options, run
+from convlint.lint_file import Options
+from convlint.runner import run
 from tests.fixture_cases import run_cli
 
 TRAIN = "import torch\nfrom pkg.models import build\nmodel = build()\nmodel = model.to(memory_format=torch.channels_last)\n"
@@ -44,12 +45,12 @@ def old_times(root: Path) -> None:
 
 
 class Parses:
-    """Counts the analyses of the engine (each parses its file) and the parses of the
+    """Counts the analyses of the sources (each parses its file) and the parses of the
     project (imported files)."""
 
     def __init__(self, monkeypatch):
         self.count = 0
-        for module, name in ((engine, "_lint"), (project_module, "parse")):
+        for module, name in ((lint, "lint_source_text"), (project_module, "parse")):
             monkeypatch.setattr(module, name, self.counting(getattr(module, name)))
 
     def counting(self, real):
@@ -207,7 +208,7 @@ def test_workers_answer_from_the_cache_too(tree, monkeypatch):
     def no_parse(*args, **kwargs):
         raise AssertionError("parsed")
 
-    monkeypatch.setattr(engine, "_lint", no_parse)  # the forked workers inherit it
+    monkeypatch.setattr(lint, "lint_source_text", no_parse)  # the forked workers inherit it
     assert check(jobs=2) == cold
 
 

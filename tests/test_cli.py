@@ -386,14 +386,14 @@ def test_force_exclude_applies_to_the_stdin_filename(tmp_path):
 
 
 def test_large_trees_are_scanned_by_the_workers_with_the_same_output(tmp_path, monkeypatch):
-    from convlint import engine
+    from convlint import runner
 
     files = {f"pkg{i % 3}/m{i:03}.py": (BAD, UNSAFE, CLEAN, TENSOR_ONLY)[i % 4] for i in range(80)}
     write(tmp_path, files)
     (tmp_path / "pkg0" / "dangling.py").symlink_to(tmp_path / "nowhere.py")
     serial = run_cli(["check", "-j", "1", "--output-format", "json"], tmp_path)
-    monkeypatch.setattr(engine, "PARALLEL_SCAN_FILES", 10)
-    monkeypatch.setattr(engine, "SCAN_CHUNK", 7)
+    monkeypatch.setattr(runner, "PARALLEL_SCAN_FILES", 10)
+    monkeypatch.setattr(runner, "SCAN_CHUNK", 7)
     parallel = run_cli(["check", "-j", "2", "--output-format", "json"], tmp_path)
     assert serial.stdout == parallel.stdout and serial.stderr == parallel.stderr
     assert len(json.loads(parallel.stdout)) == 40 and parallel.exit_code == 2

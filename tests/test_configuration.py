@@ -292,9 +292,9 @@ def test_fix_uses_each_files_fix_target(tmp_path: Path):
 
 
 def test_a_pool_of_workers_gives_each_file_its_settings(tmp_path: Path, monkeypatch):
-    from convlint import engine
+    from convlint import runner
 
-    # Enough candidates for a pool (engine.MIN_FILES_PER_WORKER): workers get each group's settings.
+    # Enough candidates for a pool (runner.MIN_FILES_PER_WORKER): workers get each group's settings.
     files = {"a/convlint.toml": "ignore = ['CL101']\n", "b/convlint.toml": "ignore = ['CL102']\n"}
     for i in range(12):
         files[f"a/m{i}.py"] = files[f"b/m{i}.py"] = BAD + RANK_3D.replace("net", "net3d")
@@ -303,8 +303,8 @@ def test_a_pool_of_workers_gives_each_file_its_settings(tmp_path: Path, monkeypa
     assert one == sorted([f"a/m{i}.py:10:1: CL102" for i in range(12)] + [f"b/m{i}.py:5:9: CL101" for i in range(12)])
     assert check(tmp_path, "-j", "3", ".") == one
     # A large tree's workers read and filter chunks of paths themselves: chunks of one settings.
-    monkeypatch.setattr(engine, "PARALLEL_SCAN_FILES", 8)
-    monkeypatch.setattr(engine, "SCAN_CHUNK", 5)
+    monkeypatch.setattr(runner, "PARALLEL_SCAN_FILES", 8)
+    monkeypatch.setattr(runner, "SCAN_CHUNK", 5)
     assert check(tmp_path, "-j", "3", ".") == one
 
 

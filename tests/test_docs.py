@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from convlint.config import Settings
-from convlint.engine import FixOutcome, fix_buffer, fix_source, lint_buffer, open_document
+from convlint.fixing import FixOutcome, fix_buffer, fix_source
+from convlint.lint import lint_buffer, open_document
 from convlint.markup import PageError, read_docstrings, read_page
 from tests.fixture_cases import FIXTURES, run_cli
 

@@ -108,12 +108,12 @@ def test_a_text_that_cannot_be_spliced_is_refused():
 
 
 def test_a_refused_write_is_reported_and_the_file_left(tmp_path, monkeypatch):
-    from convlint import engine
+    from convlint import lint_file
 
     def refuse(decoded, data, new_text):
         raise UnicodeError("the fix cannot be written in the file's encoding (cp932) without changing other bytes")
 
-    monkeypatch.setattr(engine, "encode_like", refuse)
+    monkeypatch.setattr(lint_file, "encode_like", refuse)
     data = source("cp932", [PIECES["cp932"][0]] * 2, CALL)
     (tmp_path / "coded.py").write_bytes(data)
     result = run_cli(["fix", "--write", "--isolated", "coded.py"], tmp_path)

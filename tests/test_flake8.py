@@ -132,7 +132,7 @@ def test_a_file_that_does_not_parse_is_flake8s_e999(tmp_path: Path):
 def test_an_internal_error_does_not_stop_flake8(tmp_path: Path):
     (tmp_path / "a.py").write_text(RANKS)
     (tmp_path / "b.py").write_text(RANKS + "x=1\n")
-    # Real flake8, with the engine made to fail on one file.
+    # Real flake8, with the linter made to fail on one file.
     script = (
         "import sys\n"
         "import convlint.flake8_plugin as plugin\n"
@@ -159,5 +159,5 @@ def test_the_plugin_imports_neither_libcst_nor_torch(tmp_path: Path):
     result = flake8(["-j", "1", "--select", "CL", "ranks.py"], tmp_path, python=["-X", "importtime"])
     assert [f[3] for f in findings(result.stdout)] == ["CL101", "CL102"]  # the plugin ran
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert "convlint.engine" in imported  # flake8 loads the plugin itself with import_module, unlisted
+    assert "convlint.lint" in imported  # flake8 loads the plugin itself with import_module, unlisted
     assert not {m for m in imported if m.split(".")[0] in ("libcst", "torch")}

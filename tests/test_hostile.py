@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from convlint import engine
+from convlint import fixing, lint
 from convlint.config import Settings
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from tests.fixture_cases import run_cli
@@ -73,7 +73,7 @@ def test_many_findings_cost_linear_work():
     def check(n: int):
         text = HEADER + "".join(f"m{i} = nn.Conv2d(1, 1, 1)\nm{i} = m{i}.to(memory_format=torch.channels_last)\n"
                                 for i in range(n))
-        return lambda: engine.lint_source(text, "many.py", Settings())
+        return lambda: lint.lint_source(text, "many.py", Settings())
 
     small, large = _python_calls(check(600)), _python_calls(check(2_400))
     assert large < 5 * small, f"600 findings {small:,} calls, 2,400 findings {large:,} calls"
@@ -92,10 +92,10 @@ def test_choosing_which_fixes_to_apply_is_not_quadratic():
         return out
 
     small_fixes, large_fixes = fixes(1_000), fixes(4_000)
-    edits, applied = engine._non_overlapping(large_fixes)
+    edits, applied = fixing._non_overlapping(large_fixes)
     assert len(applied) == 4_000 and edits.count(added) == 1 and len(edits) == 4_001
-    small = _python_calls(lambda: engine._non_overlapping(small_fixes))
-    large = _python_calls(lambda: engine._non_overlapping(large_fixes))
+    small = _python_calls(lambda: fixing._non_overlapping(small_fixes))
+    large = _python_calls(lambda: fixing._non_overlapping(large_fixes))
     assert large < 5 * small, f"1,000 fixes {small:,} calls, 4,000 fixes {large:,} calls"
 
 

@@ -1,5 +1,5 @@
 """The entry point's fast path: `check FILE...` on files that cannot have a finding answers
-without click or the engine, and says exactly what the full CLI says."""
+without click or the linter (lint.py), and says exactly what the full CLI says."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from convlint.config import Settings
-from convlint.engine import _needed_words, rules_for
+from convlint.lint import _needed_words, rules_for
 from convlint.launcher import DEFAULT_NEEDED_WORDS
 from tests.fixture_cases import ROOT, run_cli
 from tests.test_cli import BAD, CLEAN, TENSOR_ONLY, write
@@ -23,7 +23,7 @@ try:
     main()
 except SystemExit as e:
     code = e.code
-print("exit", code, "click" in sys.modules, "convlint.engine" in sys.modules)
+print("exit", code, "click" in sys.modules, "convlint.lint" in sys.modules)
 """
 
 
@@ -31,8 +31,8 @@ def launch(args, cwd):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True, env=env)
     *output, probe = proc.stdout.splitlines()
-    _, code, used_click, used_engine = probe.split()
-    return "\n".join(output) + ("\n" if output else ""), int(code), used_click == "True" or used_engine == "True"
+    _, code, used_click, used_linter = probe.split()
+    return "\n".join(output) + ("\n" if output else ""), int(code), used_click == "True" or used_linter == "True"
 
 
 def test_needed_words_are_those_of_the_default_rules():
@@ -52,7 +52,7 @@ def test_clean_files_take_the_fast_path_and_say_what_the_cli_says(tmp_path, args
     "files, args",
     [
         ({"bad.py": BAD}, ["check", "bad.py"]),  # a finding
-        ({"t.py": TENSOR_ONLY}, ["check", "t.py"]),  # a needed word: the engine decides
+        ({"t.py": TENSOR_ONLY}, ["check", "t.py"]),  # a needed word: the linter decides
         ({"a.py": CLEAN, "pyproject.toml": "[tool.convlint]\nselect = ['CL']\n"}, ["check", "a.py"]),  # config
         ({"a.py": CLEAN}, ["check", "a.py", "missing.py"]),  # a missing path
         ({"a.py": CLEAN}, ["check", "--output-format", "json", "a.py"]),  # another flag

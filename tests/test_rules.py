@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convlint.config import Settings
-from convlint.engine import lint_source, prefilter, rules_for
+from convlint.lint import lint_source, prefilter, rules_for
 from convlint.triggers import may_convert_a_module
 from convlint.rules import ALL_RULES
 from tests.fixture_cases import all_cases
@@ -105,7 +105,7 @@ def test_chains_of_conditional_formats_are_followed_in_linear_time(monkeypatch):
     monkeypatch.setattr(Evaluator, "_dispatch", lambda self, *a: calls.append(1) or real(self, *a))
     chain = "".join(f"f{i} = f{i - 1} if c else f{i - 1}\n" for i in range(1, 40))
     text = "import torch, timm\nf0 = torch.channels_last\n" + chain + "timm.create_model('x').to(memory_format=f39)\n"
-    from convlint.engine import lint_source
+    from convlint.lint import lint_source
 
     found = lint_source(text, "a.py", Settings())
     assert [d.code for d in found] == ["CL101"]

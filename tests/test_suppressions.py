@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convlint.config import Settings
-from convlint.engine import lint_source, prefilter, rules_for
+from convlint.lint import lint_source, prefilter, rules_for
 from convlint.source import SourceText
 from convlint.suppress import add_noqa_edits, line_directives
 from tests.fixture_cases import run_cli

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from convlint.engine import TEMPORARY_SUFFIX
+from convlint.files import TEMPORARY_SUFFIX
 from tests.fixture_cases import ROOT, run_cli
 
 FILES = 200
@@ -185,10 +185,10 @@ def test_two_fixes_at_once_corrupt_nothing(tmp_path):
 # markers say what the workers did: waiting.PID, wrote.PID, done.PID.N.
 PARENT_KILL_SCRIPT = """
 import itertools, os, sys, time
-from convlint import engine
+from convlint import lint_file, pool, runner
 
 marks, tree, variant = sys.argv[1:4]
-real_fix_source, real_write, real_process = engine.fix_source, engine.write_atomic, engine.process_file
+real_fix_source, real_write, real_process = lint_file.fix_source, lint_file.write_atomic, runner.process_file
 count = itertools.count()
 
 def mark(name):
@@ -211,9 +211,9 @@ def marked_process(*args, **kwargs):
     mark(f"done.{os.getpid()}.{next(count)}")
     return result
 
-engine.fix_source, engine.write_atomic, engine.process_file = fix_when_orphaned, recorded_write, marked_process
+lint_file.fix_source, lint_file.write_atomic, runner.process_file = fix_when_orphaned, recorded_write, marked_process
 if variant == "no death signal":  # the check before writing alone must stop the workers
-    engine._die_with_parent = lambda: None
+    pool._die_with_parent = lambda: None
 from convlint.cli import main
 sys.argv = ["convlint", "fix", "--write", "--isolated", "-j", "2", tree]
 main()
@@ -245,7 +245,7 @@ def wait_until(condition, what: str, bound: float = 120.0):
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize("variant", ["death signal", "no death signal"])
 def test_workers_of_a_killed_run_write_nothing(tmp_path, variant):
-    from convlint.engine import _alive
+    from convlint.files import _alive
 
     tree = tmp_path / "tree"
     for i in range(16):
