@@ -312,7 +312,7 @@ def _check_once(paths: list[str], c: _CheckChoices, kw: dict) -> int:
     if stdin_data is not None and c.fix:
         return _print_fixed_stdin(results[0], stdin_data, c, any_error)
     if c.fix and shows_edits:
-        results = _with_fix_edits(results, config, unsafe, kw["jobs"])
+        results = _with_fix_edits(results, config, kw["jobs"])
     diagnostics = [d for r in results for d in r.diagnostics]
     fixed = sum(r.fixed for r in results)
     given = {results[0].path: _stdin_text(results[0], stdin_data)} if stdin_data is not None else None
@@ -356,7 +356,7 @@ def _exit_code(any_error: bool, c: _CheckChoices, failed: bool, fixed: int) -> i
     return EXIT_CLEAN
 
 
-def _with_fix_edits(results: list[FileResult], config: Configuration, unsafe: bool, jobs: int | None) -> list[FileResult]:
+def _with_fix_edits(results: list[FileResult], config: Configuration, jobs: int | None) -> list[FileResult]:
     """After fixes were written, the findings left whose fixes were not computed (the fix
     run does not materialize what it does not apply): check those files again for them."""
     stale = [r.path for r in results if any(d.fix is not None and not d.fix.edits for d in r.diagnostics)]
