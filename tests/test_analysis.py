@@ -967,16 +967,20 @@ def test_a_src_layout_and_a_scripts_sibling_module(tmp_path):
     assert infer_in_file(root / "tools/run.py", "# B").kind is Receiver.MODULE
 
 
+# utils.nhwc(model), and a.py that imports it and passes a tensor.
+A_CALLER_PASSES_A_TENSOR = {
+    "pyproject.toml": "",
+    "utils.py": """
+        import torch
+        def nhwc(model):
+            return model.to(memory_format=torch.channels_last)  # TARGET
+    """,
+    "a.py": "import torch\nfrom utils import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
+}
+
+
 def test_callers_in_other_files(tmp_path):
-    root = project(tmp_path, {
-        "pyproject.toml": "",
-        "utils.py": """
-            import torch
-            def nhwc(model):
-                return model.to(memory_format=torch.channels_last)  # TARGET
-        """,
-        "a.py": "import torch\nfrom utils import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
-    })
+    root = project(tmp_path, A_CALLER_PASSES_A_TENSOR)
     assert infer_in_file(root / "utils.py").kind is Receiver.TENSOR
 
 
@@ -1022,13 +1026,7 @@ def test_the_caller_search_reads_only_files_that_name_the_function_and_its_modul
     from convlint.analysis.project import project_for
 
     root = project(tmp_path, {
-        "pyproject.toml": "",
-        "utils.py": """
-            import torch
-            def nhwc(model):
-                return model.to(memory_format=torch.channels_last)  # TARGET
-        """,
-        "a.py": "import torch\nfrom utils import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
+        **A_CALLER_PASSES_A_TENSOR,
         "b.py": "from utils_old import _nhwc_all\n_nhwc_all(1)\n",
         "c.py": "import utils\nnhwc_ = utils\n",
         "d.py": "from utils import nhwc2\n",
