@@ -19,7 +19,7 @@ from convlint import engine
 from convlint.config import ConfigError, Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import rule_url
-from convlint.rules import KNOWN_CODES, RULE_NAMES
+from convlint.codes import KNOWN_CODES, RULE_NAMES
 
 __all__ = [
     "ConfigError", "Configuration", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings",

@@ -12,7 +12,7 @@ from convlint import __version__
 from convlint.config import Configuration, ConfigError, Settings
 from convlint.diagnostics import Diagnostic, Location
 from convlint.engine import lint_buffer
-from convlint.rules import KNOWN_CODES
+from convlint.codes import KNOWN_CODES
 from convlint.source import SourceText
 from convlint.suppress import Noqa, is_suppressed, line_directives
 

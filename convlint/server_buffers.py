@@ -20,7 +20,7 @@ from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.engine import fix_buffer, fix_source, lint_buffer
 from convlint.formats.report import rule_url
 from convlint.notebook import Notebook, NotebookError, join_cells, keep_ending
-from convlint.rules import SYNTAX_ERROR
+from convlint.codes import SYNTAX_ERROR
 from convlint.source import SourceText
 
 SOURCE = "convlint"
