@@ -16,11 +16,11 @@ import tokenize
 from dataclasses import dataclass
 
 from convlint import runner
+from convlint.codes import KNOWN_CODES, RULE_NAMES
 from convlint.config import ConfigError, Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import rule_url
 from convlint.lint_file import FileResult, Mode, Options
-from convlint.rules import KNOWN_CODES, RULE_NAMES
 
 __all__ = [
     "ConfigError", "Configuration", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings",

@@ -20,7 +20,7 @@ from convlint.formats import text as formats_text
 from convlint.formats.report import Report, printable
 from convlint.formats.sources import Sources
 from convlint.formats.style import Style, use_color
-from convlint.rules import KNOWN_CODES, RULE_DOCS
+from convlint.codes import KNOWN_CODES
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -547,6 +547,8 @@ def _diff_path(prefix: str, path: str) -> str:
 @click.option("--all", "show_all", is_flag=True, help="Print the documentation of every rule.")
 def rule(code, show_all) -> None:
     """Explain a rule: what it does, why, an example, and how safe its fix is."""
+    from convlint.rules import RULE_DOCS
+
     if show_all:
         click.echo("\n".join(RULE_DOCS[c] for c in KNOWN_CODES), nl=False)
         return

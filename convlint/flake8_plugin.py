@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from convlint import __version__
+from convlint.codes import KNOWN_CODES
 from convlint.config import Configuration, ConfigError, Settings
 from convlint.diagnostics import Diagnostic, Location
 from convlint.lint import lint_buffer
-from convlint.rules import KNOWN_CODES
 from convlint.source import SourceText
 from convlint.suppress import Noqa, is_suppressed, line_directives
 

@@ -21,7 +21,7 @@ from convlint.fixing import fix_buffer, fix_source
 from convlint.lint import lint_buffer
 from convlint.formats.report import rule_url
 from convlint.notebook import Notebook, NotebookError, join_cells, keep_ending
-from convlint.rules import SYNTAX_ERROR
+from convlint.codes import SYNTAX_ERROR
 from convlint.source import SourceText
 
 SOURCE = "convlint"

@@ -5,6 +5,7 @@ attributes, library facts and the project across files."""
 from __future__ import annotations
 
 import ast
+import os
 import textwrap
 from pathlib import Path
 
@@ -966,16 +967,20 @@ def test_a_src_layout_and_a_scripts_sibling_module(tmp_path):
     assert infer_in_file(root / "tools/run.py", "# B").kind is Receiver.MODULE
 
 
+# utils.nhwc(model), and a.py that imports it and passes a tensor.
+A_CALLER_PASSES_A_TENSOR = {
+    "pyproject.toml": "",
+    "utils.py": """
+        import torch
+        def nhwc(model):
+            return model.to(memory_format=torch.channels_last)  # TARGET
+    """,
+    "a.py": "import torch\nfrom utils import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
+}
+
+
 def test_callers_in_other_files(tmp_path):
-    root = project(tmp_path, {
-        "pyproject.toml": "",
-        "utils.py": """
-            import torch
-            def nhwc(model):
-                return model.to(memory_format=torch.channels_last)  # TARGET
-        """,
-        "a.py": "import torch\nfrom utils import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
-    })
+    root = project(tmp_path, A_CALLER_PASSES_A_TENSOR)
     assert infer_in_file(root / "utils.py").kind is Receiver.TENSOR
 
 
@@ -1013,6 +1018,67 @@ def test_callers_in_other_files_of_methods_and_aliases(tmp_path, caller, arg, ex
     assert verdicts[target].kind is expected
     other = "module" if target == "net" else "net"
     assert verdicts[other].kind is Receiver.LIKELY_MODULE  # no caller: the name decides
+
+
+def test_the_caller_search_reads_only_files_that_name_the_function_and_its_module(tmp_path):
+    """A file whose text holds the function's name or its module's only inside longer
+    identifiers (`_nhwc_all`, `utils_old`) cannot import or call it: it is not read."""
+    from convlint.analysis.project import project_for
+
+    root = project(tmp_path, {
+        **A_CALLER_PASSES_A_TENSOR,
+        "b.py": "from utils_old import _nhwc_all\n_nhwc_all(1)\n",
+        "c.py": "import utils\nnhwc_ = utils\n",
+        "d.py": "from utils import nhwc2\n",
+    })
+    assert infer_in_file(root / "utils.py").kind is Receiver.TENSOR
+    read = {os.path.basename(p) for p in project_for(str(root / "utils.py")).consulted}
+    assert "a.py" in read and not read & {"b.py", "c.py", "d.py"}
+
+
+@pytest.mark.parametrize("text, found", [
+    (b"load(x)", True),
+    (b"x.load", True),
+    (b"from m import load as f", True),
+    (b"_load(x)", False),
+    (b"load_all(x)", False),
+    (b"reload", False),
+    ("\u00e9load()".encode(), False),  # part of a non-ASCII name
+    ("load\u00e9".encode(), False),
+    (b"'load'", True),
+    (b"", False),
+])
+def test_the_caller_search_finds_a_name_only_as_a_whole_word(tmp_path, text, found):
+    from convlint.analysis.project import _Corpus
+
+    # The word in the middle file, between files that hold it inside longer names.
+    paths = []
+    for name, data in (("a.py", b"xload"), ("b.py", text), ("c.py", b"loadx")):
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    for sizes in ({}, {"chunk_bytes": 1, "memory_bytes": 0}, {"chunk_bytes": 8, "memory_bytes": 8}):
+        corpus = _Corpus.read(paths, **sizes)
+        assert corpus.files_with(b"load") == ({1} if found else set()), sizes
+        corpus.close()
+
+
+def test_a_large_project_is_searched_from_a_temporary_file_chunk_by_chunk(tmp_path):
+    """Beyond CORPUS_MEMORY_BYTES the project's text is not held in memory: each chunk is
+    read back for a search, and a search finds what the in-memory corpus finds."""
+    from convlint.analysis.project import _Corpus
+
+    paths = []
+    for i in range(40):
+        (tmp_path / f"m{i}.py").write_bytes(b"x = 1\n" * i + (b"from utils import nhwc\n" if i % 7 == 3 else b"nhwc_all()\n"))
+        paths.append(str(tmp_path / f"m{i}.py"))
+    in_memory = _Corpus.read(paths)
+    spilled = _Corpus.read(paths, chunk_bytes=64, memory_bytes=100)
+    assert in_memory.spill is None and spilled.spill is not None
+    assert all(isinstance(kept, int) for _, kept in spilled.chunks) and len(spilled.chunks) > 10
+    expected = {i for i in range(40) if i % 7 == 3}
+    assert in_memory.files_with(b"nhwc") == spilled.files_with(b"nhwc") == expected
+    assert spilled.files_with(b"utils") == expected
+    spilled.close()
 
 
 def test_an_import_cycle_terminates(tmp_path):

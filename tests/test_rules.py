@@ -135,3 +135,17 @@ def test_a_file_the_trigger_drops_has_no_module_conversion(calls, wrapped):
     findings = [d.code for d in lint_source(text, "a.py", Settings())]
     if {"CL101", "CL102"} & set(findings):
         assert may_convert_a_module(text.encode()), text
+
+
+def test_every_code_has_one_rule_and_one_name():
+    """convlint/codes.py (what the formats and the command line read without importing the
+    rules) names exactly the codes the rules document, each once."""
+    from convlint.codes import KNOWN_CODES, RULE_NAMES, SYNTAX_ERROR
+    from convlint.rules import RULE_DOCS
+
+    documented = [code for rule in ALL_RULES for code in rule.codes]
+    assert len(documented) == len(set(documented))
+    assert sorted([SYNTAX_ERROR, *documented]) == KNOWN_CODES == sorted(RULE_DOCS)
+    for rule in ALL_RULES:
+        for code, doc in rule.codes.items():
+            assert doc.startswith(f"# {RULE_NAMES[code]} ({code})")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ MAX_INDICES = 512
 # Caller searches read every Python file of the project once and keep the bytes, up to
 # this much in all (a larger project is not searched: callers elsewhere stay unknown).
 MAX_CACHED_BYTES = 256 << 20
+# Up to this much of the project's text is kept in memory; beyond it, in a temporary file,
+# read back CORPUS_CHUNK_BYTES at a time by each search.
+CORPUS_MEMORY_BYTES = 48 << 20
+CORPUS_CHUNK_BYTES = 8 << 20
 MAX_PROJECT_FILES = 20000
 _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build",
@@ -243,41 +248,101 @@ class Project:
 
 
 class _Corpus:
-    """Every project file's bytes in one buffer, so that finding the files that hold a word
-    is one scan in C, not one Python step per file."""
+    """Every project file's bytes in a few large buffers (chunks of whole files), so that
+    finding the files that hold a word is a scan in C, not one Python step per file.
 
-    def __init__(self, paths: list[str], blob: bytes, starts: list[int]):
+    A small project's chunks stay in memory; a large one's go to a temporary file, read back
+    one chunk at a time for each search, so that memory stays bounded by a chunk, not by the
+    project's size.
+    """
+
+    def __init__(self, paths: list[str], starts: list[int], chunks: list[tuple[int, bytes | int]], spill=None):
         self.paths = paths
-        self.blob = blob
-        self.starts = starts  # where each file's bytes begin in the blob
+        self.starts = starts  # where each file's bytes begin, in the corpus's offsets
+        self.chunks = chunks  # (offset, bytes), or (offset, length) of a chunk in `spill`
+        self.spill = spill
 
     @classmethod
-    def read(cls, files: list[str]) -> "_Corpus | bool":
-        paths, chunks, starts, size = [], [], [], 0
-        for path in files:
-            try:
-                with open(path, "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            size += len(data) + 1
-            if size > MAX_CACHED_BYTES:
-                return False  # too large to search: callers elsewhere stay unknown
-            paths.append(path)
-            starts.append(size - len(data) - 1)
-            chunks.append(data)
-        return cls(paths, b"\0".join(chunks), starts)
+    def read(cls, files: list[str], chunk_bytes: int = CORPUS_CHUNK_BYTES,
+             memory_bytes: int = CORPUS_MEMORY_BYTES) -> "_Corpus | bool":
+        corpus = cls([], [], [])
+        size, chunk = 0, bytearray()
+        try:
+            for path in files:
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                if size + len(data) + 1 > MAX_CACHED_BYTES:
+                    return False  # too large to search: callers elsewhere stay unknown
+                if chunk and len(chunk) + len(data) + 1 > chunk_bytes:
+                    corpus._keep(size - len(chunk), chunk, memory_bytes)
+                    chunk = bytearray()
+                corpus.paths.append(path)
+                corpus.starts.append(size)
+                chunk += data
+                chunk += b"\0"
+                size += len(data) + 1
+            if chunk:
+                corpus._keep(size - len(chunk), chunk, memory_bytes)
+            if corpus.spill is not None:
+                corpus.spill.flush()  # searches read it with pread
+        except OSError:  # no room for the temporary file: not searched
+            corpus.close()
+            return False
+        return corpus
+
+    def _keep(self, offset: int, chunk: bytearray, memory_bytes: int) -> None:
+        if self.spill is None and offset + len(chunk) > memory_bytes:
+            import tempfile  # noqa: PLC0415 - only a large project needs it
+
+            self.spill = tempfile.TemporaryFile(prefix="convlint-corpus-")
+            for kept_offset, data in self.chunks:
+                self.spill.write(data)
+            self.chunks = [(kept_offset, len(data)) for kept_offset, data in self.chunks]
+        if self.spill is None:
+            self.chunks.append((offset, bytes(chunk)))
+        else:
+            self.spill.write(chunk)
+            self.chunks.append((offset, len(chunk)))
+
+    def close(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
+
+    def _buffers(self):
+        if self.spill is None:
+            yield from self.chunks
+            return
+        for offset, length in self.chunks:  # pread: no file position shared with a fork
+            yield offset, os.pread(self.spill.fileno(), length, offset)
 
     def files_with(self, word: bytes) -> set[int]:
+        """The files in which `word` occurs as a whole name (not inside a longer
+        identifier: a file that calls or imports `load` spells `load`, not `_load_all`)."""
         found: set[int] = set()
-        blob, starts = self.blob, self.starts
-        at = blob.find(word)
-        while at != -1:
-            i = bisect.bisect_right(starts, at) - 1
-            found.add(i)
-            following = starts[i + 1] if i + 1 < len(starts) else len(blob)
-            at = blob.find(word, following)
+        starts = self.starts
+        checks_before = _NAME_BYTE.fullmatch(word[:1]) is not None
+        # A pattern that starts with the word itself is searched for as fast as find().
+        pattern = re.compile(re.escape(word) + (b"(?!" + _NAME_BYTE.pattern + b")" if _NAME_BYTE.fullmatch(word[-1:]) else b""))
+        for offset, buffer in self._buffers():
+            match = pattern.search(buffer)
+            while match is not None:
+                at = match.start()
+                if checks_before and at and _NAME_BYTE.fullmatch(buffer, at - 1, at):
+                    match = pattern.search(buffer, at + 1)  # inside a longer name
+                    continue
+                i = bisect.bisect_right(starts, offset + at) - 1
+                found.add(i)
+                following = starts[i + 1] - offset if i + 1 < len(starts) else len(buffer)
+                match = pattern.search(buffer, following)
         return found
+
+
+# A byte of an identifier: ASCII letters, digits, `_`, and any byte of a non-ASCII
+# character (UTF-8), which may be part of a longer name.
+_NAME_BYTE = re.compile(rb"[A-Za-z0-9_\x80-\xff]")
 
 
 _PROJECTS: dict[str, Project] = {}

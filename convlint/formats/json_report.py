@@ -8,7 +8,7 @@ import os
 
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import Report, noqa_row, rule_url
-from convlint.rules import RULE_NAMES
+from convlint.codes import RULE_NAMES
 
 
 def _location(loc: Location) -> dict:

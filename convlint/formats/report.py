@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from convlint.diagnostics import Diagnostic
 from convlint.formats.sources import Sources
 from convlint.formats.style import Style
-from convlint.rules import RULE_NAMES
+from convlint.codes import RULE_NAMES
 
 # Each rule has a heading in the README (`### CL101: module-to-channels-last`); its anchor is
 # the rule's stable documentation URL (JSON `url`, SARIF `helpUri`, rdjson `code.url`).

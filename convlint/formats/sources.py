@@ -4,9 +4,14 @@ are a cell's). Each file is read once, when a format first asks for it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from convlint.diagnostics import Edit, Location
-from convlint.notebook import NotebookJson
 from convlint.source import SourceText
+
+if TYPE_CHECKING:  # notebooks are read only when a finding is in one
+    from convlint.notebook import NotebookJson
+
 
 class Sources:
     """`given` texts (standard input, fixed sources that were not written) are used as they
@@ -31,6 +36,8 @@ class Sources:
 
     def notebook(self, path: str) -> NotebookJson:
         if path not in self._notebooks:
+            from convlint.notebook import NotebookJson
+
             self._notebooks[path] = NotebookJson(self.text(path) or "")
         return self._notebooks[path]
 

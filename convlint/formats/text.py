@@ -10,7 +10,7 @@ from itertools import groupby
 from convlint.diagnostics import Applicability, Diagnostic
 from convlint.formats.report import Report, cell_prefix, printable, reason_line
 from convlint.formats.style import Style
-from convlint.rules import RULE_NAMES
+from convlint.codes import RULE_NAMES
 
 
 def fix_marker(d: Diagnostic, report: Report) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from convlint.codes import KNOWN_CODES, RULE_NAMES, SYNTAX_ERROR
 from convlint.rules.base import Context, Rule
 from convlint.rules.converter_rank import ConverterRankMismatch
 from convlint.rules.module_to_channels_last import ModuleToChannelsLast
@@ -10,7 +11,6 @@ from convlint.rules.unused_noqa import UnusedNoqa
 
 ALL_RULES: tuple[Rule, ...] = (ModuleToChannelsLast(), ConverterRankMismatch(), PrivateConverterPath(), UnusedNoqa())
 
-SYNTAX_ERROR = "CL000"
 SYNTAX_ERROR_DOC = """\
 # syntax-error (CL000)
 
@@ -20,11 +20,7 @@ counts as a finding: a file convlint cannot read is a file it cannot vouch for.
 """
 
 RULE_DOCS: dict[str, str] = {SYNTAX_ERROR: SYNTAX_ERROR_DOC}
-RULE_NAMES: dict[str, str] = {SYNTAX_ERROR: "syntax-error"}
 for _rule in ALL_RULES:
     RULE_DOCS.update(_rule.codes)
-    RULE_NAMES.update(_rule.names)
-
-KNOWN_CODES: list[str] = sorted(RULE_DOCS)
 
 __all__ = ["ALL_RULES", "Context", "KNOWN_CODES", "RULE_DOCS", "RULE_NAMES", "Rule", "SYNTAX_ERROR"]

@@ -16,6 +16,7 @@ from typing import Iterable
 from convlint.analysis import FileAnalysis
 from convlint.config import Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
+from convlint.codes import RULE_NAMES
 from convlint.layouts import BY_CONVERTER
 from convlint.source import SourceText
 from convlint.suppress import Noqa, line_directives
@@ -78,12 +79,16 @@ class Rule:
     sections: what it does, why is this bad, example, fix safety)."""
 
     codes: dict[str, str] = {}
-    names: dict[str, str] = {}
     # True for a rule about the other rules' findings (CL900): it runs after them.
     after_findings: bool = False
     # Words of which every file the rule triggers on holds at least one: a quick reject
     # shared by all rules, so that most files are scanned once per word. Empty: none.
     needs: tuple[bytes, ...] = ()
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each code's name (from convlint/codes.py, which the formats read)."""
+        return {code: RULE_NAMES[code] for code in self.codes}
 
     def triggered(self, data: bytes) -> bool:
         """False when the bytes of a file prove it cannot have a finding (never a miss)."""

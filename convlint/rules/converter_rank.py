@@ -65,7 +65,6 @@ _OTHER = {CHANNELS_LAST.format: CHANNELS_LAST_3D, CHANNELS_LAST_3D.format: CHANN
 
 class ConverterRankMismatch(Rule):
     codes = {"CL103": CL103_DOC}
-    names = {"CL103": "converter-rank-mismatch"}
 
     needs = (b"channels_last",)
 

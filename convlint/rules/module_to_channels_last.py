@@ -130,7 +130,6 @@ class _Finding:
 
 class ModuleToChannelsLast(Rule):
     codes = {"CL101": CL101_DOC, "CL102": CL102_DOC}
-    names = {"CL101": "module-to-channels-last", "CL102": "module-to-channels-last-3d"}
 
     needs = (b"channels_last", b"memory_format")
 

@@ -53,7 +53,6 @@ _MODULE_NAME = re.compile(rb"(?<!weight_)memory_format")
 
 class PrivateConverterPath(Rule):
     codes = {"CL104": CL104_DOC}
-    names = {"CL104": "private-converter-path"}
 
     needs = (b"convert_conv",)
 

@@ -54,7 +54,6 @@ _CL_NOQA = re.compile(rb"(?i)noqa\s*:[^\r\n]*?cl[0-9]")
 
 class UnusedNoqa(Rule):
     codes = {"CL900": CL900_DOC}
-    names = {"CL900": "unused-noqa"}
     after_findings = True
 
     def triggered(self, data: bytes) -> bool:
