@@ -20,7 +20,7 @@ from convlint.codes import KNOWN_CODES, RULE_NAMES
 from convlint.config import ConfigError, Configuration, Settings
 from convlint.diagnostics import Diagnostic, Edit, Location
 from convlint.formats.report import rule_url
-from convlint.lint_file import FileResult, Mode, Options
+from convlint.modes import FileResult, Mode, Options
 
 __all__ = [
     "ConfigError", "Configuration", "Edit", "FileReport", "Finding", "FixResult", "Location", "Settings",

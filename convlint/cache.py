@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from enum import Enum
@@ -23,6 +24,8 @@ from convlint import __version__
 from convlint.config import Settings
 from convlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from convlint.files import FileError
+from convlint.modes import FileResult
+from convlint.plans import CallRewrite, Guard
 
 CACHE_DIRECTORY = ".convlint_cache"
 _FORMAT = 1
@@ -141,6 +144,50 @@ class ResultCache:
                     self._hashes[path] = None
         return self._hashes[path]
 
+    # ---- what a run asks of it (runner.py)
+
+    def stat_answer(self, path: str) -> Entry | None:
+        """The entry that answers for `path` from its stat alone (not reading it), if any."""
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        return self.by_stat(path, status) if stat.S_ISREG(status.st_mode) else None
+
+    @staticmethod
+    def kept(path: str, entry: Entry) -> FileResult | None:
+        """The FileResult a candidate's entry kept; None when it does not decode (the file
+        is then checked again)."""
+        try:
+            kept = decode(entry.result)
+            return FileResult(path, diagnostics=list(kept["diagnostics"]), notes=list(kept["notes"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    def learn_not_a_candidate(self, path: str, status: os.stat_result, new: dict) -> None:
+        """Remember in `new` that the file cannot have a finding (when its stat can be trusted)."""
+        if stat_key(status) is not None:
+            new[self.path, self.key(path)] = Entry(stat_key(status), None, {}, None)
+
+    def learn_same_content(self, path: str, entry: Entry, status: os.stat_result, new: dict) -> None:
+        """Remember in `new` that an entry found by content holds for the file's new stat."""
+        new[self.path, self.key(path)] = dataclasses.replace(entry, stat=stat_key(status))
+
+    def entry_for(self, path: str, data: bytes, status: os.stat_result, result: FileResult, project) -> Entry | None:
+        """The entry that answers for this file next time, resting on the files `project`
+        consulted for it; None when the answer cannot be kept (an error)."""
+        if result.errors:
+            return None
+        try:
+            encoded = encode({"diagnostics": result.diagnostics, "notes": result.notes})
+        except TypeError:  # a fix plan the cache does not know how to keep
+            return None
+        absolute = os.path.abspath(path)
+        deps = {dep: self.hash_of(dep) for dep in sorted(project.consulted) if dep != absolute}
+        if project.searched_callers:  # any file of the project may be a caller
+            dependency = project_dependency(project.root)
+            deps[dependency] = self.hash_of(dependency)
+        return Entry(stat_key(status), content_hash(data), deps, encoded)
 
     def save(self) -> str | None:
         """Write the entries (old ones kept, new ones over them) atomically; the warning
@@ -174,10 +221,10 @@ def project_dependency(root: str) -> str:
 
 
 def _project_digest(root: str) -> str:
-    from convlint.analysis.project import Project
+    from convlint.discovery import project_python_files
 
     digest = hashlib.blake2b(digest_size=16)
-    for path in Project(root).files():
+    for path in project_python_files(root):
         try:
             key = stat_key(os.stat(path))
         except OSError:
@@ -215,10 +262,8 @@ def clean(directory: str) -> list[str]:
 
 def _types() -> dict[str, type]:
     """The only types rebuilt from a cache file: it is data, never code (no pickle). A
-    rule's fix plan is one of them (a frozen dataclass of plain values)."""
-    from convlint.rules.converters import CallRewrite
-
-    return {cls.__name__: cls for cls in (Diagnostic, Fix, Edit, Location, FileError, CallRewrite)}
+    rule's fix plan is one of them (frozen dataclasses of plain values, plans.py)."""
+    return {cls.__name__: cls for cls in (Diagnostic, Fix, Edit, Location, FileError, CallRewrite, Guard)}
 
 
 _TYPES: dict[str, type] = {}

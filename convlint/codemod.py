@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from convlint import reflow
 from convlint.diagnostics import Edit
 from convlint.reflow import Leaf, NotFormatted, Unsupported
-from convlint.rules.converters import CallRewrite
+from convlint.plans import CallRewrite
 from convlint.rules.base import Relayout
 from convlint.source import SourceText, apply_edits
 from convlint.style import Style, style_for

@@ -370,3 +370,35 @@ def _walk(top: str, config: Configuration, errors: list[FileError]):
                 yield path, os.path.realpath(path), True
             else:
                 yield path, real, False
+
+
+# A project's caller search (and the cache's view of a project) reads at most this many
+# files, and never walks into these directories.
+MAX_PROJECT_FILES = 20000
+_PROJECT_SKIP_DIRS = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build",
+              "dist", "node_modules", "site-packages", ".mypy_cache", ".ruff_cache", ".eggs",
+              "__pypackages__", ".ipynb_checkpoints", "buck-out", "_build"}
+
+
+def project_python_files(root: str, limit: int = MAX_PROJECT_FILES) -> list[str]:
+    """Every Python file under a project's root, at most `limit`: the files a caller may be
+    in. Default excludes and dot-directories skipped, symlinks not followed; no
+    configuration applies (a caller excluded from checking still calls)."""
+    found: list[str] = []
+    stack = [root]
+    while stack and len(found) < limit:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in _PROJECT_SKIP_DIRS and not entry.name.startswith("."):
+                        stack.append(entry.path)
+                elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                    found.append(os.path.abspath(entry.path))
+            except OSError:
+                continue
+    return found

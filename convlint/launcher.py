@@ -1,6 +1,8 @@
 """The console entry point. It answers `convlint check FILE...` itself when no file can
-have a finding (the usual pre-commit run) without importing click or the engine; any other
-command line goes to the click CLI (cli.py), which gives the same answer, only slower.
+have a finding (the usual pre-commit run) without importing click, the rules or the
+analysis; it brings `convlint check [PATHS]` with no flag to the commands (commands.py)
+without click; any other command line goes to the click CLI (cli.py), which gives the same
+answer, only slower.
 """
 
 from __future__ import annotations
@@ -17,12 +19,27 @@ _QUICK_FLAGS = {"--force-exclude", "--no-cache"}
 
 
 def main() -> None:
-    if _nothing_to_find(sys.argv[1:]):
+    args = sys.argv[1:]
+    if _nothing_to_find(args):
         sys.stdout.write("All checks passed!\n")
         sys.exit(0)
+    if _plain_check(args):
+        from convlint.commands import check_paths
+
+        sys.exit(check_paths(args[1:]))
     from convlint.cli import main as cli
 
     cli()
+
+
+# The environment variables click reads for `check`'s flags: set, they are the CLI's to apply.
+_FLAG_VARIABLES = ("CONVLINT_OUTPUT_FORMAT", "CONVLINT_NO_CACHE")
+
+
+def _plain_check(args: list[str]) -> bool:
+    """`check [PATHS]` with no flag (and no standard input): parsing it needs no click."""
+    return (bool(args) and args[0] == "check" and not any(a.startswith("-") for a in args[1:])
+            and not any(os.environ.get(v) for v in _FLAG_VARIABLES))
 
 
 def _nothing_to_find(args: list[str]) -> bool:

@@ -7,16 +7,16 @@ standard input too. Never prints.
 from __future__ import annotations
 
 import os
-import stat
+import sys
 from dataclasses import replace
 
-from convlint.analysis.project import forget_projects, project_for
 from convlint.config import Configuration, Settings
 from convlint.discovery import discover_files, path_sort_key
 from convlint.files import FileError, error_message, read_bytes
-from convlint.lint import prefilter, rules_for
-from convlint.lint_file import FileResult, Mode, Options, process_file
-from convlint.pool import pool_map
+from convlint.modes import FileResult, Mode, Options
+
+# The rules, the analysis and the pool are imported when a file needs them, not before: a
+# run that the cache answers (or whose files the prefilter rejects) never loads the analysis.
 
 # Below this many candidate files per worker a process pool costs more than it saves.
 MIN_FILES_PER_WORKER = 4
@@ -36,7 +36,7 @@ def run(paths: list[str], config: Configuration, options: Options, jobs: int | N
     (and dependencies) is unchanged is answered from it, unparsed.
     """
     global _CACHES
-    forget_projects()
+    _forget_projects()
     discovered = discover_files(paths, config)
     files = discovered.files
     results = [FileResult(e.path, errors=[e]) for e in discovered.errors]
@@ -54,6 +54,8 @@ def run(paths: list[str], config: Configuration, options: Options, jobs: int | N
         if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
             chunks = [(group[i : i + SCAN_CHUNK], settings, options)
                       for settings, group in groups.items() for i in range(0, len(group), SCAN_CHUNK)]
+            from convlint.pool import pool_map
+
             for found, entries in pool_map(_scan_files, chunks, jobs):
                 results.extend(found)
                 new_entries.update(entries)
@@ -65,8 +67,12 @@ def run(paths: list[str], config: Configuration, options: Options, jobs: int | N
                 candidates.extend(found)
                 new_entries.update(entries)
             workers = min(jobs, len(candidates) // MIN_FILES_PER_WORKER)
-            done = (pool_map(_process_candidate, candidates, workers) if workers > 1
-                    else [_process_candidate(c) for c in candidates])
+            if workers > 1:
+                from convlint.pool import pool_map
+
+                done = pool_map(_process_candidate, candidates, workers)
+            else:
+                done = [_process_candidate(c) for c in candidates]
             for result, key, entry in done:
                 results.append(result)
                 if entry is not None:
@@ -105,73 +111,28 @@ def _read_candidate(path: str, settings: Settings, new_entries: dict) -> tuple[b
     or with what the cache kept for it."""
     cache = _CACHES.get(settings)
     if cache is not None:
-        try:
-            status = os.stat(path)
-        except OSError:
-            status = None
-        entry = cache.by_stat(path, status) if status is not None and stat.S_ISREG(status.st_mode) else None
+        entry = cache.stat_answer(path)
         if entry is not None and entry.result is None:
             return None
-        if entry is not None and (kept := _from_cache(path, entry)) is not None:
+        if entry is not None and (kept := cache.kept(path, entry)) is not None:
             return kept
     try:
         data, stat_result = read_bytes(path)
     except OSError as e:
         return FileResult(path, errors=[FileError(path, error_message(e))])
+    from convlint.lint import prefilter, rules_for
+
     rules = rules_for(path, settings)
     if not (rules and prefilter(data, rules)):
-        if cache is not None and _stat_key(stat_result) is not None:  # else nothing to keep
-            new_entries[cache.path, cache.key(path)] = _entry(stat_result, None, {}, None)
+        if cache is not None:
+            cache.learn_not_a_candidate(path, stat_result, new_entries)
         return None
     if cache is not None:
         entry = cache.by_content(path, data)
-        if entry is not None and (kept := _from_cache(path, entry)) is not None:
-            new_entries[cache.path, cache.key(path)] = replace(entry, stat=_stat_key(stat_result))
+        if entry is not None and (kept := cache.kept(path, entry)) is not None:
+            cache.learn_same_content(path, entry, stat_result, new_entries)
             return kept
     return data, stat_result
-
-
-def _stat_key(status: os.stat_result) -> tuple[int, int] | None:
-    from convlint.cache import stat_key
-
-    return stat_key(status)
-
-
-def _entry(status: os.stat_result, digest: str | None, deps: dict, result: dict | None):
-    from convlint.cache import Entry
-
-    return Entry(_stat_key(status), digest, deps, result)
-
-
-def _from_cache(path: str, entry) -> FileResult | None:
-    """The FileResult a candidate's entry kept; None when it does not decode (the file is
-    then checked again)."""
-    from convlint.cache import decode
-
-    try:
-        kept = decode(entry.result)
-        return FileResult(path, diagnostics=list(kept["diagnostics"]), notes=list(kept["notes"]))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
-def _cache_entry(cache, path: str, data: bytes, status: os.stat_result, result: FileResult, project):
-    """The entry that answers for this file next time; None when the answer cannot be kept
-    (an error)."""
-    if result.errors:
-        return None
-    from convlint.cache import content_hash, encode, project_dependency
-
-    try:
-        encoded = encode({"diagnostics": result.diagnostics, "notes": result.notes})
-    except TypeError:  # a fix plan the cache does not know how to keep
-        return None
-    absolute = os.path.abspath(path)
-    deps = {dep: cache.hash_of(dep) for dep in sorted(project.consulted) if dep != absolute}
-    if project.searched_callers:  # any file of the project may be a caller
-        dependency = project_dependency(project.root)
-        deps[dependency] = cache.hash_of(dependency)
-    return _entry(status, content_hash(data), deps, encoded)
 
 
 def _partition(paths: list[str], settings: Settings, options: Options) -> tuple[list[FileResult], list[tuple], dict]:
@@ -200,23 +161,37 @@ def _scan_files(args) -> tuple[list[FileResult], dict]:
 
 def _process_candidate(args) -> tuple[FileResult, tuple | None, object]:
     """A candidate's result, and the cache entry that keeps it (or None)."""
+    from convlint import lint_file
+    from convlint.analysis.project import project_for
+
     path, data, stat_result, settings, options = args
     cache = _CACHES.get(settings)
     if cache is None:
-        return process_file(path, data, stat_result, settings, options), None, None
+        return lint_file.process_file(path, data, stat_result, settings, options), None, None
     project = project_for(path, settings.project_root)
     project.consulted.clear()  # what this file's answer reads, from here on
     project.searched_callers = False
-    result = process_file(path, data, stat_result, settings, options)
-    return result, (cache.path, cache.key(path)), _cache_entry(cache, path, data, stat_result, result, project)
+    result = lint_file.process_file(path, data, stat_result, settings, options)
+    return result, (cache.path, cache.key(path)), cache.entry_for(path, data, stat_result, result, project)
 
 
 def run_source(path: str, data: bytes, settings: Settings, options: Options) -> FileResult:
     """Lint (or fix, never write) one source that did not come from a file: stdin."""
-    forget_projects()
+    from convlint import lint_file
+    from convlint.lint import prefilter, rules_for
+
+    _forget_projects()
     rules = rules_for(path, settings)
     if not (rules and prefilter(data, rules)):
         return FileResult(path)
     if options.mode is Mode.FIX_WRITE:
         options = replace(options, mode=Mode.FIX)
-    return process_file(path, data, None, settings, options)
+    return lint_file.process_file(path, data, None, settings, options)
+
+
+def _forget_projects() -> None:
+    """A new run sees the files as they are now: drop the projects an earlier run in this
+    process (the server, --watch, the API) analysed, if the analysis was ever loaded."""
+    project = sys.modules.get("convlint.analysis.project")
+    if project is not None:
+        project.forget_projects()

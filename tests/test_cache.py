@@ -16,7 +16,7 @@ from convlint import cache as cache_module
 from convlint import lint
 from convlint.analysis import project as project_module
 from convlint.config import Configuration, Settings
-from convlint.lint_file import Options
+from convlint.modes import Options
 from convlint.runner import run
 from tests.fixture_cases import run_cli
 

@@ -27,12 +27,18 @@ print("exit", code, "click" in sys.modules, "convlint.lint" in sys.modules)
 """
 
 
-def launch(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def probe(args, cwd, **env):
+    """(stdout, stderr, exit code, whether click was imported, whether the linter was)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True, env=env)
-    *output, probe = proc.stdout.splitlines()
-    _, code, used_click, used_linter = probe.split()
-    return "\n".join(output) + ("\n" if output else ""), int(code), used_click == "True" or used_linter == "True"
+    *output, last = proc.stdout.splitlines()
+    _, code, used_click, used_linter = last.split()
+    return "\n".join(output) + ("\n" if output else ""), proc.stderr, int(code), used_click == "True", used_linter == "True"
+
+
+def launch(args, cwd):
+    output, _, code, used_click, used_linter = probe(args, cwd)
+    return output, code, used_click or used_linter
 
 
 def test_needed_words_are_those_of_the_default_rules():
@@ -67,3 +73,68 @@ def test_anything_else_goes_to_the_full_cli(tmp_path, files, args):
     assert slow
     full = run_cli(args, tmp_path)
     assert (output, code) == (full.stdout, full.exit_code)
+
+
+PLAIN = {
+    "bad.py": BAD,
+    "pkg/clean.py": CLEAN,
+    "pkg/t.py": TENSOR_ONLY,
+    "pyproject.toml": "[tool.convlint]\nextend-select = ['CL9']\n",
+}
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "."], ["check", "bad.py", "pkg"], ["check", "pkg"]])
+def test_a_check_with_no_flag_needs_no_click_and_says_what_the_cli_says(tmp_path, args):
+    """`convlint check [PATHS]`: the commands run without click, with every flag at its
+    default; output and exit code are the CLI's, on a cold run and on a warm one, which the
+    cache answers without the linter."""
+    write(tmp_path, PLAIN)
+    for path in tmp_path.rglob("*"):  # older than the cache's racy window, so a stat decides
+        os.utime(path, (path.stat().st_atime - 60, path.stat().st_mtime - 60))
+    full = run_cli(args, tmp_path)
+    cold = probe(args, tmp_path, CONVLINT_NO_CACHE="")  # the suite's switch off: the cache on
+    warm = probe(args, tmp_path, CONVLINT_NO_CACHE="")
+    assert cold[:3] == warm[:3] == (full.stdout, full.stderr, full.exit_code)
+    assert not cold[3] and not warm[3]  # no click
+    assert cold[4] and not warm[4]  # the linter only when the cache cannot answer
+    assert ("bad.py" in full.stdout) is (args != ["check", "pkg"])
+
+
+@pytest.mark.parametrize("files, args", [
+    ({"a.py": CLEAN, "pyproject.toml": "[tool.convlint]\nselect = ['XX9']\n"}, ["check", "."]),  # bad config
+    ({"bad.py": BAD}, ["check", "missing", "bad.py"]),  # a path that is not there
+    ({"a.py": CLEAN}, ["check", "empty"]),  # no Python file under it
+], ids=["config-error", "missing-path", "nothing-found"])
+def test_a_plain_check_reports_errors_as_the_cli_does(tmp_path, files, args):
+    write(tmp_path, files)
+    (tmp_path / "empty").mkdir()
+    full = run_cli(args, tmp_path)
+    stdout, stderr, code, used_click, _ = probe(args, tmp_path, CONVLINT_NO_CACHE="")
+    assert (stdout, stderr, code) == (full.stdout, full.stderr, full.exit_code)
+    assert code != 0 or stderr
+    assert not used_click
+
+
+@pytest.mark.parametrize("args, env", [
+    (["check", "--no-cache", "."], {}),
+    (["check", "-"], {}),
+    (["check", "."], {"CONVLINT_OUTPUT_FORMAT": "json"}),
+    (["check", "."], {"CONVLINT_NO_CACHE": "1"}),
+], ids=["flag", "stdin", "format-variable", "no-cache-variable"])
+def test_flags_and_their_variables_go_to_click(tmp_path, args, env):
+    write(tmp_path, {"bad.py": BAD})
+    _, _, _, used_click, _ = probe(args, tmp_path, **{"CONVLINT_NO_CACHE": "", **env})
+    assert used_click
+
+
+def test_the_plain_checks_defaults_are_clicks():
+    """commands.LINT_DEFAULTS is what click gives the lint options when none is given."""
+    from convlint.cli import check
+    from convlint.commands import LINT_DEFAULTS
+
+    context = check.make_context("check", [])
+    given = {name: context.params[name] for name in LINT_DEFAULTS}
+    assert {k: list(v) if isinstance(v, tuple) else v for k, v in given.items()} == \
+        {k: list(v) if isinstance(v, tuple) else v for k, v in LINT_DEFAULTS.items()}
+    assert set(context.params) - set(LINT_DEFAULTS) - {"paths"} == {
+        p.name for p in check.params} - set(LINT_DEFAULTS) - {"paths"}

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from convlint import cli
+from convlint import commands
 from convlint.config import Settings
 from convlint.files import FileError
 from convlint.lint import lint_source
-from convlint.lint_file import FileResult, Mode, Options, process_file
+from convlint.lint_file import process_file
+from convlint.modes import FileResult, Mode, Options
 from tests.fixture_cases import run_cli
 from tests.test_bad_input import FIXED_LINE
 from tests.test_cli import BAD, UNSAFE
@@ -40,21 +41,21 @@ def test_each_command_line_runs_in_its_mode(tmp_path: Path, monkeypatch, args, e
     (tmp_path / "m.py").write_text(BAD + UNSAFE.replace("import torch\n", ""))
     monkeypatch.delenv("CONVLINT_NO_CACHE", raising=False)
     seen = []
-    real_run = cli.run
+    real_run = commands.run
 
     def recording_run(paths, config, options, jobs=None):
         seen.append(options)
         return real_run(paths, config, options, jobs)
 
-    monkeypatch.setattr(cli, "run", recording_run)
+    monkeypatch.setattr(commands, "run", recording_run)
     run_cli([*args, "--isolated", "m.py"], tmp_path)
     assert seen == expected
 
 
 def test_standard_input_is_fixed_but_never_written(tmp_path: Path, monkeypatch):
     seen = []
-    real = cli.run_source
-    monkeypatch.setattr(cli, "run_source", lambda *a: seen.append(a[-1]) or real(*a))
+    real = commands.run_source
+    monkeypatch.setattr(commands, "run_source", lambda *a: seen.append(a[-1]) or real(*a))
     result = run_cli(["check", "--fix", "--isolated", "-"], tmp_path, input=BAD)
     assert seen == [Options(Mode.FIX_WRITE)]
     assert result.stdout == FIXED and os.listdir(tmp_path) == []

@@ -185,10 +185,10 @@ def test_two_fixes_at_once_corrupt_nothing(tmp_path):
 # markers say what the workers did: waiting.PID, wrote.PID, done.PID.N.
 PARENT_KILL_SCRIPT = """
 import itertools, os, sys, time
-from convlint import lint_file, pool, runner
+from convlint import lint_file, pool
 
 marks, tree, variant = sys.argv[1:4]
-real_fix_source, real_write, real_process = lint_file.fix_source, lint_file.write_atomic, runner.process_file
+real_fix_source, real_write, real_process = lint_file.fix_source, lint_file.write_atomic, lint_file.process_file
 count = itertools.count()
 
 def mark(name):
@@ -211,7 +211,7 @@ def marked_process(*args, **kwargs):
     mark(f"done.{os.getpid()}.{next(count)}")
     return result
 
-lint_file.fix_source, lint_file.write_atomic, runner.process_file = fix_when_orphaned, recorded_write, marked_process
+lint_file.fix_source, lint_file.write_atomic, lint_file.process_file = fix_when_orphaned, recorded_write, marked_process
 if variant == "no death signal":  # the check before writing alone must stop the workers
     pool._die_with_parent = lambda: None
 from convlint.cli import main

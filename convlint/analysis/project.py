@@ -31,11 +31,7 @@ MAX_CACHED_BYTES = 256 << 20
 # read back CORPUS_CHUNK_BYTES at a time by each search.
 CORPUS_MEMORY_BYTES = 48 << 20
 CORPUS_CHUNK_BYTES = 8 << 20
-MAX_PROJECT_FILES = 20000
 _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-_SKIP_DIRS = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build",
-              "dist", "node_modules", "site-packages", ".mypy_cache", ".ruff_cache", ".eggs",
-              "__pypackages__", ".ipynb_checkpoints", "buck-out", "_build"}
 
 
 @dataclass(frozen=True)
@@ -199,27 +195,11 @@ class Project:
     # ---- callers
 
     def files(self) -> list[str]:
-        """Every Python file of the project (default excludes skipped, symlinks not
-        followed), at most MAX_PROJECT_FILES."""
+        """Every Python file of the project (see `project_python_files`)."""
         if self._files is None:
-            found: list[str] = []
-            stack = [self.root]
-            while stack and len(found) < MAX_PROJECT_FILES:
-                directory = stack.pop()
-                try:
-                    entries = sorted(os.scandir(directory), key=lambda e: e.name)
-                except OSError:
-                    continue
-                for entry in entries:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            if entry.name not in _SKIP_DIRS and not entry.name.startswith("."):
-                                stack.append(entry.path)
-                        elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
-                            found.append(os.path.abspath(entry.path))
-                    except OSError:
-                        continue
-            self._files = found
+            from convlint.discovery import project_python_files  # noqa: PLC0415 - no cycle at import time
+
+            self._files = project_python_files(self.root)
         return self._files
 
     def mentioning(self, name: str, also: str, limit: int) -> list[FileIndex] | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import os
-from dataclasses import dataclass
 
 from convlint.analysis.flow import is_snapshot_call
 from convlint.analysis.index import CallSite
@@ -19,31 +18,6 @@ from convlint.layouts import PRIVATE_HOME, PUBLIC_HOME, PUBLIC_SINCE, RUNTIME_HO
 from convlint.notebook import cell_layout, converter_import_row
 from convlint.source import SourceText
 from convlint.targets import torch_version
-
-
-@dataclass(frozen=True)
-class Guard:
-    """A CL101/CL102 fix at the level of the statement: `[x = ]x.to(memory_format=F if C else
-    None)` becomes `if C:` over `[x = ]convert(x, F)`, so that the off path copies nothing."""
-
-    start: Location  # the statement
-    end: Location
-    condition: str  # the `if` header's test, as written (`C`, `not C`)
-    format_start: Location  # the `memory_format=` keyword in the call, replaced by `format`
-    format_end: Location
-    format: str  # `memory_format=` and the channels-last branch, as written
-
-
-@dataclass(frozen=True)
-class CallRewrite:
-    """The plan of a CL101/CL102 fix, carried out by `codemod.materialize`."""
-
-    start: Location  # the whole call, `<receiver>.to(...)`
-    end: Location
-    converter: str  # the converter as it is spelled in this file
-    import_edit: Edit | None  # the import that makes `converter` defined, if needed
-    path: str | None = None  # the file, whose formatter settings the rewrite follows
-    guard: Guard | None = None  # the statement-level form, where it is equivalent
 
 
 _FIX_TARGET_HOMES = {"torch": PUBLIC_HOME, "convlint": RUNTIME_HOME}

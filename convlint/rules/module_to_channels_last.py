@@ -11,7 +11,8 @@ from convlint.analysis.values import NEUTRAL_FORMATS
 from convlint.diagnostics import Applicability, Diagnostic, Fix
 from convlint.layouts import CHANNELS_LAST, CHANNELS_LAST_3D, LAYOUTS, RUNTIME_HOME
 from convlint.rules.base import Context, Rule
-from convlint.rules.converters import CallRewrite, Guard, converter_reference, not_in_targeted_torch
+from convlint.plans import CallRewrite, Guard
+from convlint.rules.converters import converter_reference, not_in_targeted_torch
 from convlint.triggers import may_convert_a_module
 
 CL101_DOC = """\
