@@ -4,7 +4,7 @@ One file per convlint build, Python version and settings (`fingerprint`); in it,
 file checked, its stat and content hash and what the check found. A file whose stat is
 unchanged is not read again; one whose content hash is unchanged is not parsed again; a file
 whose answer read other project files (an imported module) is also keyed by those files'
-hashes; one whose answer searched every project file (for a function's callers), by the
+hashes and by the torch pin and formatter style it was checked under; one whose answer searched every project file (for a function's callers), by the
 list and stats of the project's files. Writes go through a temporary file and a rename, so concurrent
 runs never see half a file; a cache that cannot be read is ignored with a warning.
 """
@@ -136,6 +136,8 @@ class ResultCache:
         if path not in self._hashes:
             if path.startswith(_PROJECT):
                 self._hashes[path] = _project_digest(path[len(_PROJECT):])
+            elif path.startswith(_CONTEXT):
+                self._hashes[path] = _context_digest(path[len(_CONTEXT):])
             else:
                 try:
                     with open(path, "rb") as f:
@@ -187,6 +189,8 @@ class ResultCache:
         if project.searched_callers:  # any file of the project may be a caller
             dependency = project_dependency(project.root)
             deps[dependency] = self.hash_of(dependency)
+        context = _CONTEXT + absolute  # the torch it targets and its formatter style
+        deps[context] = self.hash_of(context)
         return Entry(stat_key(status), content_hash(data), deps, encoded)
 
     def save(self) -> str | None:
@@ -233,6 +237,19 @@ def _project_digest(root: str) -> str:
             return f"racy-{time.time_ns()}"
         digest.update(f"{path}\0{key[0]}\0{key[1]}\n".encode())
     return digest.hexdigest()
+
+
+_CONTEXT = "context:"
+
+
+def _context_digest(path: str) -> str:
+    """What a file's answer reads beside the files it imports: the torch release its
+    project pins (whether a converter exists, so whether a fix is safe) and its formatter
+    style (how the fix's edits are laid out)."""
+    from convlint.style import style_for
+    from convlint.targets import torch_version
+
+    return content_hash(repr((torch_version(path), style_for(path))).encode("utf-8", "surrogatepass"))
 
 
 def _make_cache_root(root: str) -> None:

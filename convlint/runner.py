@@ -191,7 +191,12 @@ def run_source(path: str, data: bytes, settings: Settings, options: Options) -> 
 
 def _forget_projects() -> None:
     """A new run sees the files as they are now: drop the projects an earlier run in this
-    process (the server, --watch, the API) analysed, if the analysis was ever loaded."""
+    process (the server, --watch, the API) analysed, and the torch pins and formatter styles
+    it read, if they were ever loaded."""
     project = sys.modules.get("convlint.analysis.project")
     if project is not None:
         project.forget_projects()
+    for name in ("convlint.style", "convlint.targets"):  # the pins and formatter settings read
+        module = sys.modules.get(name)
+        if module is not None:
+            module.clear_cache()

@@ -128,6 +128,44 @@ def test_a_change_of_settings_is_another_cache(tree, monkeypatch):
     assert any("CL101" in line for line in check()) and parses.count == 0  # both kept
 
 
+CONV3D = "import torch\nfrom torch import nn\n\nm = nn.Conv3d(3, 8, 3)\nm = m.to(memory_format=torch.channels_last_3d)\n"
+WIDE = ("import torch\nfrom torch import nn\n\n\ndef build():\n    wide_model_name_to_wrap = nn.Conv2d(3, 8, 3)\n"
+        "    wide_model_name_to_wrap = wide_model_name_to_wrap.to(memory_format=torch.channels_last)\n"
+        "    return wide_model_name_to_wrap\n")
+
+
+def findings_with_fixes(edits: bool = False, cache: bool = True) -> list:
+    results = run(["."], config(), Options(cache=cache, edits=edits), 1)
+    return [(d.where, d.code, d.fix and d.fix.applicability, d.fix and d.fix.edits) for r in results for d in r.diagnostics]
+
+
+@pytest.mark.parametrize("edits", [False, True])
+def test_a_new_torch_pin_is_seen(tree, edits):
+    """The torch a project pins (requirements.txt) decides whether the 3-D converter exists,
+    so whether the fix is safe: a pin added after a run is seen by the next one."""
+    (tree / "pkg" / "conv3d.py").write_text(CONV3D)
+    old_times(tree)
+    assert findings_with_fixes(edits) == findings_with_fixes(edits, cache=False)
+    (tree / "requirements.txt").write_text("torch<2.0\n")
+    old_times(tree)
+    assert findings_with_fixes(edits) == findings_with_fixes(edits, cache=False)
+    assert any(code == "CL102" and str(safety) == "Applicability.UNSAFE"
+               for _, code, safety, _ in findings_with_fixes(edits, cache=False))
+
+
+def test_a_new_line_length_is_seen_in_the_edits(tree):
+    """The edits of a fix follow the formatter's line length (JSON, SARIF): a changed
+    `[tool.black] line-length` gives new edits, not the kept ones."""
+    (tree / "pkg" / "wide.py").write_text(WIDE)
+    (tree / "pyproject.toml").write_text("[tool.black]\nline-length = 88\n")
+    old_times(tree)
+    before = findings_with_fixes(edits=True)
+    (tree / "pyproject.toml").write_text("[tool.black]\nline-length = 200\n")
+    old_times(tree)
+    after = findings_with_fixes(edits=True)
+    assert after == findings_with_fixes(edits=True, cache=False) and after != before
+
+
 def test_another_build_of_convlint_never_trusts_the_cache(tree, monkeypatch):
     cold = check()
     monkeypatch.setattr(cache_module, "__version__", "99.0")
