@@ -4,7 +4,7 @@ One file per convlint build, Python version and settings (`fingerprint`); in it,
 file checked, its stat and content hash and what the check found. A file whose stat is
 unchanged is not read again; one whose content hash is unchanged is not parsed again; a file
 whose answer read other project files (an imported module) is also keyed by those files'
-hashes and by the torch pin and formatter style it was checked under; one whose answer searched every project file (for a function's callers), by the
+hashes and by the torch pins and formatter styles it read (targets.py, style.py); one whose answer searched every project file (for a function's callers), by the
 list and stats of the project's files. Writes go through a temporary file and a rename, so concurrent
 runs never see half a file; a cache that cannot be read is ignored with a warning.
 """
@@ -136,8 +136,8 @@ class ResultCache:
         if path not in self._hashes:
             if path.startswith(_PROJECT):
                 self._hashes[path] = _project_digest(path[len(_PROJECT):])
-            elif path.startswith(_CONTEXT):
-                self._hashes[path] = _context_digest(path[len(_CONTEXT):])
+            elif path.startswith((_PINS, _STYLE)):
+                self._hashes[path] = _context_digest(path)
             else:
                 try:
                     with open(path, "rb") as f:
@@ -189,8 +189,8 @@ class ResultCache:
         if project.searched_callers:  # any file of the project may be a caller
             dependency = project_dependency(project.root)
             deps[dependency] = self.hash_of(dependency)
-        context = _CONTEXT + absolute  # the torch it targets and its formatter style
-        deps[context] = self.hash_of(context)
+        for dependency in context_dependencies():  # the torch pins and formatter styles it read
+            deps[dependency] = self.hash_of(dependency)
         return Entry(stat_key(status), content_hash(data), deps, encoded)
 
     def save(self) -> str | None:
@@ -239,17 +239,40 @@ def _project_digest(root: str) -> str:
     return digest.hexdigest()
 
 
-_CONTEXT = "context:"
+_PINS, _STYLE = "pins:", "style:"
 
 
-def _context_digest(path: str) -> str:
-    """What a file's answer reads beside the files it imports: the torch release its
-    project pins (whether a converter exists, so whether a fix is safe) and its formatter
-    style (how the fix's edits are laid out)."""
-    from convlint.style import style_for
-    from convlint.targets import torch_version
+def forget_context() -> None:
+    """From here on, record the torch pins and formatter styles an answer reads."""
+    for name in ("convlint.targets", "convlint.style"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.consulted.clear()
 
-    return content_hash(repr((torch_version(path), style_for(path))).encode("utf-8", "surrogatepass"))
+
+def context_dependencies() -> list[str]:
+    """What an answer read beside the files it imports, since `forget_context`: the torch
+    release a project pins (whether a converter exists, so whether a fix is safe) and the
+    formatter style of a directory (how a fix's edits are laid out)."""
+    found = []
+    for name, kind in (("convlint.targets", _PINS), ("convlint.style", _STYLE)):
+        module = sys.modules.get(name)
+        if module is not None:
+            found += sorted(kind + path for path in module.consulted)
+    return found
+
+
+def _context_digest(dependency: str) -> str:
+    kind, _, path = dependency.partition(":")
+    if kind + ":" == _PINS:
+        from convlint.targets import torch_version
+
+        value = torch_version(path)
+    else:
+        from convlint.style import style_for
+
+        value = style_for(os.path.join(path, "-"))  # a file of that directory
+    return content_hash(repr(value).encode("utf-8", "surrogatepass"))
 
 
 def _make_cache_root(root: str) -> None:

@@ -163,6 +163,7 @@ def _process_candidate(args) -> tuple[FileResult, tuple | None, object]:
     """A candidate's result, and the cache entry that keeps it (or None)."""
     from convlint import lint_file
     from convlint.analysis.project import project_for
+    from convlint.cache import forget_context
 
     path, data, stat_result, settings, options = args
     cache = _CACHES.get(settings)
@@ -171,6 +172,7 @@ def _process_candidate(args) -> tuple[FileResult, tuple | None, object]:
     project = project_for(path, settings.project_root)
     project.consulted.clear()  # what this file's answer reads, from here on
     project.searched_callers = False
+    forget_context()  # and the pins and styles it reads
     result = lint_file.process_file(path, data, stat_result, settings, options)
     return result, (cache.path, cache.key(path)), cache.entry_for(path, data, stat_result, result, project)
 

@@ -40,11 +40,15 @@ class Style:
 
 
 _CACHE: dict[str, Style] = {}
+# The directories whose style an answer read, since the last `consulted.clear()` (the result
+# cache keys an answer by their styles, cache.py).
+consulted: set[str] = set()
 
 
 def style_for(path: str) -> Style:
     """The style of the file at `path` (a file need not exist: stdin takes its name)."""
     directory = os.path.dirname(os.path.abspath(path))
+    consulted.add(directory)
     found = _CACHE.get(directory)
     if found is None:
         found = _CACHE[directory] = _directory_style(Path(directory))

@@ -113,6 +113,9 @@ def _admits(version: Version, op: str, bound: Version, wildcard: bool, parts: in
 _REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)")
 _WHEEL = re.compile(r"(?:^|[/=])torch-(\d+(?:\.\d+){0,2})(?:%2B|\+|-)", re.IGNORECASE)
 _CACHE: dict[str, TorchTarget | None] = {}
+# The paths whose pinned torch an answer read, since the last `consulted.clear()` (the result
+# cache keys an answer by their pins, cache.py).
+consulted: set[str] = set()
 
 
 def torch_version(path: str, configured: str | None = None) -> TorchTarget | None:
@@ -121,6 +124,7 @@ def torch_version(path: str, configured: str | None = None) -> TorchTarget | Non
         version = parse_version(configured)
         return TorchTarget(version, "[tool.convlint] torch-version", configured) if version else None
     start = Path(os.path.abspath(path))
+    consulted.add(str(start))
     directory = start if start.is_dir() else start.parent
     for candidate in (directory, *directory.parents):
         key = str(candidate)
