@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,6 +103,8 @@ def path_sort_key(path: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _git() -> str | None:
+    import shutil  # only inside a work tree (a run outside one never starts git)
+
     return shutil.which("git")
 
 
@@ -127,8 +127,7 @@ def git_listing(top: str) -> list[str] | None:
     nested repository, `sub/`; a submodule). None where git cannot answer, or where an
     ignore file holds a pattern git would match in exponential time (then the walk, which
     leaves such patterns out, decides)."""
-    git = _git()
-    if git is None or not _in_work_tree(top):
+    if not _in_work_tree(top) or (git := _git()) is None:
         return None
     # Listing the ignore files themselves (tracked or not) needs no ignore rule.
     found = _git_lines(git, top, "--cached", "--others", "--", ":(glob)**/.gitignore")
@@ -141,6 +140,8 @@ def git_listing(top: str) -> list[str] | None:
 
 
 def _git_lines(git: str, top: str, *options: str) -> list[str] | None:
+    import subprocess
+
     try:
         result = subprocess.run(
             [git, "-C", top, "ls-files", "-z", *options],

@@ -51,7 +51,10 @@ def run(paths: list[str], config: Configuration, options: Options, jobs: int | N
     jobs = jobs or os.cpu_count() or 1
     new_entries: dict = {}
     try:
-        if jobs > 1 and len(files) >= PARALLEL_SCAN_FILES:
+        if caches:  # what the cache answers by stat alone needs no worker (a warm run: all)
+            answered, groups = _answered_by_stat(groups)
+            results.extend(answered)
+        if jobs > 1 and sum(map(len, groups.values())) >= PARALLEL_SCAN_FILES:
             chunks = [(group[i : i + SCAN_CHUNK], settings, options)
                       for settings, group in groups.items() for i in range(0, len(group), SCAN_CHUNK)]
             from convlint.pool import pool_map
@@ -105,17 +108,31 @@ def _by_settings(files: list[str], config: Configuration) -> dict[Settings, list
     return groups
 
 
+def _answered_by_stat(groups: dict[Settings, list[str]]) -> tuple[list[FileResult], dict[Settings, list[str]]]:
+    """The results the cache keeps for files whose stat is unchanged (none for a file that
+    cannot have a finding), and the files it cannot answer so, by settings."""
+    answered, remaining = [], {}
+    for settings, group in groups.items():
+        cache, left = _CACHES[settings], []
+        for path in group:
+            entry = cache.stat_answer(path)
+            if entry is None:
+                left.append(path)
+            elif entry.result is not None:
+                kept = cache.kept(path, entry)
+                if kept is None:
+                    left.append(path)
+                else:
+                    answered.append(kept)
+        remaining[settings] = left
+    return answered, remaining
+
+
 def _read_candidate(path: str, settings: Settings, new_entries: dict) -> tuple[bytes, os.stat_result] | FileResult | None:
-    """A file's bytes and stat when it passes the prefilter and the cache cannot answer;
-    None when it cannot have a finding; a FileResult with the error when it cannot be read,
-    or with what the cache kept for it."""
+    """A file's bytes and stat when it passes the prefilter and the cache cannot answer
+    (`_answered_by_stat` asked it first); None when it cannot have a finding; a FileResult
+    with the error when it cannot be read, or with what the cache kept for its content."""
     cache = _CACHES.get(settings)
-    if cache is not None:
-        entry = cache.stat_answer(path)
-        if entry is not None and entry.result is None:
-            return None
-        if entry is not None and (kept := cache.kept(path, entry)) is not None:
-            return kept
     try:
         data, stat_result = read_bytes(path)
     except OSError as e:

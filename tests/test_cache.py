@@ -250,6 +250,26 @@ def test_workers_answer_from_the_cache_too(tree, monkeypatch):
     assert check(jobs=2) == cold
 
 
+def test_a_warm_run_of_a_large_tree_starts_no_pool(tree, monkeypatch):
+    """A tree large enough for the workers, unchanged: the cache answers by stat in this
+    process; only the files it cannot answer would go to a pool."""
+    from convlint import pool, runner
+
+    for i in range(12):
+        (tree / "pkg" / f"other{i}.py").write_text(OTHER)
+    old_times(tree)
+    monkeypatch.setattr(runner, "PARALLEL_SCAN_FILES", 10)
+    cold = check(jobs=2)
+    started = []
+    real_pool_map = pool.pool_map
+    monkeypatch.setattr(pool, "pool_map", lambda *args: started.append(args) or real_pool_map(*args))
+    assert check(jobs=2) == cold and not started
+    for i in range(11):  # eleven files changed: a pool for them
+        (tree / "pkg" / f"other{i}.py").write_text(OTHER + "# changed\n")
+    old_times(tree)
+    assert check(jobs=2) == [line.replace("# changed", "") for line in cold] and len(started) == 1
+
+
 def test_concurrent_runs_leave_a_valid_cache(tree):
     env = {k: v for k, v in os.environ.items() if k != "CONVLINT_NO_CACHE"}
     command = [sys.executable, "-m", "convlint", "check", "--isolated", "."]

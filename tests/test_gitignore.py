@@ -231,7 +231,7 @@ def test_discovery_runs_git_once_per_repository(tmp_path, monkeypatch):
         (tmp_path / name).write_text("")
     calls = []
     real_run = subprocess.run
-    monkeypatch.setattr(discovery.subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
     assert len(discover_files([str(tmp_path)], isolated()).files) == 3
     # one listing of the ignore files (no ignore rule needed), one of the files
     assert len(calls) == 2 and all("ls-files" in c for c in calls)
