@@ -70,7 +70,11 @@ def guarded(body, verbose: bool = False, passing: tuple[type[BaseException], ...
 def check_paths(paths: list[str]) -> int:
     """`convlint check [PATHS]` with no flag (the launcher's): what cli.py's `check` does
     with every flag at its default."""
-    return guarded(lambda: check_once(paths or ["."], make_choices(), dict(LINT_DEFAULTS)))
+    try:
+        return guarded(lambda: check_once(paths or ["."], make_choices(), dict(LINT_DEFAULTS)))
+    except KeyboardInterrupt:  # Ctrl-C: what click says, and its exit code
+        echo("\nAborted!", err=True)
+        return EXIT_FINDINGS
 
 
 def make_choices(output_format: str | None = None, output_file: str | None = None, color: str = "auto",

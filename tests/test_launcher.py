@@ -138,3 +138,20 @@ def test_the_plain_checks_defaults_are_clicks():
         {k: list(v) if isinstance(v, tuple) else v for k, v in LINT_DEFAULTS.items()}
     assert set(context.params) - set(LINT_DEFAULTS) - {"paths"} == {
         p.name for p in check.params} - set(LINT_DEFAULTS) - {"paths"}
+
+
+def test_an_interrupted_plain_check_ends_as_the_cli_does(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during `convlint check .`: "Aborted!" and exit 1, as click says it, not a
+    traceback."""
+    from convlint import commands
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    write(tmp_path, {"bad.py": BAD})
+    monkeypatch.setattr(commands, "check_once", interrupted)
+    full = run_cli(["check", "."], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = commands.check_paths(["."])
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err, code) == (full.stdout, full.stderr, full.exit_code) == ("", "\nAborted!\n", 1)
