@@ -162,7 +162,8 @@ class ResultCache:
         is then checked again)."""
         try:
             kept = decode(entry.result)
-            return FileResult(path, diagnostics=list(kept["diagnostics"]), notes=list(kept["notes"]))
+            return FileResult(path, diagnostics=list(kept["diagnostics"]), notes=list(kept["notes"]),
+                              skipped=list(kept["skipped"]))
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -181,7 +182,7 @@ class ResultCache:
         if result.errors:
             return None
         try:
-            encoded = encode({"diagnostics": result.diagnostics, "notes": result.notes})
+            encoded = encode({"diagnostics": result.diagnostics, "notes": result.notes, "skipped": result.skipped})
         except TypeError:  # a fix plan the cache does not know how to keep
             return None
         absolute = os.path.abspath(path)

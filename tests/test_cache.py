@@ -166,6 +166,21 @@ def test_a_new_line_length_is_seen_in_the_edits(tree):
     assert after == findings_with_fixes(edits=True, cache=False) and after != before
 
 
+def test_the_code_blocks_skipped_are_kept_for_verbose(tree):
+    """`check --verbose` says which code blocks of a page were skipped, warm as cold."""
+    (tree / "README.md").write_text("```python\nimport torch\nm = torch.nn.Conv2d(1, 1, 1)\n"
+                                    "m = m.to(memory_format=torch.channels_last)\n```\n\n"
+                                    "```python\ndef broken(:\n    torch.channels_last\n```\n")
+    old_times(tree)
+
+    def skipped(cache: bool) -> list[str]:
+        return [note for r in run(["README.md"], config(), Options(cache=cache), 1) for note in r.skipped]
+
+    cold = skipped(cache=True)
+    assert cold and any("README.md" in note for note in cold)
+    assert skipped(cache=True) == cold == skipped(cache=False)
+
+
 def test_another_build_of_convlint_never_trusts_the_cache(tree, monkeypatch):
     cold = check()
     monkeypatch.setattr(cache_module, "__version__", "99.0")
