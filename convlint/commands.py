@@ -58,6 +58,9 @@ def guarded(body, verbose: bool = False, passing: tuple[type[BaseException], ...
         return EXIT_ERROR
     except (UsageError, *passing):
         raise
+    except BrokenPipeError:  # the reader went away (`convlint check | head`): stop quietly
+        _drop_stdout()
+        return EXIT_FINDINGS
     except Exception as e:  # pragma: no cover - the last line of defence
         if verbose:
             import traceback
@@ -65,6 +68,16 @@ def guarded(body, verbose: bool = False, passing: tuple[type[BaseException], ...
             traceback.print_exc()
         echo(f"error: internal error: {type(e).__name__}: {printable(str(e))}", err=True)
         return EXIT_ERROR
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit does not
+    fail on the closed pipe again (Python's advice for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind stdout
+        pass
 
 
 def check_paths(paths: list[str]) -> int:

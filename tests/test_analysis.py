@@ -1036,6 +1036,31 @@ def test_the_caller_search_reads_only_files_that_name_the_function_and_its_modul
     assert "a.py" in read and not read & {"b.py", "c.py", "d.py"}
 
 
+@pytest.mark.parametrize("files", [
+    {  # defined in a package's __init__, called through a relative import
+        "pkg/__init__.py": "import torch\ndef nhwc(model):\n    return model.to(memory_format=torch.channels_last)  # TARGET\n",
+        "pkg/b.py": "import torch\nfrom . import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
+    },
+    {  # re-exported by the package's __init__: the caller never names the module
+        "pkg/__init__.py": "from .impl import nhwc\n",
+        "pkg/impl.py": "import torch\ndef nhwc(model):\n    return model.to(memory_format=torch.channels_last)  # TARGET\n",
+        "use.py": "import torch\nfrom pkg import nhwc\nnhwc(torch.zeros(1, 3, 4, 4))\n",
+    },
+    {  # a relative import from a sibling module
+        "pkg/__init__.py": "",
+        "pkg/impl.py": "import torch\ndef nhwc(model):\n    return model.to(memory_format=torch.channels_last)  # TARGET\n",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/use.py": "import torch\nfrom ..impl import nhwc as f\nf(torch.zeros(1, 3, 4, 4))\n",
+    },
+], ids=["init-relative", "re-export", "parent-relative"])
+def test_the_caller_search_finds_callers_that_do_not_name_the_module(tmp_path, files):
+    """A caller that imports the function relatively, or through the package that
+    re-exports it, passes a tensor: the parameter is a tensor, not a model by its name."""
+    root = project(tmp_path, {"pyproject.toml": "", **files})
+    target = next(path for path, text in files.items() if "# TARGET" in text)
+    assert infer_in_file(root / target).kind is Receiver.TENSOR
+
+
 @pytest.mark.parametrize("text, found", [
     (b"load(x)", True),
     (b"x.load", True),

@@ -155,3 +155,20 @@ def test_an_interrupted_plain_check_ends_as_the_cli_does(tmp_path, monkeypatch, 
     code = commands.check_paths(["."])
     captured = capsys.readouterr()
     assert (captured.out, captured.err, code) == (full.stdout, full.stderr, full.exit_code) == ("", "\nAborted!\n", 1)
+
+
+@pytest.mark.parametrize("flags", [[], ["--output-format", "concise"]], ids=["plain", "click"])
+def test_a_closed_output_pipe_ends_the_run_quietly(tmp_path, flags):
+    """`convlint check . | head`: when the reader has gone away, the run stops without a
+    traceback or an "internal error", exit 1 (the reader is gone before the first write)."""
+    write(tmp_path, {"bad.py": BAD})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVLINT_NO_CACHE": ""}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "convlint", "check", *flags, "."], cwd=tmp_path, env=env,
+                              stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stderr and b"error" not in proc.stderr, proc.stderr

@@ -829,7 +829,7 @@ class Evaluator:
         home = info.index
         if _defining_scope(info).kind != "module" or home.path.startswith("<"):
             return [home]
-        others = self.project.mentioning(search, _module_word(home.path), MAX_CALLER_FILES)
+        others = self.project.mentioning(search, home.path, MAX_CALLER_FILES)
         if others is None:
             raise _TooManyCallers(search)
         return [home, *(i for i in others if i is not home)]
@@ -1350,16 +1350,6 @@ _STARRED = object()
 
 class _TooManyCallers(Exception):
     pass
-
-
-def _module_word(path: str) -> str:
-    """The name other files import a file by: its stem, or its package's for __init__.py."""
-    import os
-
-    stem = os.path.splitext(os.path.basename(path))[0]
-    if stem == "__init__":
-        return os.path.basename(os.path.dirname(path))
-    return stem
 
 
 def _search_name(info: FunctionInfo) -> str:

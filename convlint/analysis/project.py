@@ -202,20 +202,27 @@ class Project:
             self._files = project_python_files(self.root)
         return self._files
 
-    def mentioning(self, name: str, also: str, limit: int) -> list[FileIndex] | None:
-        """The indices of the project files whose text holds both `name` and `also` (the
-        places that may import and call a function); None when more than `limit` do, or
-        the project is too large to search."""
+    def mentioning(self, name: str, module: str, limit: int) -> list[FileIndex] | None:
+        """The indices of the project files that may import and call `name`, defined in the
+        file `module`: those whose text holds the name and either a name the module is
+        imported by (its own, or a package's above it, which may re-export it) or, inside
+        its package, a relative import. None when more than `limit` do, or the project is
+        too large to search."""
         self.searched_callers = True
-        key = (name, also)
+        key = (name, module)
         paths = self._mentions.get(key)
         if paths is None:
             corpus = self._corpus()
             if corpus is None:
                 return None
             named = corpus.files_with(name.encode())
-            both = named & corpus.files_with(also.encode()) if named else named
-            paths = [corpus.paths[i] for i in sorted(both)]
+            importing: set[int] = set()
+            if named:
+                for word in _import_names(module):
+                    importing |= corpus.files_with(word.encode())
+                package = os.path.join(_package_root(os.path.dirname(module)), "")
+                importing |= {i for i in corpus.files_with(b"from .") if corpus.paths[i].startswith(package)}
+            paths = [corpus.paths[i] for i in sorted(named & importing)]
             self._mentions[key] = paths
         if len(paths) > limit:
             return None
@@ -225,6 +232,21 @@ class Project:
         if self._text is None:
             self._text = _Corpus.read(self.files())
         return self._text or None
+
+
+def _import_names(module: str) -> list[str]:
+    """The names another file may import `module` by: its stem (a package's name for its
+    __init__.py) and the name of each package around it (`from pkg import f`, where pkg's
+    __init__ re-exports f)."""
+    directory, stem = os.path.split(os.path.splitext(module)[0])
+    names = [] if stem == "__init__" else [stem]
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        names.append(os.path.basename(directory))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return names or [stem]
 
 
 class _Corpus:

@@ -64,7 +64,7 @@ class Reparser:
         keep_head = 0
         i = 0
         while i < len(body) and spans[i][1] <= head:
-            if _apart(spans, i):
+            if _apart(spans, i) and not _continued(old[spans[i][1] - 1]):
                 keep_head = i + 1
             i += 1
         changed_end = len(old) - tail  # the last changed row of the old text (1-based)
@@ -100,6 +100,12 @@ def _first_line(statement: ast.stmt) -> int:
 def _apart(spans: list[tuple[int, int]], i: int) -> bool:
     """Whether statement i ends on an earlier row than statement i + 1 starts (no `;`)."""
     return i < 0 or i + 1 >= len(spans) or spans[i][1] < spans[i + 1][0]
+
+
+def _continued(line: str) -> bool:
+    """Whether a row ends in a backslash: a statement ending there may go on into the next
+    row (a continuation the tree's positions do not show), so no cut is made after it."""
+    return line.rstrip("\r\n").endswith("\\")
 
 
 def _move(statements: list[ast.stmt], rows: int) -> None:
