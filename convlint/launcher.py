@@ -15,6 +15,8 @@ import sys
 # with `memory_format` alone is left to the module-conversion trigger.
 DEFAULT_NEEDED_WORDS = (b"channels_last", b"convert_conv", b"memory_format")
 _DECISIVE_WORDS = (b"channels_last", b"convert_conv")
+# config.CONFIG_NAMES (tests/test_launcher.py keeps the two equal): reading them is config.py's.
+CONFIG_NAMES = (".convlint.toml", "convlint.toml", "pyproject.toml")
 _QUICK_FLAGS = {"--force-exclude", "--no-cache"}
 
 
@@ -50,12 +52,8 @@ def _nothing_to_find(args: list[str]) -> bool:
     files = [a for a in args[1:] if a not in _QUICK_FLAGS]
     if not files or any(f.startswith("-") or not os.path.isfile(f) for f in files):
         return False
-    from convlint.config import ConfigError, find_config
-
-    try:  # each file has the configuration closest to it: any at all is the CLI's to apply
-        if any(find_config(directory) is not None for directory in {os.path.dirname(os.path.abspath(f)) for f in files}):
-            return False
-    except ConfigError:  # the full CLI reports it
+    # each file has the configuration closest to it: any at all is the CLI's to apply
+    if any(_may_have_config(directory) for directory in {os.path.dirname(os.path.abspath(f)) for f in files}):
         return False
     for path in files:
         try:
@@ -71,3 +69,26 @@ def _nothing_to_find(args: list[str]) -> bool:
             if may_convert_a_module(data):
                 return False
     return True
+
+
+def _may_have_config(directory: str) -> bool:
+    """Whether a configuration file may apply in `directory` (config.find_config, without
+    importing it): a convlint file there or above, or a pyproject.toml that names convlint
+    (whether it has the table, or can be read, is the CLI's to say)."""
+    while True:
+        for name in CONFIG_NAMES:
+            candidate = os.path.join(directory, name)
+            if not os.path.isfile(candidate):
+                continue
+            if name != "pyproject.toml":
+                return True
+            try:
+                with open(candidate, "rb") as f:
+                    if b"convlint" in f.read():
+                        return True
+            except OSError:
+                return True
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return False
+        directory = parent

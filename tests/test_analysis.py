@@ -1052,13 +1052,35 @@ def test_the_caller_search_reads_only_files_that_name_the_function_and_its_modul
         "pkg/sub/__init__.py": "",
         "pkg/sub/use.py": "import torch\nfrom ..impl import nhwc as f\nf(torch.zeros(1, 3, 4, 4))\n",
     },
-], ids=["init-relative", "re-export", "parent-relative"])
+    {  # a relative import in brackets, over lines
+        "pkg/__init__.py": "import torch\ndef nhwc(model):\n    return model.to(memory_format=torch.channels_last)  # TARGET\n",
+        "pkg/b.py": "import torch\nfrom . import (\n    other,\n    nhwc,\n)\nnhwc(torch.zeros(1, 3, 4, 4))\n",
+    },
+], ids=["init-relative", "re-export", "parent-relative", "init-relative-brackets"])
 def test_the_caller_search_finds_callers_that_do_not_name_the_module(tmp_path, files):
     """A caller that imports the function relatively, or through the package that
     re-exports it, passes a tensor: the parameter is a tensor, not a model by its name."""
     root = project(tmp_path, {"pyproject.toml": "", **files})
     target = next(path for path, text in files.items() if "# TARGET" in text)
     assert infer_in_file(root / target).kind is Receiver.TENSOR
+
+
+def test_a_package_that_does_not_re_export_the_function_does_not_widen_the_search(tmp_path):
+    """Only a package whose __init__ names the function may re-export it: a file that
+    names the package and the function's name otherwise is not read."""
+    from convlint.analysis.project import project_for
+
+    root = project(tmp_path, {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "VERSION = 1\n",
+        "pkg/impl.py": "import torch\ndef nhwc(model):\n    return model.to(memory_format=torch.channels_last)  # TARGET\n",
+        "pkg/user.py": "from .impl import nhwc\n",
+        "other.py": "import pkg\nnhwc = pkg.VERSION\n",
+        "rel.py": "from . import other\nnhwc = 2\n",
+    })
+    infer_in_file(root / "pkg/impl.py")
+    read = {os.path.relpath(p, root) for p in project_for(str(root / "pkg/impl.py")).consulted}
+    assert "pkg/user.py" in read and not read & {"other.py", "rel.py"}
 
 
 @pytest.mark.parametrize("text, found", [
@@ -1103,6 +1125,15 @@ def test_a_large_project_is_searched_from_a_temporary_file_chunk_by_chunk(tmp_pa
     expected = {i for i in range(40) if i % 7 == 3}
     assert in_memory.files_with(b"nhwc") == spilled.files_with(b"nhwc") == expected
     assert spilled.files_with(b"utils") == expected
+    for i in (0, 17, 39):  # a file's own bytes, from either
+        assert in_memory._text(i) == spilled._text(i) == (tmp_path / f"m{i}.py").read_bytes()
+    relative = {i for i in range(40) if i % 5 == 1}
+    for i in relative:
+        (tmp_path / f"m{i}.py").write_bytes(b"from . import (\n    a,\n    nhwc,\n)\n")
+    for corpus in (_Corpus.read(paths), _Corpus.read(paths, chunk_bytes=64, memory_bytes=100)):
+        assert corpus.files_importing_relatively(b"nhwc", set(range(40))) == relative
+        assert corpus.files_importing_relatively(b"nhw", set(range(40))) == set()
+        corpus.close()
     spilled.close()
 
 

@@ -45,6 +45,13 @@ def test_needed_words_are_those_of_the_default_rules():
     assert set(DEFAULT_NEEDED_WORDS) == set(_needed_words(rules_for("a.py", Settings())))
 
 
+def test_the_configuration_files_are_those_config_reads():
+    from convlint.config import CONFIG_NAMES as READ
+    from convlint.launcher import CONFIG_NAMES
+
+    assert CONFIG_NAMES == READ
+
+
 @pytest.mark.parametrize("args", [["check", "a.py"], ["check", "--force-exclude", "a.py", "b.py"]])
 def test_clean_files_take_the_fast_path_and_say_what_the_cli_says(tmp_path, args):
     write(tmp_path, {"a.py": CLEAN, "b.py": "import torch\nx = torch.zeros(1).to(memory_format=torch.contiguous_format)\n"})
@@ -52,6 +59,28 @@ def test_clean_files_take_the_fast_path_and_say_what_the_cli_says(tmp_path, args
     assert not slow
     full = run_cli(args, tmp_path)
     assert (output, code) == (full.stdout, full.exit_code) == ("All checks passed!\n", 0)
+
+
+@pytest.mark.parametrize("files, fast", [
+    ({"pyproject.toml": "[project]\nname = 'x'\n"}, True),  # no convlint in it: not a configuration
+    ({"pyproject.toml": "[project]\ndependencies = ['convlint']\n"}, False),  # names convlint: the CLI reads it
+    ({"../.convlint.toml": "select = ['CL']\n"}, False),  # a configuration above
+    ({"../pyproject.toml": "[tool.convlint]\nselect = ['CL']\n"}, False),
+], ids=["pyproject-without-convlint", "pyproject-naming-convlint", "convlint-toml-above", "table-above"])
+def test_the_fast_path_leaves_any_configuration_to_the_cli(tmp_path, files, fast):
+    """The launcher looks for configuration files without importing config.py; where one may
+    apply, the CLI decides, and the answer is the same either way."""
+    work = tmp_path / "work"
+    work.mkdir()
+    write(work, {"a.py": CLEAN, **files})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = "import sys; sys.argv = ['convlint', 'check', 'a.py']\nfrom convlint.launcher import main\ntry:\n    main()\n" \
+           "except SystemExit:\n    pass\nprint('config' if 'convlint.config' in sys.modules else 'none')"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True, env=env)
+    *output, imported = proc.stdout.splitlines()
+    assert (imported == "none") is fast
+    full = run_cli(["check", "a.py"], work)
+    assert "".join(line + "\n" for line in output) == full.stdout == "All checks passed!\n"
 
 
 @pytest.mark.parametrize(

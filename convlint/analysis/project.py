@@ -205,9 +205,9 @@ class Project:
     def mentioning(self, name: str, module: str, limit: int) -> list[FileIndex] | None:
         """The indices of the project files that may import and call `name`, defined in the
         file `module`: those whose text holds the name and either a name the module is
-        imported by (its own, or a package's above it, which may re-export it) or, inside
-        its package, a relative import. None when more than `limit` do, or the project is
-        too large to search."""
+        imported by (its own, or that of a package above it whose __init__ names it: a
+        re-export) or, inside its package, a relative import of the name. None when more
+        than `limit` do, or the project is too large to search."""
         self.searched_callers = True
         key = (name, module)
         paths = self._mentions.get(key)
@@ -215,13 +215,14 @@ class Project:
             corpus = self._corpus()
             if corpus is None:
                 return None
-            named = corpus.files_with(name.encode())
-            importing: set[int] = set()
+            words = [w.encode() for w in _import_names(module, name)]
+            found = corpus.files_with_each([name.encode(), *words])
+            named = found[name.encode()]
+            importing: set[int] = set().union(*(found[w] for w in words))
             if named:
-                for word in _import_names(module):
-                    importing |= corpus.files_with(word.encode())
                 package = os.path.join(_package_root(os.path.dirname(module)), "")
-                importing |= {i for i in corpus.files_with(b"from .") if corpus.paths[i].startswith(package)}
+                inside = {i for i in named if corpus.paths[i].startswith(package)}
+                importing |= corpus.files_importing_relatively(name.encode(), inside - importing)
             paths = [corpus.paths[i] for i in sorted(named & importing)]
             self._mentions[key] = paths
         if len(paths) > limit:
@@ -234,19 +235,27 @@ class Project:
         return self._text or None
 
 
-def _import_names(module: str) -> list[str]:
-    """The names another file may import `module` by: its stem (a package's name for its
-    __init__.py) and the name of each package around it (`from pkg import f`, where pkg's
-    __init__ re-exports f)."""
+def _import_names(module: str, name: str) -> list[str]:
+    """The names another file may import `module` by to call `name`: its stem (a package's
+    name for its __init__.py), and the name of each package around it whose __init__.py
+    imports `name` (`from pkg import f`, where pkg re-exports f)."""
     directory, stem = os.path.split(os.path.splitext(module)[0])
-    names = [] if stem == "__init__" else [stem]
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
-        names.append(os.path.basename(directory))
+    names = [os.path.basename(directory) if stem == "__init__" else stem]
+    if stem == "__init__":
+        directory = os.path.dirname(directory)
+    imported = _importing(name.encode())
+    while os.path.isfile(init := os.path.join(directory, "__init__.py")):
+        try:
+            with open(init, "rb") as f:
+                if imported.search(f.read()):
+                    names.append(os.path.basename(directory))
+        except OSError:
+            pass
         parent = os.path.dirname(directory)
         if parent == directory:
             break
         directory = parent
-    return names or [stem]
+    return names
 
 
 class _Corpus:
@@ -263,6 +272,7 @@ class _Corpus:
         self.starts = starts  # where each file's bytes begin, in the corpus's offsets
         self.chunks = chunks  # (offset, bytes), or (offset, length) of a chunk in `spill`
         self.spill = spill
+        self._found: dict[bytes, set[int]] = {}  # files_with's answers
 
     @classmethod
     def read(cls, files: list[str], chunk_bytes: int = CORPUS_CHUNK_BYTES,
@@ -323,23 +333,61 @@ class _Corpus:
     def files_with(self, word: bytes) -> set[int]:
         """The files in which `word` occurs as a whole name (not inside a longer
         identifier: a file that calls or imports `load` spells `load`, not `_load_all`)."""
-        found: set[int] = set()
+        return self.files_with_each([word])[word]
+
+    def files_with_each(self, words: list[bytes]) -> dict[bytes, set[int]]:
+        """`files_with` of each word, in one pass over the text (a spilled corpus is read
+        once for them all); each word's answer is kept for the next search."""
+        missing = [w for w in dict.fromkeys(words) if w not in self._found]
+        if missing:
+            found: dict[bytes, set[int]] = {w: set() for w in missing}
+            for offset, buffer in self._buffers():
+                for word in missing:
+                    self._search(word, offset, buffer, found[word])
+            self._found.update(found)
+        return {w: self._found[w] for w in words}
+
+    def _search(self, word: bytes, offset: int, buffer: bytes, found: set[int]) -> None:
         starts = self.starts
-        checks_before = _NAME_BYTE.fullmatch(word[:1]) is not None
-        # A pattern that starts with the word itself is searched for as fast as find().
-        pattern = re.compile(re.escape(word) + (b"(?!" + _NAME_BYTE.pattern + b")" if _NAME_BYTE.fullmatch(word[-1:]) else b""))
-        for offset, buffer in self._buffers():
-            match = pattern.search(buffer)
-            while match is not None:
-                at = match.start()
-                if checks_before and at and _NAME_BYTE.fullmatch(buffer, at - 1, at):
-                    match = pattern.search(buffer, at + 1)  # inside a longer name
-                    continue
-                i = bisect.bisect_right(starts, offset + at) - 1
-                found.add(i)
-                following = starts[i + 1] - offset if i + 1 < len(starts) else len(buffer)
-                match = pattern.search(buffer, following)
-        return found
+        check_before = _NAME_BYTE.fullmatch(word[:1]) is not None
+        check_after = _NAME_BYTE.fullmatch(word[-1:]) is not None
+        at = buffer.find(word)  # memchr-fast; the bytes around a hit are looked at in Python
+        while at != -1:
+            end = at + len(word)
+            if (check_before and at and _NAME_BYTE.fullmatch(buffer, at - 1, at)) or \
+                    (check_after and _NAME_BYTE.fullmatch(buffer, end, end + 1)):
+                at = buffer.find(word, at + 1)  # inside a longer name
+                continue
+            i = bisect.bisect_right(starts, offset + at) - 1
+            found.add(i)
+            at = buffer.find(word, starts[i + 1] - offset) if i + 1 < len(starts) else -1
+
+    def files_importing_relatively(self, name: bytes, among: set[int]) -> set[int]:
+        """Those of the files `among` with a relative import of `name`: `from . import
+        name`, `from ..m import (a,\n name)`."""
+        pattern = _importing(name, rb"from[ \t]+\.+[\w.]*[ \t]+")
+        return {i for i in among if pattern.search(self._text(i))}
+
+    def _text(self, i: int) -> bytes:
+        """File i's bytes."""
+        start = self.starts[i]
+        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else None
+        if self.spill is None:
+            for offset, buffer in self.chunks:
+                if offset <= start < offset + len(buffer):
+                    return buffer[start - offset:(end - offset) if end is not None else len(buffer) - 1]
+            return b""
+        if end is None:
+            offset, length = self.chunks[-1]
+            end = offset + length - 1
+        return os.pread(self.spill.fileno(), end - start, start)
+
+
+def _importing(name: bytes, before: bytes = b"") -> re.Pattern:
+    """An import statement that imports `name` (after `before`: `from . ` for a relative
+    one): `import name`, `from m import a, name`, `from m import (a,\n name)`."""
+    return re.compile(before + rb"import[ \t]*(?:\([^)]*?|[^\n;]*?)(?<!" + _NAME_BYTE.pattern + b")" + re.escape(name)
+                      + b"(?!" + _NAME_BYTE.pattern + b")")
 
 
 # A byte of an identifier: ASCII letters, digits, `_`, and any byte of a non-ASCII
