@@ -417,6 +417,8 @@ class Bench:
             "python -c pass": [self.python, "-c", "pass"],
             "convlint check clean.py": [self.convlint, "check", str(clean)],
             "convlint check candidate.py": [self.convlint, "check", str(candidate)],
+            # The same without the installer's console-script wrapper (which imports `re`).
+            "python -m convlint check clean.py": [self.python, "-m", "convlint", "check", str(clean)],
         }
         if self.ruff:
             for file in (clean, candidate):
@@ -433,7 +435,8 @@ class Bench:
         ratio = paired("convlint check clean.py", "python -c pass")
         candidate_ratio = paired("convlint check candidate.py", "python -c pass")
         print(f"\nmedians of paired ratios: clean file / python -c pass {ratio:.2f}x; candidate file / "
-              f"python -c pass {candidate_ratio:.2f}x")
+              f"python -c pass {candidate_ratio:.2f}x; `python -m convlint check clean.py` / python -c pass "
+              f"{paired('python -m convlint check clean.py', 'python -c pass'):.2f}x")
         if self.ruff:
             print(f"convlint / ruff on the same file: clean {paired('convlint check clean.py', 'ruff check --select F clean.py'):.2f}x, "
                   f"candidate {paired('convlint check candidate.py', 'ruff check --select F candidate.py'):.2f}x")

@@ -29,8 +29,8 @@ MAX_INDICES = 512
 MAX_CACHED_BYTES = 256 << 20
 # Up to this much of the project's text is kept in memory; beyond it, in a temporary file,
 # read back CORPUS_CHUNK_BYTES at a time by each search.
-CORPUS_MEMORY_BYTES = 48 << 20
-CORPUS_CHUNK_BYTES = 8 << 20
+CORPUS_MEMORY_BYTES = 16 << 20
+CORPUS_CHUNK_BYTES = 4 << 20
 _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
