@@ -410,7 +410,11 @@ class Bench:
         """One clean file (the pre-commit case) and one candidate file, against `python -c pass`."""
         print("\n## One file (interleaved runs)\n")
         rng = random.Random(f"{self.args.seed}:single")
-        clean, candidate = self.workdir / "clean.py", self.workdir / "candidate.py"
+        # In a directory of their own: beside the generated trees, the candidate's project
+        # (for its callers, and the cache's view of them) would be every tree of the workdir.
+        single = self.workdir / "single"
+        single.mkdir(exist_ok=True)
+        clean, candidate = single / "clean.py", single / "candidate.py"
         clean.write_text(make_corpus.render_file(rng, "model", 200))
         candidate.write_text(make_corpus.render_file(rng, "train", 200, make_corpus.MF_MODULE))
         commands = {
@@ -424,7 +428,7 @@ class Bench:
             for file in (clean, candidate):
                 commands[f"ruff check --select F {file.name}"] = [
                     self.ruff, "check", "--no-cache", "--select", "F", "--quiet", "--exit-zero", str(file)]
-        runs = interleaved(commands, str(self.workdir), self.args.repeats * 2)
+        runs = interleaved(commands, str(single), self.args.repeats * 2)
         print(TABLE_HEAD)
         for name, name_runs in runs.items():
             print(row(name, name_runs))
