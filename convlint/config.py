@@ -16,11 +16,13 @@ from pathlib import Path
 
 
 # What a directory walk never enters unless the user replaces `exclude`.
+# Ruff's list, with convlint's own cache (whose `.gitignore` of `*` a walk would otherwise
+# read, and load pathspec for, on every run).
 DEFAULT_EXCLUDE = (
-    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints",
-    ".mypy_cache", ".nox", ".pants.d", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv",
-    "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages",
-    "venv",
+    ".bzr", ".convlint_cache", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints",
+    ".mypy_cache", ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn",
+    ".tox", ".venv", ".vscode", "__pypackages__", "_build", "buck-out", "build", "dist",
+    "node_modules", "site-packages", "venv",
 )
 FIX_TARGETS = ("torch", "convlint")
 

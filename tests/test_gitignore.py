@@ -321,3 +321,18 @@ def test_a_directory_gitignore_ignores_is_not_searched_even_when_named(tmp_path,
     monkeypatch.setattr(discovery, "_git", lambda: None)
     assert discover_files(["generated"], isolated()).files == []
     assert discover_files(["generated"], isolated(respect_gitignore=False)).files == ["generated/g.py"]
+
+
+def test_a_walk_never_enters_the_result_cache(tmp_path, monkeypatch):
+    """convlint's own cache directory is a default exclude: a walk (no git) neither lists it
+    nor reads its `.gitignore` of `*` (which would load pathspec on every run)."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / ".convlint_cache" / "v").mkdir(parents=True)
+    (tmp_path / ".convlint_cache" / ".gitignore").write_text("*\n")
+    (tmp_path / ".convlint_cache" / "v" / "stray.py").write_text("x = 1\n")
+    monkeypatch.setattr(discovery, "_git", lambda: None)
+    read = []
+    real_spec = discovery._spec
+    monkeypatch.setattr(discovery, "_spec", lambda data: read.append(data) or real_spec(data))
+    found = discover_files([str(tmp_path)], isolated()).files
+    assert [os.path.basename(f) for f in found] == ["a.py"] and read == []
